@@ -1,0 +1,232 @@
+//! Static tokens: a shared secret sent as is in a header or the query string.
+//!
+//! NinjaRMM's Activity webhooks are not signed. At registration the customer gives NinjaRMM custom
+//! headers to send with every callback (typically `Authorization: Bearer <token>`), or puts a token in
+//! the URL. This scheme checks that token.
+//!
+//! Both sides are hashed with SHA-256 before the constant-time comparison, so the comparison takes
+//! the same time whatever the presented token's length or content.
+
+use std::fmt;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+use super::hmac::strip_prefix_ignore_case;
+use super::secret::Secret;
+use crate::rejection::Rejection;
+
+/// Where the token travels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenLocation {
+    /// In a header, after an optional prefix such as `"Bearer "` (matched in any case).
+    Header {
+        /// Header name.
+        name: HeaderName,
+        /// Text before the token, e.g. `"Bearer "`; empty for none.
+        prefix: String,
+    },
+    /// In a query-string parameter.
+    Query {
+        /// Parameter name.
+        param: String,
+    },
+}
+
+/// A static token compared in constant time against every current secret.
+#[derive(Clone)]
+pub struct TokenScheme {
+    location: TokenLocation,
+    digests: Vec<[u8; 32]>,
+    first: Option<Secret>,
+}
+
+impl TokenScheme {
+    /// A scheme reading the token at `location`, accepted if it equals any of `secrets`.
+    /// An empty `secrets` list makes the scheme refuse every request.
+    pub fn new(location: TokenLocation, secrets: &[Secret]) -> Self {
+        Self {
+            location,
+            digests: secrets
+                .iter()
+                .map(|s| Sha256::digest(s.expose()).into())
+                .collect(),
+            first: secrets.first().cloned(),
+        }
+    }
+
+    /// Where the token is read from.
+    pub fn location(&self) -> &TokenLocation {
+        &self.location
+    }
+
+    /// Check the token in the request. Returns the index of the matching secret.
+    pub fn verify(&self, headers: &HeaderMap, uri: &Uri) -> Result<usize, Rejection> {
+        if self.digests.is_empty() {
+            return Err(Rejection::NoSecret);
+        }
+        let digest: [u8; 32] = match &self.location {
+            TokenLocation::Header { name, prefix } => {
+                let mut values = headers.get_all(name).iter();
+                let value = values.next().ok_or(Rejection::MissingToken)?;
+                if values.next().is_some() {
+                    return Err(Rejection::RepeatedSignature);
+                }
+                let text = value.as_bytes().trim_ascii();
+                let token = strip_prefix_ignore_case(text, prefix.as_bytes())
+                    .map(<[u8]>::trim_ascii)
+                    .or(prefix.is_empty().then_some(text))
+                    .ok_or(Rejection::InvalidToken)?;
+                Sha256::digest(token).into()
+            }
+            TokenLocation::Query { param } => {
+                let query = uri.query().ok_or(Rejection::MissingToken)?;
+                let mut found = form_urlencoded::parse(query.as_bytes())
+                    .filter(|(k, _)| k == param)
+                    .map(|(_, v)| v);
+                let token = found.next().ok_or(Rejection::MissingToken)?;
+                if found.next().is_some() {
+                    return Err(Rejection::RepeatedSignature);
+                }
+                Sha256::digest(token.as_bytes()).into()
+            }
+        };
+        let mut matched = Choice::from(0);
+        let mut index = None;
+        for (i, expected) in self.digests.iter().enumerate() {
+            let eq = expected.ct_eq(&digest);
+            // Which key matched is not secret (it is logged as a rotation aid); that the token
+            // matched at all is what the constant-time comparison protects.
+            if index.is_none() && bool::from(eq) {
+                index = Some(i);
+            }
+            matched |= eq;
+        }
+        match index {
+            Some(i) if bool::from(matched) => Ok(i),
+            _ => Err(Rejection::InvalidToken),
+        }
+    }
+
+    /// The header a sender configured with the first secret would send, for header tokens.
+    pub fn sign(&self) -> Option<(HeaderName, HeaderValue)> {
+        let secret = self.first.as_ref()?;
+        match &self.location {
+            TokenLocation::Header { name, prefix } => {
+                let mut value = prefix.as_bytes().to_vec();
+                value.extend_from_slice(secret.expose());
+                let mut value = HeaderValue::from_bytes(&value).ok()?;
+                value.set_sensitive(true);
+                Some((name.clone(), value))
+            }
+            TokenLocation::Query { .. } => None,
+        }
+    }
+
+    /// The query pair a sender configured with the first secret would add, for query tokens.
+    pub fn query_pair(&self) -> Option<(String, String)> {
+        let secret = self.first.as_ref()?;
+        match &self.location {
+            TokenLocation::Query { param } => Some((
+                param.clone(),
+                String::from_utf8_lossy(secret.expose()).into_owned(),
+            )),
+            TokenLocation::Header { .. } => None,
+        }
+    }
+}
+
+impl fmt::Debug for TokenScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenScheme")
+            .field("location", &self.location)
+            .field("keys", &self.digests.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets(list: &[&str]) -> Vec<Secret> {
+        list.iter()
+            .map(|s| Secret::new(s.as_bytes().to_vec(), "test").unwrap())
+            .collect()
+    }
+
+    fn bearer(list: &[&str]) -> TokenScheme {
+        TokenScheme::new(
+            TokenLocation::Header {
+                name: http::header::AUTHORIZATION,
+                prefix: "Bearer ".into(),
+            },
+            &secrets(list),
+        )
+    }
+
+    fn auth(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_str(value).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn bearer_token_is_accepted_in_any_case_of_the_prefix() {
+        let s = bearer(&["token-0123456789abc"]);
+        let uri = Uri::from_static("/");
+        assert_eq!(s.verify(&auth("Bearer token-0123456789abc"), &uri), Ok(0));
+        assert_eq!(s.verify(&auth("bearer token-0123456789abc"), &uri), Ok(0));
+    }
+
+    #[test]
+    fn wrong_or_missing_token_is_refused() {
+        let s = bearer(&["token-0123456789abc"]);
+        let uri = Uri::from_static("/");
+        assert_eq!(
+            s.verify(&auth("Bearer token-0123456789abd"), &uri),
+            Err(Rejection::InvalidToken)
+        );
+        assert_eq!(
+            s.verify(&auth("token-0123456789abc"), &uri),
+            Err(Rejection::InvalidToken)
+        );
+        assert_eq!(
+            s.verify(&HeaderMap::new(), &uri),
+            Err(Rejection::MissingToken)
+        );
+    }
+
+    #[test]
+    fn second_secret_is_accepted_during_rotation() {
+        let s = bearer(&["new-token-0123456789", "old-token-0123456789"]);
+        let uri = Uri::from_static("/");
+        assert_eq!(s.verify(&auth("Bearer old-token-0123456789"), &uri), Ok(1));
+    }
+
+    #[test]
+    fn query_token_is_read_and_decoded() {
+        let s = TokenScheme::new(
+            TokenLocation::Query {
+                param: "token".into(),
+            },
+            &secrets(&["tok en+0123456789abc"]),
+        );
+        let ok = Uri::from_static("/hooks/x?a=1&token=tok%20en%2B0123456789abc");
+        assert_eq!(s.verify(&HeaderMap::new(), &ok), Ok(0));
+        let twice = Uri::from_static("/hooks/x?token=a&token=b");
+        assert_eq!(
+            s.verify(&HeaderMap::new(), &twice),
+            Err(Rejection::RepeatedSignature)
+        );
+        let none = Uri::from_static("/hooks/x?a=1");
+        assert_eq!(
+            s.verify(&HeaderMap::new(), &none),
+            Err(Rejection::MissingToken)
+        );
+    }
+}

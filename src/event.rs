@@ -1,0 +1,220 @@
+//! The verified event that handlers receive.
+//!
+//! An [`Event`] is built by the [`Parse`](crate::parse::Parse) stage from a request that the
+//! [`Authenticate`](crate::auth::Authenticate) stage verified. It keeps the exact bytes that were
+//! signed ([`Event::raw`]) next to their parsed form ([`Event::json`]), so a forwarder can pass on
+//! exactly what the sender signed and a handler can read fields without parsing again.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+/// Proof that a request's body passed its source's authentication.
+///
+/// Only the [`auth`](crate::auth) module can create one, so holding a `Verified` means the bytes in
+/// it were checked. It travels in the request's extensions from `Authenticate` to `Parse`.
+#[derive(Clone)]
+pub struct Verified {
+    pub(crate) raw: Bytes,
+    pub(crate) scheme: &'static str,
+    pub(crate) key_index: usize,
+    pub(crate) at: SystemTime,
+}
+
+impl Verified {
+    pub(crate) fn new(raw: Bytes, scheme: &'static str, key_index: usize) -> Self {
+        Self {
+            raw,
+            scheme,
+            key_index,
+            at: SystemTime::now(),
+        }
+    }
+
+    /// The exact bytes the signature or token was checked against.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The scheme that verified the request (`"hmac"`, `"token"`).
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// Which of the source's secrets matched (0 = the first listed). Useful to see when a rotated-out
+    /// secret stops being used.
+    pub fn key_index(&self) -> usize {
+        self.key_index
+    }
+
+    /// When the verification happened.
+    pub fn at(&self) -> SystemTime {
+        self.at
+    }
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The body is left out on purpose: bodies never reach logs by default.
+        f.debug_struct("Verified")
+            .field("scheme", &self.scheme)
+            .field("key_index", &self.key_index)
+            .field("bytes", &self.raw.len())
+            .finish()
+    }
+}
+
+/// The id an event is deduplicated by: a sender's id, or a content hash where it sends none.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(String);
+
+impl EventId {
+    /// Wrap an id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The event type that routes the event (`ALERT_TRIGGERED`, `job.completed`, `CONDITION.TRIGGERED`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventKind(String);
+
+impl EventKind {
+    /// Wrap an event type.
+    pub fn new(kind: impl Into<String>) -> Self {
+        Self(kind.into())
+    }
+
+    /// The event type as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A webhook event that passed authentication and parsing.
+///
+/// Cheap to clone: the body, the parsed JSON and the source name are shared.
+#[derive(Clone)]
+pub struct Event {
+    source: Arc<str>,
+    id: EventId,
+    kind: EventKind,
+    received_at: SystemTime,
+    raw: Bytes,
+    json: Arc<serde_json::Value>,
+    headers: HeaderMap,
+    verified: Option<Verified>,
+}
+
+impl Event {
+    /// Build an event by hand, for example to test a handler. Events built this way carry no
+    /// [`Verified`] proof.
+    pub fn new(
+        source: impl Into<Arc<str>>,
+        id: EventId,
+        kind: EventKind,
+        raw: Bytes,
+        json: serde_json::Value,
+    ) -> Self {
+        Self {
+            source: source.into(),
+            id,
+            kind,
+            received_at: SystemTime::now(),
+            raw,
+            json: Arc::new(json),
+            headers: HeaderMap::new(),
+            verified: None,
+        }
+    }
+
+    pub(crate) fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    pub(crate) fn with_verified(mut self, verified: Option<Verified>) -> Self {
+        if let Some(v) = &verified {
+            self.received_at = v.at;
+        }
+        self.verified = verified;
+        self
+    }
+
+    /// The name of the source (sender configuration) the event arrived through.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The shared source name.
+    pub fn source_arc(&self) -> &Arc<str> {
+        &self.source
+    }
+
+    /// The event's id (what deduplication keys on).
+    pub fn id(&self) -> &EventId {
+        &self.id
+    }
+
+    /// The event's type.
+    pub fn kind(&self) -> &EventKind {
+        &self.kind
+    }
+
+    /// When hookgate received (and verified) the event.
+    pub fn received_at(&self) -> SystemTime {
+        self.received_at
+    }
+
+    /// The exact bytes the sender signed.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The parsed body.
+    pub fn json(&self) -> &serde_json::Value {
+        &self.json
+    }
+
+    /// The request headers the source keeps (never the credential headers).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The verification proof, when the event came through [`Authenticate`](crate::auth::Authenticate).
+    pub fn verified(&self) -> Option<&Verified> {
+        self.verified.as_ref()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("source", &self.source)
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("received_at", &self.received_at)
+            .field("bytes", &self.raw.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,49 @@
+//! The response future shared by stages that either answer early or call the inner service.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::Response;
+use pin_project_lite::pin_project;
+
+use crate::body::ResponseBody;
+use crate::rejection::Rejection;
+
+pin_project! {
+    /// Response future of the stages that decide before calling the inner service
+    /// ([`BodyLimit`](crate::limit::BodyLimit), [`Validate`](crate::validate::Validate)).
+    #[project = ResponseFutureProj]
+    pub enum ResponseFuture<F> {
+        /// Waiting on the inner service.
+        Inner {
+            /// The inner service's future.
+            #[pin] future: F,
+        },
+        /// Refused before the inner service was called.
+        Rejected {
+            /// The answer; taken when polled.
+            rejection: Option<Rejection>,
+        },
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ResponseFutureProj::Inner { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(response.map(ResponseBody::inner)))
+            }
+            ResponseFutureProj::Rejected { rejection } => {
+                let rejection = rejection.take().unwrap_or(Rejection::Misconfigured);
+                Poll::Ready(Ok(rejection.into_response()))
+            }
+        }
+    }
+}

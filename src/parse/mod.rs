@@ -1,0 +1,179 @@
+//! Parse: turn verified bytes into an [`Event`].
+//!
+//! The [`Parse`] service parses the body that [`Authenticate`](crate::auth::Authenticate) verified,
+//! once, answers 400 if it is not JSON, reads the event type and id where the source's
+//! [`EventShape`] says they are (422 if there is no type), and puts the [`Event`] in the request's
+//! extensions for the stages after it. The body passed on is the same bytes.
+//!
+//! A request that did not come through `Authenticate` is refused with 500 (`misconfigured`): an
+//! unverified event must not look like a verified one. Call [`ParseLayer::allow_unverified`] when
+//! authenticity is established some other way (mutual TLS, a private network).
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use hookgate::parse::ParseLayer;
+//! use hookgate::source::Profile;
+//! use hookgate::Event;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let svc = ServiceBuilder::new()
+//!     .layer(ParseLayer::new("homa", Profile::Homa.shape()).allow_unverified())
+//!     .service(service_fn(|req: Request<Full<Bytes>>| async move {
+//!         let event = req.extensions().get::<Event>().unwrap();
+//!         assert_eq!(event.kind().as_str(), "ticket.closed");
+//!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+//!     }));
+//!
+//! let body = r#"{"event":"ticket.closed","timestamp":"2024-01-15T11:00:00Z","data":{"ticket_id":1}}"#;
+//! let req = Request::post("/").body(Full::new(Bytes::from(body))).unwrap();
+//! assert_eq!(svc.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+//!
+//! let broken = Request::post("/").body(Full::new(Bytes::from("{"))).unwrap();
+//! assert_eq!(svc.oneshot(broken).await.unwrap().status(), StatusCode::BAD_REQUEST);
+//! # }
+//! ```
+
+mod layer;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use tower::Service;
+
+pub use self::layer::ParseLayer;
+use crate::body::{DEFAULT_MAX_BODY_BYTES, MaxBodyBytes, ResponseBody, buffer};
+use crate::event::{Event, Verified};
+use crate::rejection::Rejection;
+use crate::source::EventShape;
+
+/// Response future of [`Parse`].
+pub type ResponseFuture<B, E> =
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send + 'static>>;
+
+/// Parses verified bytes into an [`Event`]; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Parse<S> {
+    inner: S,
+    source: Arc<str>,
+    shape: Arc<EventShape>,
+    allow_unverified: bool,
+}
+
+impl<S> Parse<S> {
+    /// Wrap `inner`, building events for `source` with `shape`.
+    pub fn new(inner: S, source: Arc<str>, shape: Arc<EventShape>, allow_unverified: bool) -> Self {
+        Self {
+            inner,
+            source,
+            shape,
+            allow_unverified,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwrap the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// Build the event from bytes; the part of [`Parse`] that needs no I/O.
+pub fn event_from_bytes(
+    source: &Arc<str>,
+    shape: &EventShape,
+    headers: &HeaderMap,
+    bytes: Bytes,
+    verified: Option<Verified>,
+) -> Result<Event, Rejection> {
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| Rejection::MalformedJson(e.to_string()))?;
+    let kind = shape.kind_of(&json)?;
+    let id = shape.id_of(headers, &json, &bytes);
+    let mut kept = HeaderMap::new();
+    for name in &shape.keep_headers {
+        for value in headers.get_all(name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    Ok(Event::new(Arc::clone(source), id, kind, bytes, json)
+        .with_headers(kept)
+        .with_verified(verified))
+}
+
+impl<S, B, ResBody> Service<Request<B>> for Parse<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let source = Arc::clone(&self.source);
+        let shape = Arc::clone(&self.shape);
+        let allow_unverified = self.allow_unverified;
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let verified = parts.extensions.get::<Verified>().cloned();
+            let bytes = match &verified {
+                // What is parsed is exactly what was verified.
+                Some(v) => v.raw().clone(),
+                None if allow_unverified => {
+                    let max = parts
+                        .extensions
+                        .get::<MaxBodyBytes>()
+                        .map_or(DEFAULT_MAX_BODY_BYTES, |m| m.0);
+                    match buffer(body, max).await {
+                        Ok(bytes) => bytes,
+                        Err(rejection) => return Ok(rejection.into_response()),
+                    }
+                }
+                None => {
+                    tracing::error!(
+                        source = %source,
+                        "Parse received a request that no Authenticate stage verified"
+                    );
+                    return Ok(Rejection::Misconfigured.into_response());
+                }
+            };
+            match event_from_bytes(&source, &shape, &parts.headers, bytes.clone(), verified) {
+                Ok(event) => {
+                    parts.extensions.insert(event);
+                    let req = Request::from_parts(parts, Full::new(bytes));
+                    inner.call(req).await.map(|r| r.map(ResponseBody::inner))
+                }
+                Err(rejection) => Ok(rejection.into_response()),
+            }
+        })
+    }
+}

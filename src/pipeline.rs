@@ -1,0 +1,141 @@
+//! The whole verified-ingress stack for one source, as one [`Layer`].
+//!
+//! [`Pipeline`] composes the stages in the only safe order:
+//!
+//! ```text
+//! BodyLimit -> Authenticate -> Parse -> Validate -> Dedup -> (your service, usually a Router)
+//! ```
+//!
+//! so the body is capped before it is buffered, verified before it is parsed, and claimed before
+//! it is handled. Each stage is also usable alone; see their modules.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, StatusCode};
+//! use http_body_util::Full;
+//! use hookgate::{Event, Pipeline, Router, Secret, Source};
+//! use hookgate::source::Profile;
+//! use tower::{Layer, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let secret = Secret::new(b"0123456789abcdef".to_vec(), "example").unwrap();
+//! let source = Source::from_profile("ninja", Profile::NinjaOne, &[secret]);
+//! let router = Router::new().on("ALERT_*", |event: Event| async move {
+//!     assert_eq!(event.kind().as_str(), "ALERT_TRIGGERED");
+//!     Ok::<_, std::convert::Infallible>(())
+//! });
+//! let svc = Pipeline::new(source.clone()).layer(router);
+//!
+//! let body = r#"{"eventType":"ALERT_TRIGGERED","timestamp":"2024-01-15T10:30:00Z","data":{}}"#;
+//! let (name, signature) = source.scheme().sign(body.as_bytes()).unwrap();
+//! let req = || Request::post("/hooks/ninja").header(&name, &signature)
+//!     .body(Full::new(Bytes::from(body))).unwrap();
+//!
+//! assert_eq!(svc.clone().oneshot(req()).await.unwrap().status(), StatusCode::ACCEPTED);
+//! assert_eq!(svc.oneshot(req()).await.unwrap().status(), StatusCode::OK); // duplicate
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::Layer;
+
+use crate::auth::{Authenticate, AuthenticateLayer};
+use crate::body::DEFAULT_MAX_BODY_BYTES;
+use crate::dedup::{DEFAULT_RETRY_AFTER, Dedup, DedupLayer, DedupStore, MemoryStore};
+use crate::limit::{BodyLimit, BodyLimitLayer};
+use crate::parse::{Parse, ParseLayer};
+use crate::source::Source;
+use crate::validate::{Validate, ValidateLayer, Validator};
+
+/// The service a [`Pipeline`] builds around `S`.
+pub type PipelineService<S> = BodyLimit<Authenticate<Parse<Validate<Dedup<S>>>>>;
+
+/// Builder and [`Layer`] for the full stack of one source; see the [module docs](self).
+#[derive(Clone)]
+pub struct Pipeline {
+    source: Source,
+    max_body_bytes: usize,
+    validator: Arc<dyn Validator>,
+    dedup: Arc<dyn DedupStore>,
+    retry_after: Duration,
+}
+
+impl Pipeline {
+    /// A pipeline for `source` with a 1 MiB body cap, no schema validation, and its own
+    /// in-memory dedup store.
+    pub fn new(source: Source) -> Self {
+        Self {
+            source,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            validator: Arc::new(|_: &crate::Event| Ok(())),
+            dedup: Arc::new(MemoryStore::new()),
+            retry_after: DEFAULT_RETRY_AFTER,
+        }
+    }
+
+    /// Refuse bodies over `max` bytes with 413.
+    pub fn max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+
+    /// Check events with `validator` (422 when they do not fit).
+    pub fn validator(mut self, validator: impl Validator) -> Self {
+        self.validator = Arc::new(validator);
+        self
+    }
+
+    /// Deduplicate through `store`.
+    pub fn dedup(self, store: impl DedupStore) -> Self {
+        self.dedup_shared(Arc::new(store))
+    }
+
+    /// Deduplicate through a store shared with other pipelines.
+    pub fn dedup_shared(mut self, store: Arc<dyn DedupStore>) -> Self {
+        self.dedup = store;
+        self
+    }
+
+    /// What `Retry-After` tells the sender when the same event is in flight (409).
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = after;
+        self
+    }
+
+    /// The source this pipeline verifies.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("source", &self.source)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for Pipeline {
+    type Service = PipelineService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let dedup = DedupLayer::from_shared(Arc::clone(&self.dedup))
+            .retry_after(self.retry_after)
+            .layer(inner);
+        let validate = ValidateLayer::from_shared(Arc::clone(&self.validator)).layer(dedup);
+        let parse = ParseLayer::from_shared(
+            Arc::clone(self.source.name()),
+            Arc::clone(self.source.shape()),
+        )
+        .layer(validate);
+        let auth = AuthenticateLayer::from_shared(Arc::clone(self.source.scheme())).layer(parse);
+        BodyLimitLayer::new(self.max_body_bytes).layer(auth)
+    }
+}

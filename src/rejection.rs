@@ -1,0 +1,227 @@
+//! Every early answer hookgate gives, in one place.
+//!
+//! A stage that refuses a request does not return an error: it answers with a [`Rejection`], which
+//! becomes an HTTP response with a specific status and a small JSON body:
+//!
+//! ```json
+//! {"error": "invalid_signature", "message": "the signature does not match the body"}
+//! ```
+//!
+//! The `error` code is stable and meant for machines; the message is for people. No rejection ever
+//! carries the expected signature, a secret, or any part of the request body.
+//!
+//! Keeping the error answers as responses (the tower-http way) is what lets every hookgate layer
+//! mount in axum, whose services must be infallible.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use serde::Serialize;
+
+/// One problem found in an event's body, reported in a 422 answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// JSON pointer to the offending value (`""` for the whole document).
+    pub instance_path: String,
+    /// What was expected there.
+    pub message: String,
+}
+
+macro_rules! rejections {
+    ($( $(#[$doc:meta])* $variant:ident => ($status:ident, $code:literal, $message:literal) ),+ $(,)?) => {
+        /// Why a request was refused. Each variant maps to one status and one stable code.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum Rejection {
+            $( $(#[$doc])* $variant, )+
+            /// 400: the body is not valid JSON (position of the error, never its content).
+            MalformedJson(String),
+            /// 422: the event type could not be found at the profile's place.
+            MissingEventType(String),
+            /// 422: the event does not fit the sender's schema.
+            InvalidEvent(Vec<Problem>),
+            /// 409: the same event is being processed right now; retry later.
+            InFlight(Duration),
+            /// 503: the event was not accepted (handler failed or timed out); retry later.
+            NotAccepted(Duration),
+            /// 503: a store hookgate needs is unreachable; retry later.
+            Unavailable(Duration),
+        }
+
+        impl Rejection {
+            /// The HTTP status of this rejection.
+            pub fn status(&self) -> StatusCode {
+                match self {
+                    $( Self::$variant => StatusCode::$status, )+
+                    Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+                    Self::MissingEventType(_) | Self::InvalidEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    Self::InFlight(_) => StatusCode::CONFLICT,
+                    Self::NotAccepted(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }
+
+            /// The stable machine-readable code in the JSON body.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $( Self::$variant => $code, )+
+                    Self::MalformedJson(_) => "malformed_json",
+                    Self::MissingEventType(_) => "missing_event_type",
+                    Self::InvalidEvent(_) => "invalid_event",
+                    Self::InFlight(_) => "in_flight",
+                    Self::NotAccepted(_) => "not_accepted",
+                    Self::Unavailable(_) => "unavailable",
+                }
+            }
+
+            fn message(&self) -> String {
+                match self {
+                    $( Self::$variant => $message.to_owned(), )+
+                    Self::MalformedJson(detail) => format!("the body is not valid JSON: {detail}"),
+                    Self::MissingEventType(place) => format!("no event type found at {place}"),
+                    Self::InvalidEvent(_) => "the event does not match the sender's schema".to_owned(),
+                    Self::InFlight(_) => "the same event is being processed; retry later".to_owned(),
+                    Self::NotAccepted(_) => "the event was not accepted; retry later".to_owned(),
+                    Self::Unavailable(_) => "a store hookgate depends on is unavailable; retry later".to_owned(),
+                }
+            }
+        }
+    };
+}
+
+rejections! {
+    /// 413: the body is larger than the configured cap.
+    PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than this endpoint accepts"),
+    /// 400: the body could not be read to its end (the client went away or sent broken framing).
+    BodyRead => (BAD_REQUEST, "body_read_failed", "the body could not be read"),
+    /// 415: the body is compressed or otherwise encoded; only identity is accepted.
+    UnsupportedEncoding => (UNSUPPORTED_MEDIA_TYPE, "unsupported_content_encoding", "only uncompressed bodies are accepted"),
+    /// 401: the request carries no signature where one is required.
+    MissingSignature => (UNAUTHORIZED, "missing_signature", "the request is not signed"),
+    /// 401: the signature is present but cannot be decoded.
+    MalformedSignature => (UNAUTHORIZED, "malformed_signature", "the signature is not in the expected format"),
+    /// 401: the signature header appears more than once.
+    RepeatedSignature => (UNAUTHORIZED, "repeated_signature", "the signature header must appear exactly once"),
+    /// 401: the signature does not match the body under any current secret.
+    InvalidSignature => (UNAUTHORIZED, "invalid_signature", "the signature does not match the body"),
+    /// 401: the request carries no token where one is required.
+    MissingToken => (UNAUTHORIZED, "missing_token", "the request carries no credentials"),
+    /// 401: the token does not match any current secret.
+    InvalidToken => (UNAUTHORIZED, "invalid_token", "the credentials are not valid"),
+    /// 401: the source has no usable secret, so it refuses everything (fail closed).
+    NoSecret => (UNAUTHORIZED, "no_usable_secret", "this endpoint has no usable secret and refuses all requests"),
+    /// 404: no source is mounted at this path.
+    UnknownSource => (NOT_FOUND, "unknown_source", "no webhook source is mounted at this path"),
+    /// 405: webhook endpoints accept POST only.
+    MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "webhook endpoints accept POST only"),
+    /// 501: the handler for this event type is not implemented yet.
+    NotImplemented => (NOT_IMPLEMENTED, "not_implemented", "the handler for this event is not implemented"),
+    /// 500: the pipeline is assembled wrongly (for example a stage without the one it needs before it).
+    Misconfigured => (INTERNAL_SERVER_ERROR, "misconfigured", "the receiver is misconfigured"),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a [Problem]>,
+}
+
+impl Rejection {
+    /// How long the sender should wait before retrying, for the statuses that invite a retry.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::InFlight(d) | Self::NotAccepted(d) | Self::Unavailable(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// Turn the rejection into a response with any body type that can hold a [`Full`] body.
+    pub fn into_response<B>(self) -> Response<B>
+    where
+        B: From<Full<Bytes>>,
+    {
+        let details = match &self {
+            Self::InvalidEvent(problems) => Some(problems.as_slice()),
+            _ => None,
+        };
+        let body = Body {
+            error: self.code(),
+            message: self.message(),
+            details,
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        tracing::trace!(status = %self.status(), code = self.code(), "rejected");
+        let mut response = Response::new(B::from(Full::new(Bytes::from(bytes))));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(after) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+        }
+        if self == Self::MethodNotAllowed {
+            headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message(), self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_json(rejection: Rejection) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        let response: Response<Full<Bytes>> = rejection.into_response();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn invalid_signature_is_401_with_code_and_no_hint() {
+        let (status, headers, json) = body_json(Rejection::InvalidSignature).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(json["error"], "invalid_signature");
+        assert!(json.get("details").is_none());
+    }
+
+    #[tokio::test]
+    async fn in_flight_carries_retry_after() {
+        let (status, headers, _) = body_json(Rejection::InFlight(Duration::from_secs(2))).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(headers[header::RETRY_AFTER], "2");
+    }
+
+    #[tokio::test]
+    async fn invalid_event_lists_problems() {
+        let problems = vec![Problem {
+            instance_path: "/data/severity".into(),
+            message: "\"LOUD\" is not one of the allowed values".into(),
+        }];
+        let (status, _, json) = body_json(Rejection::InvalidEvent(problems)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(json["details"][0]["instance_path"], "/data/severity");
+    }
+
+    #[tokio::test]
+    async fn method_not_allowed_names_post() {
+        let (status, headers, _) = body_json(Rejection::MethodNotAllowed).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers[header::ALLOW], "POST");
+    }
+}

@@ -1,0 +1,415 @@
+//! Route: hand each event to the handlers registered for its type.
+//!
+//! A [`Router`] maps event-type patterns to async handlers. A pattern is an exact name
+//! (`DEVICE_OFFLINE`) or a glob where `*` matches any run of characters and `?` one character
+//! (`ALERT_*`, `job.*`, `*`). Every route whose pattern matches gets the event, concurrently
+//! (fan-out), and the answer is:
+//!
+//! * **202** when every handler succeeded (also when no route matched: the event is acknowledged
+//!   and dropped, which is logged at debug level);
+//! * **501** when a handler said [`HandlerError::NotImplemented`] and none failed;
+//! * **503** with `Retry-After` when a handler failed or ran past the timeout: the event was not
+//!   accepted, and the [`Dedup`](crate::dedup::Dedup) stage releases its claim so the sender's
+//!   retry is processed.
+//!
+//! A handler is any `async fn(T) -> Result<(), E>` where `T` implements [`FromEvent`] (an
+//! [`Event`] itself, for now) and `E` converts into [`HandlerError`] (any `std::error::Error`).
+//!
+//! # Example
+//!
+//! ```
+//! use hookgate::{Event, Router};
+//!
+//! let router = Router::new()
+//!     .on("ALERT_*", |event: Event| async move {
+//!         println!("alert {} from {}", event.id(), event.source());
+//!         Ok::<_, std::convert::Infallible>(())
+//!     })
+//!     .on("DEVICE_OFFLINE", |_event: Event| async { Ok::<_, std::io::Error>(()) });
+//! assert_eq!(router.len(), 2);
+//! ```
+
+mod glob;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, join_all};
+use http::{Request, Response};
+use http_body_util::Full;
+use tower::Service;
+
+pub use self::glob::glob_match;
+use crate::answer;
+use crate::dedup::DEFAULT_RETRY_AFTER;
+use crate::event::Event;
+use crate::rejection::Rejection;
+
+/// How long handlers may run before the event counts as not accepted, by default.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a handler did not accept an event.
+pub enum HandlerError {
+    /// The handler is a stub: answer 501 so the sender sees it is not implemented.
+    NotImplemented,
+    /// The handler failed: answer 503 so the sender retries.
+    Failed(BoxError),
+    /// Refuse the event with this answer (for example a 422 from typed extraction).
+    Rejected(Rejection),
+}
+
+impl HandlerError {
+    /// A failure from any error, including ones that are not `std::error::Error` (anyhow).
+    pub fn failed(error: impl Into<BoxError>) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+impl<E> From<E> for HandlerError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn from(error: E) -> Self {
+        Self::Failed(Box::new(error))
+    }
+}
+
+impl From<Rejection> for HandlerError {
+    fn from(rejection: Rejection) -> Self {
+        Self::Rejected(rejection)
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotImplemented => f.write_str("NotImplemented"),
+            Self::Failed(e) => f.debug_tuple("Failed").field(&e.to_string()).finish(),
+            Self::Rejected(r) => f.debug_tuple("Rejected").field(r).finish(),
+        }
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotImplemented => f.write_str("handler not implemented"),
+            Self::Failed(e) => write!(f, "handler failed: {e}"),
+            Self::Rejected(r) => write!(f, "handler rejected the event: {r}"),
+        }
+    }
+}
+
+/// What a handler can take as its argument. Implemented for [`Event`].
+pub trait FromEvent: Sized + Send + 'static {
+    /// Build the argument from the event, or refuse the event.
+    fn from_event(event: Event) -> Result<Self, Rejection>;
+}
+
+impl FromEvent for Event {
+    fn from_event(event: Event) -> Result<Self, Rejection> {
+        Ok(event)
+    }
+}
+
+/// An async function that processes events. `T` is the argument type; see [`FromEvent`].
+pub trait Handler<T>: Send + Sync + 'static {
+    /// Process one event.
+    fn call(&self, event: Event) -> BoxFuture<'static, Result<(), HandlerError>>;
+}
+
+impl<F, Fut, T, E> Handler<T> for F
+where
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    T: FromEvent,
+    E: Into<HandlerError>,
+{
+    fn call(&self, event: Event) -> BoxFuture<'static, Result<(), HandlerError>> {
+        match T::from_event(event) {
+            Ok(arg) => {
+                let fut = self(arg);
+                Box::pin(async move { fut.await.map_err(Into::into) })
+            }
+            Err(rejection) => Box::pin(async move { Err(HandlerError::Rejected(rejection)) }),
+        }
+    }
+}
+
+type BoxHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
+
+#[derive(Clone)]
+struct Route {
+    pattern: String,
+    handler: BoxHandler,
+}
+
+/// Dispatches events to handlers by type; see the [module docs](self).
+///
+/// The innermost service of a pipeline: it takes the [`Event`] from the request's extensions.
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<RouterInner>,
+}
+
+#[derive(Clone, Default)]
+struct RouterInner {
+    routes: Vec<Route>,
+    exact: HashMap<String, Vec<usize>>,
+    globs: Vec<usize>,
+    timeout: Option<Duration>,
+    retry_after: Option<Duration>,
+}
+
+impl Router {
+    /// An empty router: every event is acknowledged and dropped.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(RouterInner::default()),
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut RouterInner {
+        // Cheap even when shared: routes hold their handlers behind Arcs.
+        Arc::make_mut(&mut self.inner)
+    }
+
+    /// Send events whose type matches `pattern` to `handler`.
+    pub fn on<H, T>(mut self, pattern: impl Into<String>, handler: H) -> Self
+    where
+        H: Handler<T>,
+    {
+        let handler = Arc::new(handler);
+        let boxed: BoxHandler = Arc::new(move |event| handler.call(event));
+        self.inner_mut().push(pattern.into(), boxed);
+        self
+    }
+
+    /// How long the handlers of one event may run in all (default 30 s). Past it the event is
+    /// not accepted (503).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.inner_mut().timeout = Some(timeout);
+        self
+    }
+
+    /// What `Retry-After` tells the sender on 503 (default 5 s).
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.inner_mut().retry_after = Some(after);
+        self
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.inner.routes.len()
+    }
+
+    /// True when no route is registered.
+    pub fn is_empty(&self) -> bool {
+        self.inner.routes.is_empty()
+    }
+
+    /// Patterns of the routes that match `kind`, in registration order.
+    pub fn matching(&self, kind: &str) -> Vec<&str> {
+        self.inner
+            .matches(kind)
+            .into_iter()
+            .map(|i| self.inner.routes[i].pattern.as_str())
+            .collect()
+    }
+
+    /// Run the handlers for `event` and decide the answer.
+    pub async fn dispatch(&self, event: Event) -> Result<(), HandlerError> {
+        let inner = &self.inner;
+        let matched = inner.matches(event.kind().as_str());
+        if matched.is_empty() {
+            tracing::debug!(kind = %event.kind(), "no route for this event type; acknowledged");
+            return Ok(());
+        }
+        let calls = matched.iter().map(|&i| (inner.routes[i].handler)(event.clone()));
+        let all = join_all(calls);
+        let timeout = inner.timeout.unwrap_or(DEFAULT_HANDLER_TIMEOUT);
+        let results = match tokio::time::timeout(timeout, all).await {
+            Ok(results) => results,
+            Err(_) => {
+                return Err(HandlerError::Failed(
+                    format!("handlers did not finish within {timeout:?}").into(),
+                ));
+            }
+        };
+        let mut outcome = Ok(());
+        for result in results {
+            match (result, &outcome) {
+                (Ok(()), _) => {}
+                (Err(e @ HandlerError::Failed(_)), _) => {
+                    outcome = Err(e);
+                    break;
+                }
+                (Err(e), Ok(())) => outcome = Err(e),
+                (Err(_), Err(_)) => {}
+            }
+        }
+        outcome
+    }
+}
+
+impl RouterInner {
+    fn push(&mut self, pattern: String, handler: BoxHandler) {
+        let index = self.routes.len();
+        if pattern.contains(['*', '?']) {
+            self.globs.push(index);
+        } else {
+            self.exact.entry(pattern.clone()).or_default().push(index);
+        }
+        self.routes.push(Route { pattern, handler });
+    }
+
+    fn matches(&self, kind: &str) -> Vec<usize> {
+        let mut found: Vec<usize> = self.exact.get(kind).cloned().unwrap_or_default();
+        found.extend(
+            self.globs
+                .iter()
+                .copied()
+                .filter(|&i| glob_match(&self.routes[i].pattern, kind)),
+        );
+        found.sort_unstable();
+        found
+    }
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let patterns: Vec<&str> = self.inner.routes.iter().map(|r| r.pattern.as_str()).collect();
+        f.debug_struct("Router").field("routes", &patterns).finish()
+    }
+}
+
+/// Response future of [`Router`].
+pub type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static>>;
+
+impl<B> Service<Request<B>> for Router
+where
+    B: Send + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let router = self.clone();
+        let event = req.extensions_mut().remove::<Event>();
+        Box::pin(async move {
+            let Some(event) = event else {
+                return Ok(Rejection::Misconfigured.into_response());
+            };
+            let (id, kind) = (event.id().clone(), event.kind().clone());
+            let retry_after = router.inner.retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+            Ok(match router.dispatch(event).await {
+                Ok(()) => answer::accepted(&id, &kind),
+                Err(HandlerError::NotImplemented) => Rejection::NotImplemented.into_response(),
+                Err(HandlerError::Rejected(rejection)) => rejection.into_response(),
+                Err(HandlerError::Failed(error)) => {
+                    tracing::warn!(%id, %kind, %error, "handler failed; event not accepted");
+                    Rejection::NotAccepted(retry_after).into_response()
+                }
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn event(kind: &str) -> Event {
+        Event::new(
+            "s",
+            crate::EventId::new("1"),
+            crate::EventKind::new(kind),
+            Bytes::new(),
+            serde_json::json!({}),
+        )
+    }
+
+    #[tokio::test]
+    async fn exact_and_glob_routes_both_receive_the_event() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (Arc::clone(&hits), Arc::clone(&hits));
+        let router = Router::new()
+            .on("ALERT_TRIGGERED", move |_e: Event| {
+                let a = Arc::clone(&a);
+                async move {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, Infallible>(())
+                }
+            })
+            .on("ALERT_*", move |_e: Event| {
+                let b = Arc::clone(&b);
+                async move {
+                    b.fetch_add(10, Ordering::SeqCst);
+                    Ok::<_, Infallible>(())
+                }
+            });
+        router.dispatch(event("ALERT_TRIGGERED")).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 11);
+        router.dispatch(event("ALERT_RESET")).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 21);
+        router.dispatch(event("DEVICE_OFFLINE")).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 21);
+    }
+
+    #[tokio::test]
+    async fn failure_wins_over_not_implemented() {
+        let router = Router::new()
+            .on("*", |_e: Event| async { Err::<(), _>(HandlerError::NotImplemented) })
+            .on("*", |_e: Event| async {
+                Err::<(), _>(std::io::Error::other("down"))
+            });
+        assert!(matches!(
+            router.dispatch(event("x")).await,
+            Err(HandlerError::Failed(_))
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_handler_times_out() {
+        let router = Router::new()
+            .timeout(Duration::from_secs(1))
+            .on("*", |_e: Event| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok::<_, Infallible>(())
+            });
+        assert!(matches!(
+            router.dispatch(event("x")).await,
+            Err(HandlerError::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn matching_lists_patterns_in_order() {
+        let ok = |_e: Event| async { Ok::<_, Infallible>(()) };
+        let router = Router::new().on("job.*", ok).on("*", ok).on("job.failed", ok);
+        assert_eq!(router.matching("job.failed"), vec!["job.*", "*", "job.failed"]);
+        assert_eq!(router.matching("device.created"), vec!["*"]);
+    }
+}

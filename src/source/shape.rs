@@ -1,0 +1,358 @@
+//! Where an event's type, id and timestamp live in a sender's requests.
+//!
+//! # Event ids
+//!
+//! Deduplication needs an id that is the same on every retry of one event and different between
+//! events. An [`EventShape`] lists [`IdPlace`]s, tried in order; the first that resolves wins:
+//!
+//! * a **header** (`header:X-Request-Id`);
+//! * a **JSON pointer** (`/id`): a string or number is used as is; an object or array is hashed;
+//! * a **composite** of several headers or pointers, all of which must be present. Its id is
+//!   `sha256:<hex>` over the parts, where JSON values are written in a canonical form (keys sorted,
+//!   no whitespace), so a sender that re-serialises its payload on retry still produces the same id.
+//!
+//! If no place resolves, the id is `sha256:<hex>` of the raw body.
+
+use std::fmt;
+use std::io::Write;
+
+use http::{HeaderMap, HeaderName};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::event::{EventId, EventKind};
+use crate::rejection::Rejection;
+
+/// Ids longer than this (from a header or a field) are hashed to keep dedup keys small.
+const MAX_ID_LEN: usize = 200;
+
+/// One part of an id: a header or a JSON pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdPart {
+    /// A request header.
+    Header(HeaderName),
+    /// A JSON pointer into the body (`""` is the whole document).
+    Pointer(String),
+}
+
+/// A place an event id can come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdPlace {
+    /// One header or pointer.
+    Single(IdPart),
+    /// Several parts hashed together; all must be present.
+    Composite(Vec<IdPart>),
+}
+
+/// Why an id place or pointer in a configuration is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is neither a JSON pointer (\"/a/b\", or \"\" for the whole body) nor header:NAME")]
+pub struct PlaceError(pub String);
+
+impl IdPart {
+    /// Parse `header:NAME` or a JSON pointer (`/a/b`, or `""` for the whole body).
+    pub fn parse(text: &str) -> Result<Self, PlaceError> {
+        if let Some(name) = text.strip_prefix("header:") {
+            HeaderName::try_from(name.trim())
+                .map(Self::Header)
+                .map_err(|_| PlaceError(text.to_owned()))
+        } else if text.is_empty() || text.starts_with('/') {
+            Ok(Self::Pointer(text.to_owned()))
+        } else {
+            Err(PlaceError(text.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for IdPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Header(h) => write!(f, "header:{h}"),
+            Self::Pointer(p) => write!(f, "{p:?}"),
+        }
+    }
+}
+
+/// What a sender's events look like to hookgate: where the type, id and timestamp are, and which
+/// headers are worth keeping on the [`Event`](crate::Event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventShape {
+    /// JSON pointers whose values, joined by `.`, form the event type. The first must be present;
+    /// later ones are appended when present (NinjaRMM: `/activityType` + `/statusCode`).
+    pub kind: Vec<String>,
+    /// Places the event id is taken from, in order; see the [module docs](self).
+    pub id: Vec<IdPlace>,
+    /// JSON pointer to the sender's timestamp, if it sends one.
+    pub timestamp: Option<String>,
+    /// Request headers copied onto the event (never credential headers).
+    pub keep_headers: Vec<HeaderName>,
+}
+
+impl EventShape {
+    /// A shape with the given type pointers, no id places (body hash), and the default headers.
+    pub fn new(kind: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            kind: kind.into_iter().map(Into::into).collect(),
+            id: Vec::new(),
+            timestamp: None,
+            keep_headers: default_keep_headers(),
+        }
+    }
+
+    /// Read the event type from a parsed body.
+    pub fn kind_of(&self, json: &Value) -> Result<EventKind, Rejection> {
+        let mut kind = String::new();
+        for (i, pointer) in self.kind.iter().enumerate() {
+            match json.pointer(pointer).and_then(scalar_text) {
+                Some(text) => {
+                    if !kind.is_empty() {
+                        kind.push('.');
+                    }
+                    kind.push_str(&text);
+                }
+                None if i == 0 => {
+                    return Err(Rejection::MissingEventType(format!("{pointer:?}")));
+                }
+                None => {}
+            }
+        }
+        if kind.is_empty() {
+            return Err(Rejection::MissingEventType("(no place configured)".into()));
+        }
+        Ok(EventKind::new(kind))
+    }
+
+    /// Work out the event id; see the [module docs](self).
+    pub fn id_of(&self, headers: &HeaderMap, json: &Value, raw: &[u8]) -> EventId {
+        for place in &self.id {
+            match place {
+                IdPlace::Single(IdPart::Header(name)) => {
+                    if let Some(text) = headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                    {
+                        return bounded(text);
+                    }
+                }
+                IdPlace::Single(IdPart::Pointer(pointer)) => match json.pointer(pointer) {
+                    None | Some(Value::Null) => {}
+                    Some(value) => match scalar_text(value) {
+                        Some(text) if !text.is_empty() => return bounded(&text),
+                        Some(_) => {}
+                        None => {
+                            let mut hasher = Sha256::new();
+                            canonical(value, &mut HashWriter(&mut hasher));
+                            return hashed(hasher);
+                        }
+                    },
+                },
+                IdPlace::Composite(parts) => {
+                    if let Some(id) = composite(parts, headers, json) {
+                        return id;
+                    }
+                }
+            }
+        }
+        hashed(Sha256::new_with_prefix(raw))
+    }
+}
+
+/// Headers worth keeping on every event by default.
+pub fn default_keep_headers() -> Vec<HeaderName> {
+    vec![
+        http::header::CONTENT_TYPE,
+        http::header::USER_AGENT,
+        HeaderName::from_static("x-request-id"),
+        HeaderName::from_static("x-forwarded-for"),
+    ]
+}
+
+fn composite(parts: &[IdPart], headers: &HeaderMap, json: &Value) -> Option<EventId> {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        // Each part is framed by a tag and its length so that ("ab","c") and ("a","bc") differ.
+        let mut buf = Vec::new();
+        match part {
+            IdPart::Header(name) => {
+                let value = headers.get(name)?;
+                buf.extend_from_slice(value.as_bytes());
+            }
+            IdPart::Pointer(pointer) => match json.pointer(pointer)? {
+                Value::Null => return None,
+                value => canonical(value, &mut buf),
+            },
+        }
+        hasher.update((buf.len() as u64).to_be_bytes());
+        hasher.update(&buf);
+    }
+    Some(hashed(hasher))
+}
+
+fn hashed(hasher: Sha256) -> EventId {
+    EventId::new(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+fn bounded(text: &str) -> EventId {
+    if text.len() <= MAX_ID_LEN {
+        EventId::new(text)
+    } else {
+        hashed(Sha256::new_with_prefix(text.as_bytes()))
+    }
+}
+
+/// The text of a string or number; `None` for anything else.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Write `value` as canonical JSON: object keys sorted, no whitespace. Does not depend on whether
+/// serde_json keeps insertion order.
+fn canonical<W: Write>(value: &Value, out: &mut W) {
+    // Writing into a hasher or a Vec cannot fail, so write errors are ignored.
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable();
+            let _ = out.write_all(b"{");
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    let _ = out.write_all(b",");
+                }
+                let _ = serde_json::to_writer(&mut *out, key);
+                let _ = out.write_all(b":");
+                if let Some(v) = map.get(key) {
+                    canonical(v, out);
+                }
+            }
+            let _ = out.write_all(b"}");
+        }
+        Value::Array(items) => {
+            let _ = out.write_all(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    let _ = out.write_all(b",");
+                }
+                canonical(item, out);
+            }
+            let _ = out.write_all(b"]");
+        }
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shape(id: Vec<IdPlace>) -> EventShape {
+        EventShape {
+            id,
+            ..EventShape::new(["/event"])
+        }
+    }
+
+    #[test]
+    fn kind_joins_present_parts() {
+        let s = EventShape::new(["/activityType", "/statusCode"]);
+        let kind = s
+            .kind_of(&json!({"activityType": "CONDITION", "statusCode": "TRIGGERED"}))
+            .unwrap();
+        assert_eq!(kind.as_str(), "CONDITION.TRIGGERED");
+        let kind = s.kind_of(&json!({"activityType": "SYSTEM"})).unwrap();
+        assert_eq!(kind.as_str(), "SYSTEM");
+        assert!(matches!(
+            s.kind_of(&json!({"statusCode": "X"})),
+            Err(Rejection::MissingEventType(_))
+        ));
+    }
+
+    #[test]
+    fn pointer_id_uses_the_value() {
+        let s = shape(vec![IdPlace::Single(IdPart::Pointer("/id".into()))]);
+        let id = s.id_of(&HeaderMap::new(), &json!({"id": 12938}), b"");
+        assert_eq!(id.as_str(), "12938");
+    }
+
+    #[test]
+    fn header_id_comes_first_when_listed_first() {
+        let s = shape(vec![
+            IdPlace::Single(IdPart::parse("header:X-Request-Id").unwrap()),
+            IdPlace::Single(IdPart::Pointer("/id".into())),
+        ]);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", "abc".parse().unwrap());
+        assert_eq!(s.id_of(&headers, &json!({"id": 1}), b"").as_str(), "abc");
+        assert_eq!(s.id_of(&HeaderMap::new(), &json!({"id": 1}), b"").as_str(), "1");
+    }
+
+    #[test]
+    fn composite_ignores_key_order_and_whitespace() {
+        let parts = ["/event", "/timestamp", "/data"]
+            .into_iter()
+            .map(|p| IdPart::Pointer(p.into()))
+            .collect();
+        let s = shape(vec![IdPlace::Composite(parts)]);
+        let a: Value =
+            serde_json::from_str(r#"{"event":"e","timestamp":"t","data":{"a":1,"b":[1,2]}}"#)
+                .unwrap();
+        let b: Value = serde_json::from_str(
+            r#"{ "data" : { "b" : [1, 2], "a" : 1 }, "timestamp": "t", "event": "e" }"#,
+        )
+        .unwrap();
+        let c: Value =
+            serde_json::from_str(r#"{"event":"e","timestamp":"t","data":{"a":2,"b":[1,2]}}"#)
+                .unwrap();
+        let h = HeaderMap::new();
+        assert_eq!(s.id_of(&h, &a, b"1"), s.id_of(&h, &b, b"2"));
+        assert_ne!(s.id_of(&h, &a, b"1"), s.id_of(&h, &c, b"1"));
+        assert!(s.id_of(&h, &a, b"").as_str().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn missing_places_fall_back_to_the_body_hash() {
+        let s = shape(vec![IdPlace::Single(IdPart::Pointer("/id".into()))]);
+        let id = s.id_of(&HeaderMap::new(), &json!({"id": null}), b"raw");
+        let expected = format!("sha256:{}", hex::encode(Sha256::digest(b"raw")));
+        assert_eq!(id.as_str(), expected);
+    }
+
+    #[test]
+    fn composite_parts_are_framed() {
+        let parts = vec![IdPart::Pointer("/a".into()), IdPart::Pointer("/b".into())];
+        let s = shape(vec![IdPlace::Composite(parts)]);
+        let h = HeaderMap::new();
+        let x = s.id_of(&h, &json!({"a": "ab", "b": "c"}), b"");
+        let y = s.id_of(&h, &json!({"a": "a", "b": "bc"}), b"");
+        assert_ne!(x, y);
+    }
+
+    #[test]
+    fn bad_places_are_refused() {
+        assert!(IdPart::parse("id").is_err());
+        assert!(IdPart::parse("header:bad header").is_err());
+        assert_eq!(IdPart::parse("").unwrap(), IdPart::Pointer(String::new()));
+    }
+}

@@ -1,0 +1,152 @@
+//! Validate: check an event against its sender's schema before it is claimed or routed.
+//!
+//! This is the seam where schema validation plugs in: the [`Validate`] service asks a
+//! [`Validator`] about the [`Event`] that [`Parse`](crate::parse::Parse) put in the request's
+//! extensions, and answers 422 with the list of [`Problem`]s when the event does not fit. Anything
+//! that implements [`Validator`] can be used; a closure works too.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use hookgate::validate::ValidateLayer;
+//! use hookgate::{Event, EventId, EventKind, Problem};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let needs_data = |event: &Event| match event.json().get("data") {
+//!     Some(_) => Ok(()),
+//!     None => Err(vec![Problem { instance_path: "".into(), message: "\"data\" is required".into() }]),
+//! };
+//! let svc = ServiceBuilder::new()
+//!     .layer(ValidateLayer::new(needs_data))
+//!     .service(service_fn(|_req: Request<Full<Bytes>>| async {
+//!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+//!     }));
+//!
+//! let event = Event::new("s", EventId::new("1"), EventKind::new("t"), Bytes::new(), serde_json::json!({}));
+//! let mut req = Request::post("/").body(Full::new(Bytes::new())).unwrap();
+//! req.extensions_mut().insert(event);
+//! assert_eq!(svc.oneshot(req).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+//! # }
+//! ```
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+use crate::body::ResponseBody;
+use crate::event::Event;
+use crate::future::ResponseFuture;
+use crate::rejection::{Problem, Rejection};
+
+/// Decides whether an event fits its sender's schema.
+pub trait Validator: Send + Sync + 'static {
+    /// `Ok` if the event is valid, else every problem found.
+    fn validate(&self, event: &Event) -> Result<(), Vec<Problem>>;
+}
+
+impl<F> Validator for F
+where
+    F: Fn(&Event) -> Result<(), Vec<Problem>> + Send + Sync + 'static,
+{
+    fn validate(&self, event: &Event) -> Result<(), Vec<Problem>> {
+        self(event)
+    }
+}
+
+/// Validates each request's [`Event`]; see the [module docs](self).
+#[derive(Clone)]
+pub struct Validate<S> {
+    inner: S,
+    validator: Arc<dyn Validator>,
+}
+
+impl<S> Validate<S> {
+    /// Wrap `inner`, checking events with `validator`.
+    pub fn new(inner: S, validator: Arc<dyn Validator>) -> Self {
+        Self { inner, validator }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwrap the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Validate<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validate").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for Validate<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let verdict = match req.extensions().get::<Event>() {
+            Some(event) => self.validator.validate(event).map_err(Rejection::InvalidEvent),
+            None => Err(Rejection::Misconfigured),
+        };
+        match verdict {
+            Ok(()) => ResponseFuture::Inner {
+                future: self.inner.call(req),
+            },
+            Err(rejection) => ResponseFuture::Rejected {
+                rejection: Some(rejection),
+            },
+        }
+    }
+}
+
+/// Applies [`Validate`] to a service; see the [module docs](self).
+#[derive(Clone)]
+pub struct ValidateLayer {
+    validator: Arc<dyn Validator>,
+}
+
+impl ValidateLayer {
+    /// Check events with `validator`.
+    pub fn new(validator: impl Validator) -> Self {
+        Self {
+            validator: Arc::new(validator),
+        }
+    }
+
+    /// Check events with a shared validator.
+    pub fn from_shared(validator: Arc<dyn Validator>) -> Self {
+        Self { validator }
+    }
+}
+
+impl std::fmt::Debug for ValidateLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidateLayer").finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for ValidateLayer {
+    type Service = Validate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Validate::new(inner, Arc::clone(&self.validator))
+    }
+}
