@@ -1,0 +1,550 @@
+//! Build a running gateway from a [`Config`], and the embedded default that needs none.
+//!
+//! [`build`] turns a configuration into a [`Gateway`] with one [`Pipeline`] per source, checking
+//! everything that needs more than the text: profiles exist, every secret resolves and is long
+//! enough, headers and pointers are well-formed, routes name real sources and destinations. All
+//! problems are collected into one [`ConfigError`]; `hookgate check` prints them and `hookgate
+//! serve` refuses to start (fail closed).
+//!
+//! [`embedded_config`] is what `hookgate serve` runs with no configuration: every seed profile at
+//! `/hooks/<profile>`, one random secret generated once into the data directory, and every event
+//! printed as a JSON line.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http::HeaderName;
+use http_body::Body;
+use serde_json::json;
+
+use crate::auth::{HmacScheme, Scheme, Secret, TokenLocation, TokenScheme, secret};
+use crate::config::{Config, ConfigError, IdPlaceConfig, RouteConfig, SourceConfig};
+use crate::dedup::{DedupStore, MemoryStore};
+use crate::event::Event;
+use crate::gateway::Gateway;
+use crate::pipeline::Pipeline;
+use crate::route::Router;
+use crate::server::ServerConfig;
+use crate::source::{EventShape, IdPart, IdPlace, Profile, Source};
+
+/// The route destinations this version knows.
+pub const DESTINATIONS: &[&str] = &["log"];
+
+/// A gateway built from a configuration, ready to serve.
+pub struct App<B> {
+    /// The service to serve.
+    pub gateway: Gateway<B>,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Connection settings.
+    pub server: ServerConfig,
+    /// What is mounted where, for the start-up banner and `hookgate check`.
+    pub mounts: Vec<Mount>,
+    /// Things that work but are probably not what was meant.
+    pub warnings: Vec<String>,
+}
+
+/// One mounted source, as reported at start-up (secrets only by fingerprint).
+#[derive(Debug, Clone)]
+pub struct Mount {
+    /// Source name.
+    pub name: String,
+    /// Profile name.
+    pub profile: String,
+    /// Mount path.
+    pub path: String,
+    /// Fingerprints of the secrets, in order.
+    pub secret_fingerprints: Vec<String>,
+    /// Route patterns and destinations.
+    pub routes: Vec<String>,
+}
+
+/// Build the gateway described by `config`; every problem is reported at once.
+pub fn build<B>(config: &Config, origin: &str) -> Result<App<B>, ConfigError>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+
+    let listen = config
+        .server
+        .listen
+        .parse::<SocketAddr>()
+        .map_err(|_| {
+            problems.push(format!(
+                "server.listen: {:?} is not an address like 127.0.0.1:8080",
+                config.server.listen
+            ));
+        })
+        .ok();
+    if config.dedup.in_flight_ttl <= config.server.handler_timeout {
+        problems.push(
+            "dedup.in_flight_ttl must be longer than server.handler_timeout, or a retry could be \
+             processed while the first delivery is still running"
+                .into(),
+        );
+    }
+    if config.sources.is_empty() {
+        problems.push("no [[source]] is configured".into());
+    }
+
+    let store: Arc<dyn DedupStore> = Arc::new(MemoryStore::with_limits(
+        config.dedup.ttl,
+        config.dedup.in_flight_ttl,
+        config.dedup.max_entries,
+    ));
+
+    for (i, route) in config.routes.iter().enumerate() {
+        check_route(i, route, config, &mut problems);
+    }
+
+    let mut gateway = Gateway::new();
+    let mut mounts = Vec::new();
+    let mut paths = std::collections::HashSet::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, sc) in config.sources.iter().enumerate() {
+        let label = if sc.name.is_empty() {
+            format!("source #{}", i + 1)
+        } else {
+            format!("source {:?}", sc.name)
+        };
+        if sc.name.is_empty() {
+            problems.push(format!("{label}: `name` is required"));
+        } else if !names.insert(sc.name.clone()) {
+            problems.push(format!("{label}: the name is used twice"));
+        }
+        let path = sc.mount_path();
+        if !path.starts_with('/') {
+            problems.push(format!("{label}: path {path:?} must start with /"));
+        } else if !paths.insert(path.clone()) {
+            problems.push(format!("{label}: path {path:?} is used twice"));
+        }
+        let before = problems.len();
+        let source = resolve_source(sc, &label, &mut problems);
+        let routes: Vec<&RouteConfig> = config
+            .routes
+            .iter()
+            .filter(|r| r.source.as_deref().is_none_or(|s| s == sc.name))
+            .collect();
+        if routes.is_empty() {
+            warnings.push(format!(
+                "{label} has no route: its events are acknowledged and dropped"
+            ));
+        }
+        let (Some((source, secrets)), true) = (source, problems.len() == before) else {
+            continue;
+        };
+        let mut router = Router::new()
+            .timeout(config.server.handler_timeout)
+            .retry_after(config.server.retry_after);
+        let mut described = Vec::new();
+        for route in &routes {
+            for pattern in &route.events {
+                described.push(format!("{pattern} -> {}", route.to));
+                // Only `log` exists so far; check_route refused anything else.
+                router = router.on(pattern.clone(), log_event);
+            }
+        }
+        let pipeline = Pipeline::new(source)
+            .max_body_bytes(sc.max_body_bytes.unwrap_or(config.server.max_body_bytes))
+            .dedup_shared(Arc::clone(&store))
+            .retry_after(config.server.retry_after);
+        gateway = gateway.mount(path.clone(), tower::Layer::layer(&pipeline, router));
+        mounts.push(Mount {
+            name: sc.name.clone(),
+            profile: sc.profile.clone(),
+            path,
+            secret_fingerprints: secrets.iter().map(Secret::fingerprint).collect(),
+            routes: described,
+        });
+    }
+
+    match (listen, problems.is_empty()) {
+        (Some(listen), true) => Ok(App {
+            gateway,
+            listen,
+            server: ServerConfig {
+                header_read_timeout: config.server.header_read_timeout,
+                max_headers: config.server.max_headers,
+                shutdown_grace: config.server.shutdown_grace,
+            },
+            mounts,
+            warnings,
+        }),
+        _ => Err(ConfigError {
+            origin: origin.to_owned(),
+            problems,
+        }),
+    }
+}
+
+/// Build the [`Source`] one `[[source]]` table describes (profile, overrides, secrets loaded).
+pub fn source_from_config(sc: &SourceConfig) -> Result<Source, ConfigError> {
+    let mut problems = Vec::new();
+    let label = format!("source {:?}", sc.name);
+    match resolve_source(sc, &label, &mut problems) {
+        Some((source, _)) if problems.is_empty() => Ok(source),
+        _ => Err(ConfigError {
+            origin: label,
+            problems,
+        }),
+    }
+}
+
+fn check_route(i: usize, route: &RouteConfig, config: &Config, problems: &mut Vec<String>) {
+    let label = format!("route #{}", i + 1);
+    if let Some(source) = &route.source {
+        if !config.sources.iter().any(|s| &s.name == source) {
+            problems.push(format!("{label}: no source is named {source:?}"));
+        }
+    }
+    if route.to.is_empty() {
+        problems.push(format!(
+            "{label}: `to` is required (one of: {})",
+            DESTINATIONS.join(", ")
+        ));
+    } else if !DESTINATIONS.contains(&route.to.as_str()) {
+        problems.push(format!(
+            "{label}: unknown destination {:?} (known: {})",
+            route.to,
+            DESTINATIONS.join(", ")
+        ));
+    }
+    if route.events.is_empty() {
+        problems.push(format!(
+            "{label}: `events` is empty; use [\"*\"] for every event"
+        ));
+    }
+}
+
+/// Resolve one source's profile, secrets and overrides, pushing every problem found.
+fn resolve_source(
+    sc: &SourceConfig,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Option<(Source, Vec<Secret>)> {
+    let profile = Profile::from_name(&sc.profile);
+    if profile.is_none() {
+        problems.push(if sc.profile.is_empty() {
+            format!(
+                "{label}: `profile` is required (one of: {})",
+                Profile::names().join(", ")
+            )
+        } else {
+            format!(
+                "{label}: unknown profile {:?} (known: {})",
+                sc.profile,
+                Profile::names().join(", ")
+            )
+        });
+    }
+    let secrets = match secret::resolve_all(&sc.secrets) {
+        Ok(secrets) => Some(secrets),
+        Err(errors) => {
+            problems.extend(errors.into_iter().map(|e| format!("{label}: {e}")));
+            None
+        }
+    };
+    let profile = profile?;
+    let scheme = scheme_for(
+        profile,
+        sc,
+        secrets.as_deref().unwrap_or(&[]),
+        label,
+        problems,
+    );
+    let shape = shape_for(profile, sc, label, problems);
+    let secrets = secrets?;
+    Some((Source::new(sc.name.as_str(), scheme?, shape?), secrets))
+}
+
+fn header_name(
+    text: &str,
+    what: &str,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Option<HeaderName> {
+    HeaderName::try_from(text)
+        .map_err(|_| {
+            problems.push(format!(
+                "{label}: {what} {text:?} is not a valid header name"
+            ))
+        })
+        .ok()
+}
+
+fn scheme_for(
+    profile: Profile,
+    sc: &SourceConfig,
+    secrets: &[Secret],
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Option<Scheme> {
+    let base = profile.scheme(secrets);
+    let Some(auth) = &sc.auth else {
+        return Some(base);
+    };
+    let kind = match auth.scheme.as_deref() {
+        None => base.name(),
+        Some(k @ ("hmac" | "token")) => k,
+        Some(other) => {
+            problems.push(format!(
+                "{label}: auth.scheme {other:?} is not hmac or token"
+            ));
+            return None;
+        }
+    };
+    match kind {
+        "hmac" => {
+            if auth.query.is_some() {
+                problems.push(format!(
+                    "{label}: auth.query only applies to the token scheme"
+                ));
+            }
+            // Start from the profile's own HMAC settings where it has them.
+            let (header, prefix, encoding, algorithm) = match &base {
+                Scheme::Hmac(h) => (
+                    h.header().clone(),
+                    h.prefix().to_owned(),
+                    h.encoding(),
+                    h.algorithm(),
+                ),
+                _ => (
+                    HeaderName::from_static("x-signature"),
+                    String::new(),
+                    crate::auth::Encoding::Hex,
+                    crate::auth::Algorithm::Sha256,
+                ),
+            };
+            let header = match &auth.header {
+                Some(h) => header_name(h, "auth.header", label, problems)?,
+                None => header,
+            };
+            Some(Scheme::Hmac(HmacScheme::new(
+                header,
+                auth.prefix.clone().unwrap_or(prefix),
+                auth.encoding.unwrap_or(encoding),
+                auth.algorithm.unwrap_or(algorithm),
+                secrets,
+            )))
+        }
+        _ => {
+            if auth.encoding.is_some() || auth.algorithm.is_some() {
+                problems.push(format!(
+                    "{label}: auth.encoding and auth.algorithm only apply to the hmac scheme"
+                ));
+            }
+            let location = match (&auth.query, &auth.header) {
+                (Some(_), Some(_)) => {
+                    problems.push(format!("{label}: set auth.header or auth.query, not both"));
+                    return None;
+                }
+                (Some(param), None) => TokenLocation::Query {
+                    param: param.clone(),
+                },
+                (None, header) => TokenLocation::Header {
+                    name: match header {
+                        Some(h) => header_name(h, "auth.header", label, problems)?,
+                        None => http::header::AUTHORIZATION,
+                    },
+                    prefix: auth.prefix.clone().unwrap_or_else(|| {
+                        if header.is_none() {
+                            "Bearer ".into()
+                        } else {
+                            String::new()
+                        }
+                    }),
+                },
+            };
+            Some(Scheme::Token(TokenScheme::new(location, secrets)))
+        }
+    }
+}
+
+fn shape_for(
+    profile: Profile,
+    sc: &SourceConfig,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Option<EventShape> {
+    let mut shape = profile.shape();
+    let mut ok = true;
+    if let Some(kind) = &sc.event_type {
+        if kind.is_empty() || kind.iter().any(|p| !p.starts_with('/')) {
+            problems.push(format!(
+                "{label}: event_type must list JSON pointers starting with / (e.g. [\"/event\"])"
+            ));
+            ok = false;
+        }
+        shape.kind = kind.clone();
+    }
+    if let Some(places) = &sc.event_id {
+        let mut parsed = Vec::new();
+        for place in places {
+            let result = match place {
+                IdPlaceConfig::Single(text) => IdPart::parse(text).map(IdPlace::Single),
+                IdPlaceConfig::Composite(parts) => parts
+                    .iter()
+                    .map(|p| IdPart::parse(p))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(IdPlace::Composite),
+            };
+            match result {
+                Ok(p) => parsed.push(p),
+                Err(e) => {
+                    problems.push(format!("{label}: event_id: {e}"));
+                    ok = false;
+                }
+            }
+        }
+        shape.id = parsed;
+    }
+    if let Some(headers) = &sc.keep_headers {
+        let mut names = Vec::new();
+        for h in headers {
+            match header_name(h, "keep_headers entry", label, problems) {
+                Some(n) => names.push(n),
+                None => ok = false,
+            }
+        }
+        shape.keep_headers = names;
+    }
+    ok.then_some(shape)
+}
+
+/// The `log` destination: one JSON line per event on standard output.
+async fn log_event(event: Event) -> Result<(), std::io::Error> {
+    let verified = event.verified();
+    let line = json!({
+        "received_at": humantime::format_rfc3339_millis(event.received_at()).to_string(),
+        "source": event.source(),
+        "id": event.id().as_str(),
+        "type": event.kind().as_str(),
+        "verified_by": verified.map(|v| v.scheme()),
+        "secret_index": verified.map(|v| v.key_index()),
+        "event": event.json(),
+    });
+    let mut bytes = serde_json::to_vec(&line).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)?;
+    out.flush()
+}
+
+/// The secret file of the embedded default inside `data_dir`.
+pub fn default_secret_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("secret")
+}
+
+/// Read the embedded default's secret, creating it (32 random bytes, hex) on first use.
+pub fn ensure_default_secret(data_dir: &Path) -> std::io::Result<(PathBuf, String)> {
+    let path = default_secret_path(data_dir);
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir)?;
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+        write_private(&path, hex::encode(bytes).as_bytes())?;
+    }
+    let text = std::fs::read_to_string(&path)?;
+    Ok((path, text.trim_end().to_owned()))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// The configuration `hookgate serve` runs without a file: every seed profile mounted at
+/// `/hooks/<profile>` with the data directory's secret, every event logged as a JSON line.
+pub fn embedded_config(data_dir: &Path, listen: Option<&str>) -> std::io::Result<(Config, String)> {
+    let (secret_path, secret) = ensure_default_secret(data_dir)?;
+    let secret_path = std::path::absolute(&secret_path)?;
+    let mut config = Config::default();
+    config.server.data_dir = data_dir.to_path_buf();
+    if let Some(listen) = listen {
+        config.server.listen = listen.to_owned();
+    }
+    config.sources = Profile::SEEDS
+        .iter()
+        .map(|p| SourceConfig {
+            name: p.name().to_owned(),
+            profile: p.name().to_owned(),
+            path: Some(format!("/hooks/{}", p.name())),
+            secrets: vec![format!("file:{}", secret_path.display())],
+            ..SourceConfig::default()
+        })
+        .collect();
+    config.routes = vec![RouteConfig {
+        source: None,
+        events: vec!["*".into()],
+        to: "log".into(),
+    }];
+    Ok((config, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::Full;
+
+    fn build_text(text: &str) -> Result<App<Full<Bytes>>, ConfigError> {
+        build(&Config::from_toml(text, "t.toml")?, "t.toml")
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let err = build_text(
+            r#"
+            [[source]]
+            name = "a"
+            profile = "ninjaone"
+            secrets = ["env:HOOKGATE_APP_TEST_UNSET"]
+            [[source]]
+            name = "b"
+            profile = "zapier"
+            secrets = ["file:/nonexistent/hookgate/secret"]
+            [[route]]
+            source = "c"
+            to = "kafka"
+        "#,
+        )
+        .err()
+        .unwrap();
+        let all = err.problems.join("\n");
+        assert!(all.contains("HOOKGATE_APP_TEST_UNSET"), "{all}");
+        assert!(all.contains("unknown profile \"zapier\""), "{all}");
+        assert!(all.contains("/nonexistent/hookgate/secret"), "{all}");
+        assert!(all.contains("no source is named \"c\""), "{all}");
+        assert!(all.contains("unknown destination \"kafka\""), "{all}");
+    }
+
+    #[test]
+    fn embedded_default_builds() {
+        let dir = std::env::temp_dir().join(format!("hookgate-app-{}", std::process::id()));
+        let (config, secret) = embedded_config(&dir, Some("127.0.0.1:0")).unwrap();
+        assert_eq!(secret.len(), 64);
+        let app: App<Full<Bytes>> = build(&config, "embedded").unwrap();
+        assert_eq!(app.mounts.len(), 5);
+        let (_, again) = ensure_default_secret(&dir).unwrap();
+        assert_eq!(secret, again, "the secret is generated once");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

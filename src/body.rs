@@ -26,17 +26,18 @@ pub struct MaxBodyBytes(pub usize);
 pin_project! {
     /// A response body that is either the inner service's or a rejection's JSON.
     #[project = ResponseBodyProj]
+    #[allow(missing_docs)]
     #[derive(Debug)]
     pub enum ResponseBody<B> {
         /// The inner service answered.
         Inner {
-            /// The inner body.
-            #[pin] body: B,
+            #[pin]
+            body: B,
         },
         /// A stage answered early.
         Full {
-            /// The rejection's JSON.
-            #[pin] body: Full<Bytes>,
+            #[pin]
+            body: Full<Bytes>,
         },
     }
 }

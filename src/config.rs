@@ -1,0 +1,344 @@
+//! The TOML configuration of `hookgate serve`.
+//!
+//! Reading a configuration never stops at the first problem: unknown keys (a typo silently
+//! ignored would be a security hole), unknown profiles, missing or short secrets and bad routes
+//! are all collected, so `hookgate check` can list every one. See [`crate::app`] for the checks
+//! that need more than the text, and the README for a reference of every key.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:8080"
+//! max_body_bytes = 1048576
+//!
+//! [dedup]
+//! ttl = "72h"
+//!
+//! [[source]]
+//! name = "ninja"
+//! profile = "ninjaone"
+//! path = "/hooks/ninja"
+//! secrets = ["env:NINJA_SECRET", "env:NINJA_SECRET_OLD"]
+//!
+//! [[route]]
+//! source = "ninja"
+//! events = ["ALERT_*", "DEVICE_OFFLINE"]
+//! to = "log"
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Algorithm, Encoding};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// The listener and request limits.
+    pub server: ServerSection,
+    /// The deduplication window.
+    pub dedup: DedupSection,
+    /// The senders (`[[source]]` tables).
+    #[serde(rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    /// Where events go (`[[route]]` tables).
+    #[serde(rename = "route")]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ServerSection {
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest body accepted, in bytes (413 past it).
+    pub max_body_bytes: usize,
+    /// Where hookgate keeps its state (the embedded default's secret; later the spool).
+    pub data_dir: PathBuf,
+    /// How long handlers may take before the event counts as not accepted (503).
+    #[serde(with = "humantime_serde")]
+    pub handler_timeout: Duration,
+    /// How long a client may take to send the request head.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// The most headers a request may carry.
+    pub max_headers: usize,
+    /// What `Retry-After` says on 409 and 503.
+    #[serde(with = "humantime_serde")]
+    pub retry_after: Duration,
+    /// How long in-flight requests may take to finish at shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: crate::body::DEFAULT_MAX_BODY_BYTES,
+            data_dir: PathBuf::from("hookgate-data"),
+            handler_timeout: crate::route::DEFAULT_HANDLER_TIMEOUT,
+            header_read_timeout: Duration::from_secs(10),
+            max_headers: 100,
+            retry_after: crate::dedup::DEFAULT_RETRY_AFTER,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[dedup]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DedupSection {
+    /// How long processed event ids are remembered.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// How long a claim stays in flight before another delivery may take it over. Keep it above
+    /// `server.handler_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub in_flight_ttl: Duration,
+    /// How many ids are remembered at most (the oldest are forgotten first).
+    pub max_entries: usize,
+}
+
+impl Default for DedupSection {
+    fn default() -> Self {
+        Self {
+            ttl: crate::dedup::memory::DEFAULT_TTL,
+            in_flight_ttl: crate::dedup::memory::DEFAULT_IN_FLIGHT_TTL,
+            max_entries: crate::dedup::memory::DEFAULT_MAX_ENTRIES,
+        }
+    }
+}
+
+/// `[[source]]`: one sender.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SourceConfig {
+    /// Unique name, used in routes, logs and event ids.
+    pub name: String,
+    /// `ninjaone`, `ninjarmm`, `webnet`, `homa`, `opscenter` or `generic`.
+    pub profile: String,
+    /// Path the source is mounted at; `/hooks/<name>` when absent.
+    pub path: Option<String>,
+    /// Secret references (`env:NAME`, `file:PATH`); any one matches (rotation).
+    pub secrets: Vec<String>,
+    /// Per-source body cap, overriding `server.max_body_bytes`.
+    pub max_body_bytes: Option<usize>,
+    /// Overrides of the profile's authentication.
+    pub auth: Option<AuthConfig>,
+    /// JSON pointers whose values, joined by `.`, form the event type.
+    pub event_type: Option<Vec<String>>,
+    /// Places the event id is taken from, tried in order: `"/pointer"`, `"header:Name"`, or a list
+    /// of those (a composite).
+    pub event_id: Option<Vec<IdPlaceConfig>>,
+    /// Request headers kept on the event.
+    pub keep_headers: Option<Vec<String>>,
+}
+
+impl SourceConfig {
+    /// The path the source is mounted at.
+    pub fn mount_path(&self) -> String {
+        self.path
+            .clone()
+            .unwrap_or_else(|| format!("/hooks/{}", self.name))
+    }
+}
+
+/// `[source.auth]`: how requests are authenticated, overriding the profile.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// `hmac` or `token`.
+    pub scheme: Option<String>,
+    /// Header carrying the signature or token.
+    pub header: Option<String>,
+    /// Text before the signature or token (`sha256=`, `Bearer `).
+    pub prefix: Option<String>,
+    /// Signature encoding: `hex`, `base64` or `base64url`.
+    pub encoding: Option<Encoding>,
+    /// HMAC hash: `sha1`, `sha256` or `sha512`.
+    pub algorithm: Option<Algorithm>,
+    /// Query-string parameter carrying the token (token scheme only).
+    pub query: Option<String>,
+}
+
+/// One place an event id comes from: a single place or a composite.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum IdPlaceConfig {
+    /// `"/pointer"` or `"header:Name"`.
+    Single(String),
+    /// Several places hashed together.
+    Composite(Vec<String>),
+}
+
+/// `[[route]]`: where events of some types from some source go.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RouteConfig {
+    /// The source's name; every source when absent.
+    pub source: Option<String>,
+    /// Event types: exact names or globs (`ALERT_*`, `job.*`, `*`).
+    pub events: Vec<String>,
+    /// Destination. `log` prints each event as a JSON line on standard output.
+    pub to: String,
+}
+
+impl Default for RouteConfig {
+    fn default() -> Self {
+        Self {
+            source: None,
+            events: vec!["*".into()],
+            to: String::new(),
+        }
+    }
+}
+
+/// Everything wrong with a configuration, one line per problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where the configuration came from.
+    pub origin: String,
+    /// Each problem, as a sentence naming what is wrong and where.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "{}: {n} problem{}:",
+            self.origin,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parse TOML text. Unknown keys are errors, and all of them are reported.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let fail = |problems| ConfigError {
+            origin: origin.to_owned(),
+            problems,
+        };
+        let deserializer =
+            toml::de::Deserializer::parse(text).map_err(|e| fail(vec![one_line(&e)]))?;
+        let mut unknown = Vec::new();
+        let config: Config =
+            serde_ignored::deserialize(deserializer, |path| unknown.push(path.to_string()))
+                .map_err(|e| fail(vec![one_line(&e)]))?;
+        if unknown.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(
+                unknown
+                    .into_iter()
+                    .map(|key| format!("unknown key `{key}`"))
+                    .collect(),
+            ))
+        }
+    }
+
+    /// Read and parse a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            problems: vec![format!("cannot read the file: {e}")],
+        })?;
+        Self::from_toml(&text, &origin)
+    }
+}
+
+fn one_line(error: &impl fmt::Display) -> String {
+    error
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = r#"
+            [server]
+            listen = "127.0.0.1:8080"
+            max_body_bytes = 1048576
+            [dedup]
+            ttl = "72h"
+            [[source]]
+            name = "ninja"
+            profile = "ninjaone"
+            path = "/hooks/ninja"
+            secrets = ["env:NINJA_SECRET", "env:NINJA_SECRET_OLD"]
+            [[route]]
+            source = "ninja"
+            events = ["ALERT_*", "DEVICE_OFFLINE"]
+            to = "log"
+        "#;
+        let config = Config::from_toml(text, "example").unwrap();
+        assert_eq!(config.dedup.ttl, Duration::from_secs(72 * 3600));
+        assert_eq!(config.sources[0].mount_path(), "/hooks/ninja");
+        assert_eq!(config.routes[0].events, ["ALERT_*", "DEVICE_OFFLINE"]);
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported() {
+        let text = r#"
+            [server]
+            listen = "127.0.0.1:0"
+            lisen = "typo"
+            [[source]]
+            name = "a"
+            profile = "homa"
+            secret = "env:X"
+            [source.auth]
+            hedaer = "x"
+        "#;
+        let err = Config::from_toml(text, "t.toml").unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        assert!(err.problems.iter().any(|p| p.contains("server.lisen")));
+        assert!(err.problems.iter().any(|p| p.contains("secret")));
+        assert!(err.problems.iter().any(|p| p.contains("hedaer")));
+    }
+
+    #[test]
+    fn composite_ids_parse() {
+        let text = r#"
+            [[source]]
+            name = "a"
+            profile = "generic"
+            event_id = ["header:X-Id", ["/event", "/timestamp"]]
+        "#;
+        let config = Config::from_toml(text, "t").unwrap();
+        assert_eq!(
+            config.sources[0].event_id.as_ref().unwrap()[1],
+            IdPlaceConfig::Composite(vec!["/event".into(), "/timestamp".into()])
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line() {
+        let err = Config::from_toml("[server", "t").unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert!(!err.problems[0].contains('\n'));
+    }
+}

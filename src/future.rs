@@ -14,15 +14,15 @@ pin_project! {
     /// Response future of the stages that decide before calling the inner service
     /// ([`BodyLimit`](crate::limit::BodyLimit), [`Validate`](crate::validate::Validate)).
     #[project = ResponseFutureProj]
+    #[allow(missing_docs)]
     pub enum ResponseFuture<F> {
         /// Waiting on the inner service.
         Inner {
-            /// The inner service's future.
-            #[pin] future: F,
+            #[pin]
+            future: F,
         },
         /// Refused before the inner service was called.
         Rejected {
-            /// The answer; taken when polled.
             rejection: Option<Rejection>,
         },
     }

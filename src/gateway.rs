@@ -62,9 +62,10 @@ impl<B: Send + 'static> Gateway<B> {
         ResBody: Body<Data = Bytes> + Send + 'static,
         ResBody::Error: Into<BoxError>,
     {
-        let boxed = BoxCloneSyncService::new(
-            service.map_response(|r: Response<ResBody>| r.map(|b| b.map_err(Into::into).boxed_unsync())),
-        );
+        let boxed =
+            BoxCloneSyncService::new(service.map_response(|r: Response<ResBody>| {
+                r.map(|b| b.map_err(Into::into).boxed_unsync())
+            }));
         Arc::make_mut(&mut self.mounts).insert(path.into(), boxed);
         self
     }

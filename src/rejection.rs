@@ -164,7 +164,10 @@ impl Rejection {
             HeaderValue::from_static("application/json"),
         );
         if let Some(after) = self.retry_after() {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(after.as_secs().max(1)),
+            );
         }
         if self == Self::MethodNotAllowed {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -188,7 +191,11 @@ mod tests {
         let response: Response<Full<Bytes>> = rejection.into_response();
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
-        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap())
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
     }
 
     #[tokio::test]

@@ -1,0 +1,116 @@
+//! Send a signed event the way a sender would: what `hookgate send` does, and what the tests use.
+//!
+//! [`signed_request`] builds the POST a genuine sender would make for a [`Source`]: the body, the
+//! signature header (or token header, or token query parameter) computed with the source's first
+//! secret, and `Content-Type: application/json`. [`post`] sends any request over plain HTTP.
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::auth::Scheme;
+use crate::source::Source;
+
+/// Why a request could not be built or sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The URL does not parse or has no host.
+    #[error("invalid URL {0:?}")]
+    InvalidUrl(String),
+    /// Only plain HTTP is supported by this client.
+    #[error("only http:// URLs are supported (put a TLS-terminating proxy in front for https)")]
+    UnsupportedScheme,
+    /// The source has no secret to sign with.
+    #[error("the source has no secret to sign with")]
+    CannotSign,
+    /// Connecting or exchanging the request failed.
+    #[error("request failed: {0}")]
+    Http(String),
+}
+
+/// A response, read to its end.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Status code.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Response body.
+    pub body: Bytes,
+}
+
+/// Build the request a genuine sender would make to `url` for `source`, carrying `body`.
+pub fn signed_request(
+    source: &Source,
+    url: &str,
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, SendError> {
+    let mut uri: Uri = url.parse().map_err(|_| SendError::InvalidUrl(url.into()))?;
+    let mut builder = Request::post(&uri).header(header::CONTENT_TYPE, "application/json");
+    match source.scheme().as_ref() {
+        Scheme::Token(token) if token.query_pair().is_some() => {
+            let (param, value) = token.query_pair().ok_or(SendError::CannotSign)?;
+            let pair: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair(&param, &value)
+                .finish();
+            let joined = match uri.query() {
+                Some(q) => format!("{}?{q}&{pair}", uri.path()),
+                None => format!("{}?{pair}", uri.path()),
+            };
+            let mut parts = uri.into_parts();
+            parts.path_and_query = Some(
+                joined
+                    .parse()
+                    .map_err(|_| SendError::InvalidUrl(url.into()))?,
+            );
+            uri = Uri::from_parts(parts).map_err(|_| SendError::InvalidUrl(url.into()))?;
+            builder = builder.uri(uri);
+        }
+        scheme => {
+            let (name, value) = scheme.sign(&body).ok_or(SendError::CannotSign)?;
+            builder = builder.header(name, value);
+        }
+    }
+    builder
+        .body(Full::new(body))
+        .map_err(|_| SendError::InvalidUrl(url.into()))
+}
+
+/// Send `request` over plain HTTP and read the whole answer.
+pub async fn post(request: Request<Full<Bytes>>) -> Result<Reply, SendError> {
+    match request.uri().scheme_str() {
+        Some("http") => {}
+        Some(_) => return Err(SendError::UnsupportedScheme),
+        None => return Err(SendError::InvalidUrl(request.uri().to_string())),
+    }
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| SendError::Http(error_chain(&e)))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| SendError::Http(error_chain(&e)))?
+        .to_bytes();
+    Ok(Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}

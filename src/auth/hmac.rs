@@ -165,6 +165,21 @@ impl HmacScheme {
         &self.header
     }
 
+    /// The prefix written before the signature (optional on input).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// How the signature is encoded.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// The HMAC hash function.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
     /// Check the signature in `headers` against `body`. Returns the index of the matching secret.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<usize, Rejection> {
         if self.keys.is_empty() {
@@ -276,7 +291,10 @@ mod tests {
     fn signed_body_verifies() {
         let s = scheme(&["0123456789abcdef"]);
         let (_, value) = s.sign(b"{\"a\":1}").unwrap();
-        assert_eq!(s.verify(&headers(value.to_str().unwrap()), b"{\"a\":1}"), Ok(0));
+        assert_eq!(
+            s.verify(&headers(value.to_str().unwrap()), b"{\"a\":1}"),
+            Ok(0)
+        );
     }
 
     #[test]
@@ -303,7 +321,10 @@ mod tests {
         let old = scheme(&["old-secret-0123456"]);
         let both = scheme(&["new-secret-0123456", "old-secret-0123456"]);
         let (_, value) = old.sign(b"body").unwrap();
-        assert_eq!(both.verify(&headers(value.to_str().unwrap()), b"body"), Ok(1));
+        assert_eq!(
+            both.verify(&headers(value.to_str().unwrap()), b"body"),
+            Ok(1)
+        );
     }
 
     #[test]
@@ -329,7 +350,10 @@ mod tests {
     #[test]
     fn no_secret_refuses_everything() {
         let s = scheme(&[]);
-        assert_eq!(s.verify(&headers("sha256=00"), b"x"), Err(Rejection::NoSecret));
+        assert_eq!(
+            s.verify(&headers("sha256=00"), b"x"),
+            Err(Rejection::NoSecret)
+        );
         assert!(s.sign(b"x").is_none());
     }
 
@@ -348,7 +372,11 @@ mod tests {
                 let (name, value) = s.sign(b"payload").unwrap();
                 let mut h = HeaderMap::new();
                 h.insert(name, value);
-                assert_eq!(s.verify(&h, b"payload"), Ok(0), "{encoding:?} {algorithm:?}");
+                assert_eq!(
+                    s.verify(&h, b"payload"),
+                    Ok(0),
+                    "{encoding:?} {algorithm:?}"
+                );
                 assert_eq!(
                     s.verify(&h, b"payloaD"),
                     Err(Rejection::InvalidSignature),

@@ -87,11 +87,10 @@ impl SecretRef {
                 })?
                 .into_bytes(),
             Self::File(path) => {
-                let mut bytes =
-                    std::fs::read(path).map_err(|e| SecretError::Unreadable {
-                        reference: reference.clone(),
-                        reason: e.to_string(),
-                    })?;
+                let mut bytes = std::fs::read(path).map_err(|e| SecretError::Unreadable {
+                    reference: reference.clone(),
+                    reason: e.to_string(),
+                })?;
                 while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     bytes.pop();
                 }

@@ -1,1 +1,372 @@
-fn main() {}
+//! The `hookgate` command: parse arguments, set up logging, and call the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use hookgate::config::Config;
+use hookgate::source::Profile;
+use hookgate::{Secret, SecretRef, Source, app, send};
+
+/// Receive webhooks safely: verify, deduplicate, and route signed events.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway. Without --config, every seed sender is mounted at /hooks/<profile> with a
+    /// secret generated once into the data directory, and events are printed as JSON lines.
+    #[command(after_help = "Examples:\n  hookgate serve\n  hookgate serve --config hookgate.toml")]
+    Serve {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Listen address, overriding the configuration (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Data directory of the embedded default.
+        #[arg(long, default_value = "hookgate-data")]
+        data_dir: PathBuf,
+    },
+    /// Check a configuration and its secrets; lists every problem and exits non-zero if any.
+    Check {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Build a sample event, sign it the way the real sender does, POST it, print the answer.
+    #[command(
+        after_help = "Examples:\n  hookgate send ninjaone\n  hookgate send homa --event ticket.closed\n  \
+                            hookgate send --config hookgate.toml --source ninja --body alert.json"
+    )]
+    Send {
+        /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter).
+        profile: Option<String>,
+        /// Take the source (profile, path, secrets) from this configuration.
+        #[arg(long, short, requires = "source")]
+        config: Option<PathBuf>,
+        /// Name of the source in --config.
+        #[arg(long)]
+        source: Option<String>,
+        /// Where to POST; defaults to the local gateway's path for the profile or source.
+        #[arg(long)]
+        url: Option<String>,
+        /// Event type of the sample to send (see --list).
+        #[arg(long)]
+        event: Option<String>,
+        /// Send this file as the body instead of a sample.
+        #[arg(long)]
+        body: Option<PathBuf>,
+        /// Secret reference to sign with (env:NAME or file:PATH); defaults to the embedded
+        /// default's secret in --data-dir.
+        #[arg(long)]
+        secret: Option<String>,
+        /// Data directory of the embedded default.
+        #[arg(long, default_value = "hookgate-data")]
+        data_dir: PathBuf,
+        /// List the sample event types of each profile and exit.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("HOOKGATE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve {
+                config,
+                listen,
+                data_dir,
+            } => serve(config, listen, data_dir).await,
+            Command::Check { config } => check(config),
+            Command::Send {
+                profile,
+                config,
+                source,
+                url,
+                event,
+                body,
+                secret,
+                data_dir,
+                list,
+            } => {
+                if list {
+                    for p in Profile::SEEDS {
+                        println!("{:<10} {}", p.name(), p.sample_events().join(", "));
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let target = Target {
+                    profile,
+                    config,
+                    source,
+                    url,
+                    secret,
+                    data_dir,
+                };
+                send_event(target, event, body).await
+            }
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(
+    config_path: Option<PathBuf>,
+    listen: Option<String>,
+    data_dir: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let (config, origin, default_secret) = match &config_path {
+        Some(path) => (Config::load(path)?, path.display().to_string(), None),
+        None => {
+            let (config, secret) = app::embedded_config(&data_dir, listen.as_deref())
+                .with_context(|| {
+                    format!("cannot prepare the data directory {}", data_dir.display())
+                })?;
+            (config, "embedded default".to_owned(), Some(secret))
+        }
+    };
+    let mut config = config;
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
+    let app = match app::build::<hyper::body::Incoming>(&config, &origin) {
+        Ok(app) => app,
+        Err(e) => {
+            eprint!("{e}");
+            eprintln!("hookgate refuses to start until these are fixed.");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(app.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", app.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!("hookgate listening on http://{addr}");
+    for m in &app.mounts {
+        eprintln!(
+            "  POST {:<20} {:<10} secrets {}  routes: {}",
+            m.path,
+            m.profile,
+            m.secret_fingerprints.join(","),
+            m.routes.join("; ")
+        );
+    }
+    for w in &app.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(secret) = default_secret {
+        eprintln!(
+            "embedded default: every seed sender shares this secret (stored in {}):\n  {secret}\n\
+             try it: hookgate send ninjaone --url http://{addr}/hooks/ninjaone",
+            app::default_secret_path(&data_dir).display()
+        );
+    }
+    hookgate::server::serve(listener, app.gateway, app.server, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
+    let origin = path.display().to_string();
+    let built =
+        Config::load(&path).and_then(|c| app::build::<http_body_util::Full<Bytes>>(&c, &origin));
+    match built {
+        Ok(app) => {
+            println!("{origin}: OK");
+            for m in &app.mounts {
+                println!(
+                    "  {} ({}) at {} with {} secret(s); routes: {}",
+                    m.name,
+                    m.profile,
+                    m.path,
+                    m.secret_fingerprints.len(),
+                    if m.routes.is_empty() {
+                        "none".into()
+                    } else {
+                        m.routes.join("; ")
+                    }
+                );
+            }
+            for w in &app.warnings {
+                println!("warning: {w}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprint!("{e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+struct Target {
+    profile: Option<String>,
+    config: Option<PathBuf>,
+    source: Option<String>,
+    url: Option<String>,
+    secret: Option<String>,
+    data_dir: PathBuf,
+}
+
+/// Work out which source to sign as, and where to send.
+fn resolve_target(t: &Target) -> anyhow::Result<(Source, Profile, String)> {
+    if let (Some(path), Some(name)) = (&t.config, &t.source) {
+        let config = Config::load(path)?;
+        let origin = path.display().to_string();
+        let app = app::build::<http_body_util::Full<Bytes>>(&config, &origin)?;
+        let Some(sc) = config.sources.iter().find(|s| &s.name == name) else {
+            bail!("{origin} has no source named {name:?}");
+        };
+        let profile = Profile::from_name(&sc.profile)
+            .with_context(|| format!("unknown profile {:?}", sc.profile))?;
+        let source = app::source_from_config(sc)?;
+        let url = t
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}{}", app.listen, sc.mount_path()));
+        return Ok((source, profile, url));
+    }
+    let Some(name) = &t.profile else {
+        bail!("name a profile (e.g. `hookgate send ninjaone`) or use --config with --source");
+    };
+    let profile = Profile::from_name(name).with_context(|| {
+        format!(
+            "unknown profile {name:?} (known: {})",
+            Profile::names().join(", ")
+        )
+    })?;
+    let secret: Secret = match &t.secret {
+        Some(reference) => SecretRef::parse(reference, 1)?.resolve()?,
+        None => {
+            let path = app::default_secret_path(&t.data_dir);
+            SecretRef::File(path.clone()).resolve().with_context(|| {
+                format!(
+                    "no --secret given and the embedded default's secret ({}) is not readable; \
+                     start `hookgate serve` once or pass --secret env:NAME",
+                    path.display()
+                )
+            })?
+        }
+    };
+    let url = t
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:8080/hooks/{}", profile.name()));
+    Ok((
+        Source::from_profile(profile.name(), profile, &[secret]),
+        profile,
+        url,
+    ))
+}
+
+async fn send_event(
+    target: Target,
+    event: Option<String>,
+    body: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let (source, profile, url) = resolve_target(&target)?;
+    let body = match body {
+        Some(path) => Bytes::from(
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
+        ),
+        None => {
+            let sample = profile
+                .sample(event.as_deref(), std::time::SystemTime::now())
+                .with_context(|| {
+                    format!(
+                        "profile {} has no sample {}; known: {}",
+                        profile.name(),
+                        event.as_deref().unwrap_or("(default)"),
+                        profile.sample_events().join(", ")
+                    )
+                })?;
+            Bytes::from(serde_json::to_vec(&sample)?)
+        }
+    };
+    let request = send::signed_request(&source, &url, body)?;
+    eprintln!(
+        "-> POST {url} ({} bytes, signed as {})",
+        request.body().size_hint_len(),
+        profile.name()
+    );
+    let reply = send::post(request).await?;
+    println!(
+        "<- {} {}",
+        reply.status.as_u16(),
+        String::from_utf8_lossy(&reply.body)
+    );
+    Ok(if reply.status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+trait SizeHintLen {
+    fn size_hint_len(&self) -> u64;
+}
+
+impl SizeHintLen for http_body_util::Full<Bytes> {
+    fn size_hint_len(&self) -> u64 {
+        http_body::Body::size_hint(self).exact().unwrap_or(0)
+    }
+}

@@ -243,7 +243,10 @@ mod tests {
     async fn claimed_id_is_in_flight_and_released_id_is_new() {
         let store = MemoryStore::new();
         let claim = new_claim(&store, "a");
-        assert!(matches!(store.claim_now(key("a")).unwrap(), Claimed::InFlight));
+        assert!(matches!(
+            store.claim_now(key("a")).unwrap(),
+            Claimed::InFlight
+        ));
         store.release_now(&claim).unwrap();
         new_claim(&store, "a");
     }
@@ -264,7 +267,10 @@ mod tests {
         tokio::time::advance(Duration::from_secs(2)).await;
         let _new = new_claim(&store, "a");
         store.release_now(&old).unwrap();
-        assert!(matches!(store.claim_now(key("a")).unwrap(), Claimed::InFlight));
+        assert!(matches!(
+            store.claim_now(key("a")).unwrap(),
+            Claimed::InFlight
+        ));
     }
 
     #[tokio::test]

@@ -253,7 +253,9 @@ where
                     tracing::debug!(%id, "duplicate event");
                     return Ok(answer::duplicate(&id));
                 }
-                Ok(Claimed::InFlight) => return Ok(Rejection::InFlight(retry_after).into_response()),
+                Ok(Claimed::InFlight) => {
+                    return Ok(Rejection::InFlight(retry_after).into_response());
+                }
                 Err(error) => {
                     tracing::warn!(%error, "dedup store unavailable; refusing the event");
                     return Ok(Rejection::Unavailable(retry_after).into_response());

@@ -234,7 +234,9 @@ impl Router {
             tracing::debug!(kind = %event.kind(), "no route for this event type; acknowledged");
             return Ok(());
         }
-        let calls = matched.iter().map(|&i| (inner.routes[i].handler)(event.clone()));
+        let calls = matched
+            .iter()
+            .map(|&i| (inner.routes[i].handler)(event.clone()));
         let all = join_all(calls);
         let timeout = inner.timeout.unwrap_or(DEFAULT_HANDLER_TIMEOUT);
         let results = match tokio::time::timeout(timeout, all).await {
@@ -293,7 +295,12 @@ impl Default for Router {
 
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let patterns: Vec<&str> = self.inner.routes.iter().map(|r| r.pattern.as_str()).collect();
+        let patterns: Vec<&str> = self
+            .inner
+            .routes
+            .iter()
+            .map(|r| r.pattern.as_str())
+            .collect();
         f.debug_struct("Router").field("routes", &patterns).finish()
     }
 }
@@ -381,7 +388,9 @@ mod tests {
     #[tokio::test]
     async fn failure_wins_over_not_implemented() {
         let router = Router::new()
-            .on("*", |_e: Event| async { Err::<(), _>(HandlerError::NotImplemented) })
+            .on("*", |_e: Event| async {
+                Err::<(), _>(HandlerError::NotImplemented)
+            })
             .on("*", |_e: Event| async {
                 Err::<(), _>(std::io::Error::other("down"))
             });
@@ -408,8 +417,14 @@ mod tests {
     #[test]
     fn matching_lists_patterns_in_order() {
         let ok = |_e: Event| async { Ok::<_, Infallible>(()) };
-        let router = Router::new().on("job.*", ok).on("*", ok).on("job.failed", ok);
-        assert_eq!(router.matching("job.failed"), vec!["job.*", "*", "job.failed"]);
+        let router = Router::new()
+            .on("job.*", ok)
+            .on("*", ok)
+            .on("job.failed", ok);
+        assert_eq!(
+            router.matching("job.failed"),
+            vec!["job.*", "*", "job.failed"]
+        );
         assert_eq!(router.matching("device.created"), vec!["*"]);
     }
 }

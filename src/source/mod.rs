@@ -140,7 +140,11 @@ impl Profile {
             ),
             Self::Homa | Self::OpsCenter => (
                 &["/event"],
-                vec![IdPlace::Composite(pointers(&["/event", "/timestamp", "/data"]))],
+                vec![IdPlace::Composite(pointers(&[
+                    "/event",
+                    "/timestamp",
+                    "/data",
+                ]))],
                 Some("/timestamp"),
             ),
             Self::Generic => (&["/type"], Vec::new(), None),

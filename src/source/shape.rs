@@ -305,7 +305,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-request-id", "abc".parse().unwrap());
         assert_eq!(s.id_of(&headers, &json!({"id": 1}), b"").as_str(), "abc");
-        assert_eq!(s.id_of(&HeaderMap::new(), &json!({"id": 1}), b"").as_str(), "1");
+        assert_eq!(
+            s.id_of(&HeaderMap::new(), &json!({"id": 1}), b"").as_str(),
+            "1"
+        );
     }
 
     #[test]

@@ -85,7 +85,9 @@ impl<S> Validate<S> {
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Validate<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Validate").field("inner", &self.inner).finish_non_exhaustive()
+        f.debug_struct("Validate")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,7 +105,10 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let verdict = match req.extensions().get::<Event>() {
-            Some(event) => self.validator.validate(event).map_err(Rejection::InvalidEvent),
+            Some(event) => self
+                .validator
+                .validate(event)
+                .map_err(Rejection::InvalidEvent),
             None => Err(Rejection::Misconfigured),
         };
         match verdict {
