@@ -1,0 +1,319 @@
+//! The `hookgate` binary: `check`, `serve` (embedded default and the README's example), `send`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hookgate-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn check(config: &Path, envs: &[(&str, &str)]) -> (bool, String) {
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(config)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn check_names_every_problem() {
+    let dir = temp_dir("check");
+    let short = dir.join("short");
+    std::fs::write(&short, "too-short").unwrap();
+    let config = dir.join("bad.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            [server]
+            listen = "127.0.0.1:0"
+            colour = "blue"
+
+            [[source]]
+            name = "missing"
+            profile = "homa"
+            secrets = ["env:HOOKGATE_CLI_TEST_UNSET"]
+
+            [[source]]
+            name = "short"
+            profile = "webnet"
+            secrets = ["file:{}"]
+
+            [[source]]
+            name = "unknown"
+            profile = "zapier"
+            secrets = ["file:{}"]
+            "#,
+            short.display(),
+            short.display()
+        ),
+    )
+    .unwrap();
+    // Unknown keys are reported first (the rest of the file is not trusted until they are fixed).
+    let (ok, text) = check(&config, &[]);
+    assert!(!ok);
+    assert!(text.contains("unknown key `server.colour`"), "{text}");
+
+    let text_without_typo = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("colour = \"blue\"", "");
+    std::fs::write(&config, text_without_typo).unwrap();
+    let (ok, text) = check(&config, &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("HOOKGATE_CLI_TEST_UNSET") && text.contains("not set"),
+        "{text}"
+    );
+    assert!(text.contains("9 bytes long; at least 16"), "{text}");
+    assert!(text.contains("unknown profile \"zapier\""), "{text}");
+    assert!(
+        !text.contains("too-short"),
+        "a secret's value must never be printed: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_accepts_the_readme_example() {
+    let dir = temp_dir("readme-check");
+    let config = dir.join("hookgate.toml");
+    std::fs::write(&config, readme_config()).unwrap();
+    let envs = [
+        ("NINJA_SECRET", "readme-secret-0123456789"),
+        ("NINJA_SECRET_OLD", "readme-old-secret-0123456789"),
+    ];
+    let (ok, text) = check(&config, &envs);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("ninja (ninjaone) at /hooks/ninja with 2 secret(s)"),
+        "{text}"
+    );
+    let (ok, text) = check(&config, &envs[..1]);
+    assert!(!ok && text.contains("NINJA_SECRET_OLD"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The TOML example in README.md, so the documented configuration stays runnable.
+fn readme_config() -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("<!-- example-config:start -->").unwrap();
+    let end = readme.find("<!-- example-config:end -->").unwrap();
+    let block = &readme[start..end];
+    let body = block.split("```toml").nth(1).unwrap();
+    body.split("```").next().unwrap().to_owned()
+}
+
+/// A running `hookgate serve`, killed on drop.
+struct Serve {
+    child: Child,
+    addr: String,
+    stdout: Option<std::process::ChildStdout>,
+}
+
+impl Serve {
+    fn start(args: &[&str], dir: &Path, envs: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(args)
+            .current_dir(dir)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("hookgate listening on http://") {
+                        break addr.to_owned();
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("hookgate serve did not start: {seen:#?}");
+                }
+            }
+        };
+        let stdout = child.stdout.take();
+        Self {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    /// Stop the server and return what it printed on standard output.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut out = String::new();
+        if let Some(mut stdout) = self.stdout.take() {
+            use std::io::Read;
+            let _ = stdout.read_to_string(&mut out);
+        }
+        out
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn send(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let output = Command::new(BIN)
+        .arg("send")
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[test]
+fn embedded_default_accepts_every_seed_sender() {
+    let dir = temp_dir("embedded");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let server = Serve::start(
+        &["--listen", "127.0.0.1:0", "--data-dir", data_arg],
+        &dir,
+        &[],
+    );
+    let secret = std::fs::read_to_string(data.join("secret")).unwrap();
+    assert_eq!(secret.trim().len(), 64, "a 32-byte random secret, in hex");
+
+    let profiles = ["ninjaone", "ninjarmm", "webnet", "homa", "opscenter"];
+    for profile in profiles {
+        let url = format!("http://{}/hooks/{profile}", server.addr);
+        let (ok, text) = send(&[profile, "--url", &url, "--data-dir", data_arg], &[]);
+        assert!(ok, "{profile}: {text}");
+        assert!(text.contains("<- 202"), "{profile}: {text}");
+    }
+    // A forged request is refused by the same server.
+    let url = format!("http://{}/hooks/homa", server.addr);
+    let (ok, text) = send(
+        &["homa", "--url", &url, "--secret", "env:HOOKGATE_FORGED"],
+        &[("HOOKGATE_FORGED", "forged-secret-0123456789")],
+    );
+    assert!(!ok && text.contains("<- 401"), "{text}");
+
+    let out = server.stop();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
+        .collect();
+    assert_eq!(lines.len(), profiles.len(), "{out}");
+    for (line, profile) in lines.iter().zip(profiles) {
+        assert_eq!(line["source"], profile);
+        assert!(line["event"].is_object());
+    }
+
+    // The secret survives a restart: generated once.
+    let server = Serve::start(
+        &["--listen", "127.0.0.1:0", "--data-dir", data_arg],
+        &dir,
+        &[],
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("secret")).unwrap(),
+        secret
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn readme_example_serves_and_sends() {
+    let dir = temp_dir("readme-serve");
+    let config = dir.join("hookgate.toml");
+    std::fs::write(
+        &config,
+        readme_config().replace("127.0.0.1:8080", "127.0.0.1:0"),
+    )
+    .unwrap();
+    let envs = [
+        ("NINJA_SECRET", "readme-secret-0123456789"),
+        ("NINJA_SECRET_OLD", "readme-old-secret-0123456789"),
+    ];
+    let config_arg = config.to_str().unwrap();
+    let server = Serve::start(&["--config", config_arg], &dir, &envs);
+    let url = format!("http://{}/hooks/ninja", server.addr);
+    let base = ["--config", config_arg, "--source", "ninja", "--url", &url];
+    let (ok, text) = send(&base, &envs);
+    assert!(ok && text.contains("<- 202"), "{text}");
+    // A DEVICE_OFFLINE event routes too; TICKET_CREATED matches no route but is acknowledged.
+    for event in ["DEVICE_OFFLINE", "TICKET_CREATED"] {
+        let mut args = base.to_vec();
+        args.extend(["--event", event]);
+        let (ok, text) = send(&args, &envs);
+        assert!(ok && text.contains("<- 202"), "{event}: {text}");
+    }
+    let out = server.stop();
+    let types: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(
+        types,
+        ["\"ALERT_TRIGGERED\"", "\"DEVICE_OFFLINE\""],
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_refuses_to_start_with_a_missing_secret() {
+    let dir = temp_dir("refuse");
+    let config = dir.join("hookgate.toml");
+    std::fs::write(&config, readme_config()).unwrap();
+    let output = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("NINJA_SECRET")
+        .env_remove("NINJA_SECRET_OLD")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("env:NINJA_SECRET") && text.contains("refuses to start"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
