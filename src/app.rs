@@ -68,7 +68,11 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = config
+        .unknown_keys
+        .iter()
+        .map(|key| format!("unknown key `{key}`"))
+        .collect();
     let mut warnings = Vec::new();
 
     let listen = config

@@ -47,6 +47,9 @@ pub struct Config {
     /// Where events go (`[[route]]` tables).
     #[serde(rename = "route")]
     pub routes: Vec<RouteConfig>,
+    /// Keys found in the file that hookgate does not know (each one is a problem).
+    #[serde(skip)]
+    pub unknown_keys: Vec<String>,
 }
 
 /// `[server]`
@@ -227,7 +230,9 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Parse TOML text. Unknown keys are errors, and all of them are reported.
+    /// Parse TOML text. Unknown keys are kept in [`unknown_keys`](Self::unknown_keys), so that
+    /// [`app::build`](crate::app::build) reports them together with every other problem; syntax
+    /// and type errors are returned at once.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let fail = |problems| ConfigError {
             origin: origin.to_owned(),
@@ -236,19 +241,11 @@ impl Config {
         let deserializer =
             toml::de::Deserializer::parse(text).map_err(|e| fail(vec![one_line(&e)]))?;
         let mut unknown = Vec::new();
-        let config: Config =
+        let mut config: Config =
             serde_ignored::deserialize(deserializer, |path| unknown.push(path.to_string()))
                 .map_err(|e| fail(vec![one_line(&e)]))?;
-        if unknown.is_empty() {
-            Ok(config)
-        } else {
-            Err(fail(
-                unknown
-                    .into_iter()
-                    .map(|key| format!("unknown key `{key}`"))
-                    .collect(),
-            ))
-        }
+        config.unknown_keys = unknown;
+        Ok(config)
     }
 
     /// Read and parse a configuration file.
@@ -313,11 +310,12 @@ mod tests {
             [source.auth]
             hedaer = "x"
         "#;
-        let err = Config::from_toml(text, "t.toml").unwrap_err();
-        assert_eq!(err.problems.len(), 3, "{err}");
-        assert!(err.problems.iter().any(|p| p.contains("server.lisen")));
-        assert!(err.problems.iter().any(|p| p.contains("secret")));
-        assert!(err.problems.iter().any(|p| p.contains("hedaer")));
+        let config = Config::from_toml(text, "t.toml").unwrap();
+        let keys = &config.unknown_keys;
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert!(keys.iter().any(|p| p == "server.lisen"));
+        assert!(keys.iter().any(|p| p.contains("secret")));
+        assert!(keys.iter().any(|p| p.contains("hedaer")));
     }
 
     #[test]
