@@ -119,6 +119,19 @@ where
     }
 }
 
+/// Read a request body to its end under the cap a [`BodyLimit`](crate::limit::BodyLimit) stage
+/// recorded in `extensions` ([`MaxBodyBytes`]), or [`DEFAULT_MAX_BODY_BYTES`] without one.
+pub async fn buffer_request<B>(extensions: &http::Extensions, body: B) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let max = extensions
+        .get::<MaxBodyBytes>()
+        .map_or(DEFAULT_MAX_BODY_BYTES, |m| m.0);
+    buffer(body, max).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,16 @@ use pin_project_lite::pin_project;
 use crate::body::ResponseBody;
 use crate::rejection::Rejection;
 
+/// Take the inner service that `poll_ready` readied, leaving a clone in its place.
+///
+/// tower's rule: the service that was polled ready is the one that must be called. Services that
+/// call their inner service from an async block move it there; the clone stays for the next
+/// `poll_ready`.
+pub(crate) fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}
+
 pin_project! {
     /// Response future of the stages that decide before calling the inner service
     /// ([`BodyLimit`](crate::limit::BodyLimit), [`Validate`](crate::validate::Validate)).

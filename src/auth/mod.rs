@@ -59,8 +59,9 @@ pub use self::hmac::{Algorithm, Encoding, HmacScheme};
 pub use self::layer::AuthenticateLayer;
 pub use self::secret::{MIN_SECRET_BYTES, Secret, SecretError, SecretRef};
 pub use self::token::{TokenLocation, TokenScheme};
-use crate::body::{DEFAULT_MAX_BODY_BYTES, MaxBodyBytes, ResponseBody, buffer};
+use crate::body::{ResponseBody, buffer_request};
 use crate::event::Verified;
+use crate::future::take_ready;
 use crate::rejection::Rejection;
 
 /// How a source proves that a request came from the sender.
@@ -170,20 +171,14 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        // The clone is not ready yet; keep the ready one and leave the clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         let scheme = Arc::clone(&self.scheme);
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             if is_encoded(&parts.headers) {
                 return Ok(Rejection::UnsupportedEncoding.into_response());
             }
-            let max = parts
-                .extensions
-                .get::<MaxBodyBytes>()
-                .map_or(DEFAULT_MAX_BODY_BYTES, |m| m.0);
-            let bytes = match buffer(body, max).await {
+            let bytes = match buffer_request(&parts.extensions, body).await {
                 Ok(bytes) => bytes,
                 Err(rejection) => return Ok(rejection.into_response()),
             };

@@ -61,6 +61,7 @@ pub use self::memory::MemoryStore;
 use crate::answer;
 use crate::body::ResponseBody;
 use crate::event::{Event, EventId};
+use crate::future::take_ready;
 use crate::rejection::Rejection;
 
 /// What a sender is told to wait before retrying a 409 or a 503 from this stage.
@@ -235,8 +236,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         let store = Arc::clone(&self.store);
         let retry_after = self.retry_after;
         let ids = req

@@ -52,8 +52,9 @@ use http_body_util::Full;
 use tower::Service;
 
 pub use self::layer::ParseLayer;
-use crate::body::{DEFAULT_MAX_BODY_BYTES, MaxBodyBytes, ResponseBody, buffer};
+use crate::body::{ResponseBody, buffer_request};
 use crate::event::{Event, Verified};
+use crate::future::take_ready;
 use crate::rejection::Rejection;
 use crate::source::EventShape;
 
@@ -137,8 +138,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         let source = Arc::clone(&self.source);
         let shape = Arc::clone(&self.shape);
         let allow_unverified = self.allow_unverified;
@@ -148,16 +148,10 @@ where
             let bytes = match &verified {
                 // What is parsed is exactly what was verified.
                 Some(v) => v.raw().clone(),
-                None if allow_unverified => {
-                    let max = parts
-                        .extensions
-                        .get::<MaxBodyBytes>()
-                        .map_or(DEFAULT_MAX_BODY_BYTES, |m| m.0);
-                    match buffer(body, max).await {
-                        Ok(bytes) => bytes,
-                        Err(rejection) => return Ok(rejection.into_response()),
-                    }
-                }
+                None if allow_unverified => match buffer_request(&parts.extensions, body).await {
+                    Ok(bytes) => bytes,
+                    Err(rejection) => return Ok(rejection.into_response()),
+                },
                 None => {
                     tracing::error!(
                         source = %source,
