@@ -47,6 +47,8 @@
 //! * [`app`]: builds a gateway from a configuration; the embedded default.
 //! * [`server`]: hyper server with timeouts and graceful shutdown.
 //! * [`send`]: post a signed sample event, as a sender would.
+//! * [`typed`], [`senders`]: Rust types for every event of the built-in senders.
+//! * [`spec`]: OpenAPI webhook specs, loaded and compiled into validators.
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
 
 #![forbid(unsafe_code)]
@@ -67,8 +69,10 @@ pub mod pipeline;
 pub mod rejection;
 pub mod route;
 pub mod send;
+pub mod senders;
 pub mod server;
 pub mod source;
+pub mod typed;
 pub mod validate;
 
 pub use crate::auth::{Secret, SecretRef};
@@ -78,3 +82,4 @@ pub use crate::pipeline::Pipeline;
 pub use crate::rejection::{Problem, Rejection};
 pub use crate::route::{FromEvent, Handler, HandlerError, Router};
 pub use crate::source::{Profile, Source};
+pub use crate::typed::{Typed, TypedEvent};

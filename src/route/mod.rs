@@ -194,6 +194,22 @@ impl Router {
         self
     }
 
+    /// Send events to a handler taking [`Typed<T>`](crate::Typed): it is registered for the event
+    /// types `T` declares ([`TypedEvent::EVENT_TYPES`](crate::typed::TypedEvent::EVENT_TYPES)).
+    pub fn typed<H, T>(mut self, handler: H) -> Self
+    where
+        H: Handler<crate::typed::Typed<T>>,
+        T: crate::typed::TypedEvent,
+    {
+        let handler = Arc::new(handler);
+        for pattern in T::EVENT_TYPES {
+            let handler = Arc::clone(&handler);
+            let boxed: BoxHandler = Arc::new(move |event| handler.call(event));
+            self.inner_mut().push((*pattern).to_owned(), boxed);
+        }
+        self
+    }
+
     /// How long the handlers of one event may run in all (default 30 s). Past it the event is
     /// not accepted (503).
     pub fn timeout(mut self, timeout: Duration) -> Self {

@@ -1,0 +1,187 @@
+//! Typed events: handlers that receive Rust types instead of loose JSON.
+//!
+//! A [`TypedEvent`] is a Rust type for one or more event types of a sender. The [`Typed`]
+//! extractor deserializes the verified event into it before the handler runs; if the body does not
+//! fit the type, the event is refused with 422 and the path of the offending field. The sender
+//! modules in [`crate::senders`] provide types for every event of every built-in sender, plus an
+//! enum per sender whose `Unknown` variant keeps the raw JSON, so a new event type from the sender
+//! never breaks deserialization.
+//!
+//! # Example
+//!
+//! ```
+//! use hookgate::senders::ninjaone::{AlertTriggered, NinjaOneEvent};
+//! use hookgate::{Router, Typed};
+//!
+//! let router = Router::new()
+//!     // Registered for "ALERT_TRIGGERED", taken from the type.
+//!     .typed(|alert: Typed<AlertTriggered>| async move {
+//!         println!("alert on device {:?}", alert.data.device_id);
+//!         Ok::<_, std::convert::Infallible>(())
+//!     })
+//!     // Every event, as the sender's enum.
+//!     .typed(|event: Typed<NinjaOneEvent>| async move {
+//!         if let NinjaOneEvent::Unknown(json) = &*event {
+//!             println!("an event type this version does not know: {json}");
+//!         }
+//!         Ok::<_, std::convert::Infallible>(())
+//!     });
+//! assert_eq!(router.len(), 2);
+//! ```
+
+use std::ops::Deref;
+
+use crate::event::Event;
+use crate::rejection::{Problem, Rejection};
+use crate::route::FromEvent;
+
+/// A Rust type for some event types of a sender.
+pub trait TypedEvent: Sized + Send + Sync + 'static {
+    /// The event types (exact names or globs) this type is registered for by
+    /// [`Router::typed`](crate::Router::typed).
+    const EVENT_TYPES: &'static [&'static str];
+
+    /// Build the value from a verified event.
+    fn from_event(event: &Event) -> Result<Self, serde_path_to_error::Error<serde_json::Error>>;
+}
+
+/// Deserialize an event's JSON body into `T`, reporting the path of the field that did not fit.
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    event: &Event,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    serde_path_to_error::deserialize(event.json())
+}
+
+/// Handler argument: the event deserialized into `T`, with the [`Event`] itself beside it.
+#[derive(Debug, Clone)]
+pub struct Typed<T> {
+    /// The typed body.
+    pub data: T,
+    /// The verified event it came from (id, source, raw bytes, headers).
+    pub event: Event,
+}
+
+impl<T> Typed<T> {
+    /// The typed body, by value.
+    pub fn into_inner(self) -> T {
+        self.data
+    }
+}
+
+impl<T> Deref for Typed<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+impl<T: TypedEvent> FromEvent for Typed<T> {
+    fn from_event(event: Event) -> Result<Self, Rejection> {
+        match T::from_event(&event) {
+            Ok(data) => Ok(Self { data, event }),
+            Err(error) => {
+                let path = error.path().to_string();
+                let instance_path = if path == "." {
+                    String::new()
+                } else {
+                    format!("/{}", path.replace('.', "/"))
+                };
+                Err(Rejection::InvalidEvent(vec![Problem {
+                    instance_path,
+                    message: error.into_inner().to_string(),
+                }]))
+            }
+        }
+    }
+}
+
+/// Declare the typed events of a sender: one newtype per event type, and an enum over all of
+/// them with an `Unknown` variant that keeps the JSON of event types this version does not know.
+///
+/// ```ignore
+/// typed_events! {
+///     /// Every NinjaOne event.
+///     pub enum NinjaOneEvent {
+///         /// New alert created.
+///         AlertTriggered = "ALERT_TRIGGERED" => Envelope<AlertData>,
+///     }
+/// }
+/// ```
+macro_rules! typed_events {
+    (
+        $(#[$enum_doc:meta])*
+        pub enum $enum:ident {
+            $(
+                $(#[$doc:meta])*
+                $variant:ident = $kind:literal => $payload:ty,
+            )+
+        }
+    ) => {
+        $(
+            $(#[$doc])*
+            #[doc = concat!("\n\nEvent type `", $kind, "`.")]
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[serde(transparent)]
+            pub struct $variant(pub $payload);
+
+            impl ::std::ops::Deref for $variant {
+                type Target = $payload;
+
+                fn deref(&self) -> &$payload {
+                    &self.0
+                }
+            }
+
+            impl $crate::typed::TypedEvent for $variant {
+                const EVENT_TYPES: &'static [&'static str] = &[$kind];
+
+                fn from_event(
+                    event: &$crate::Event,
+                ) -> Result<Self, serde_path_to_error::Error<serde_json::Error>> {
+                    $crate::typed::from_json(event)
+                }
+            }
+        )+
+
+        $(#[$enum_doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum $enum {
+            $(
+                $(#[$doc])*
+                $variant($variant),
+            )+
+            /// An event type this version does not know, as received.
+            Unknown(serde_json::Value),
+        }
+
+        impl $enum {
+            /// Every event type this enum has a variant for.
+            pub const KNOWN: &'static [&'static str] = &[$($kind),+];
+
+            /// The event type of this value (`None` for [`Unknown`](Self::Unknown)).
+            pub fn event_type(&self) -> Option<&'static str> {
+                match self {
+                    $( Self::$variant(_) => Some($kind), )+
+                    Self::Unknown(_) => None,
+                }
+            }
+        }
+
+        impl $crate::typed::TypedEvent for $enum {
+            const EVENT_TYPES: &'static [&'static str] = &["*"];
+
+            fn from_event(
+                event: &$crate::Event,
+            ) -> Result<Self, serde_path_to_error::Error<serde_json::Error>> {
+                Ok(match event.kind().as_str() {
+                    $( $kind => Self::$variant($crate::typed::from_json(event)?), )+
+                    _ => Self::Unknown(event.json().clone()),
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use typed_events;
