@@ -28,6 +28,7 @@ use crate::pipeline::Pipeline;
 use crate::route::Router;
 use crate::server::ServerConfig;
 use crate::source::{EventShape, IdPart, IdPlace, Profile, Source};
+use crate::spec::Spec;
 
 /// The route destinations this version knows.
 pub const DESTINATIONS: &[&str] = &["log"];
@@ -263,8 +264,50 @@ fn resolve_source(
         problems,
     );
     let shape = shape_for(profile, sc, label, problems);
+    let spec = spec_for(profile, sc, label, problems);
     let secrets = secrets?;
-    Some((Source::new(sc.name.as_str(), scheme?, shape?), secrets))
+    let mut source = Source::new(sc.name.as_str(), scheme?, shape?)
+        .unknown_events(sc.unknown_events.unwrap_or_default());
+    if let Some(spec) = spec? {
+        source = source.with_spec(spec);
+    }
+    Some((source, secrets))
+}
+
+/// The spec a source validates against: its own file, the profile's built-in one, or none.
+fn spec_for(
+    profile: Profile,
+    sc: &SourceConfig,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Option<Option<Arc<Spec>>> {
+    if sc.validate == Some(false) {
+        if sc.spec.is_some() {
+            problems.push(format!("{label}: `spec` is set but `validate = false`"));
+            return None;
+        }
+        return Some(None);
+    }
+    let loaded = match &sc.spec {
+        Some(path) => Some(Spec::load(path).map(Arc::new)),
+        None => profile.spec(),
+    };
+    match loaded {
+        Some(Ok(spec)) => Some(Some(spec)),
+        Some(Err(error)) => {
+            problems.push(format!("{label}: spec: {error}"));
+            None
+        }
+        None => {
+            if sc.unknown_events == Some(crate::spec::UnknownEvents::Reject) {
+                problems.push(format!(
+                    "{label}: unknown_events = \"reject\" needs a spec (set `spec`)"
+                ));
+                return None;
+            }
+            Some(None)
+        }
+    }
 }
 
 fn header_name(

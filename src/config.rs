@@ -141,6 +141,13 @@ pub struct SourceConfig {
     pub event_id: Option<Vec<IdPlaceConfig>>,
     /// Request headers kept on the event.
     pub keep_headers: Option<Vec<String>>,
+    /// OpenAPI document (YAML or JSON) the source's events are validated against, instead of the
+    /// profile's built-in spec.
+    pub spec: Option<PathBuf>,
+    /// Validate events against the spec (default true; profiles without a spec never validate).
+    pub validate: Option<bool>,
+    /// Event types the spec does not describe: `accept` (default, unvalidated) or `reject` (422).
+    pub unknown_events: Option<crate::spec::UnknownEvents>,
 }
 
 impl SourceConfig {

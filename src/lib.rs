@@ -72,6 +72,7 @@ pub mod send;
 pub mod senders;
 pub mod server;
 pub mod source;
+pub mod spec;
 pub mod typed;
 pub mod validate;
 

@@ -28,7 +28,7 @@
 //! });
 //! let svc = Pipeline::new(source.clone()).layer(router);
 //!
-//! let body = r#"{"eventType":"ALERT_TRIGGERED","timestamp":"2024-01-15T10:30:00Z","data":{}}"#;
+//! let body = r#"{"eventType":"ALERT_TRIGGERED","timestamp":"2024-01-15T10:30:00Z","data":{"uid":"a1"}}"#;
 //! let (name, signature) = source.scheme().sign(body.as_bytes()).unwrap();
 //! let req = || Request::post("/hooks/ninja").header(&name, &signature)
 //!     .body(Full::new(Bytes::from(body))).unwrap();
@@ -50,6 +50,7 @@ use crate::dedup::{DEFAULT_RETRY_AFTER, Dedup, DedupLayer, DedupStore, MemorySto
 use crate::limit::{BodyLimit, BodyLimitLayer};
 use crate::parse::{Parse, ParseLayer};
 use crate::source::Source;
+use crate::spec::SpecValidator;
 use crate::validate::{Validate, ValidateLayer, Validator};
 
 /// The service a [`Pipeline`] builds around `S`.
@@ -66,13 +67,20 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline for `source` with a 1 MiB body cap, no schema validation, and its own
-    /// in-memory dedup store.
+    /// A pipeline for `source` with a 1 MiB body cap, validation against the source's spec (if
+    /// it has one), and its own in-memory dedup store.
     pub fn new(source: Source) -> Self {
+        let validator: Arc<dyn Validator> = match source.spec() {
+            Some(spec) => Arc::new(SpecValidator::new(
+                Arc::clone(spec),
+                source.unknown_events_policy(),
+            )),
+            None => Arc::new(|_: &crate::Event| Ok(())),
+        };
         Self {
             source,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            validator: Arc::new(|_: &crate::Event| Ok(())),
+            validator,
             dedup: Arc::new(MemoryStore::new()),
             retry_after: DEFAULT_RETRY_AFTER,
         }
@@ -84,7 +92,7 @@ impl Pipeline {
         self
     }
 
-    /// Check events with `validator` (422 when they do not fit).
+    /// Check events with `validator` (422 when they do not fit), instead of the source's spec.
     pub fn validator(mut self, validator: impl Validator) -> Self {
         self.validator = Arc::new(validator);
         self

@@ -16,7 +16,8 @@
 //! let router = Router::new()
 //!     // Registered for "ALERT_TRIGGERED", taken from the type.
 //!     .typed(|alert: Typed<AlertTriggered>| async move {
-//!         println!("alert on device {:?}", alert.data.device_id);
+//!         // Typed<AlertTriggered> dereferences to the envelope: eventType, timestamp, data.
+//!         println!("alert {} on device {:?}", alert.data.uid, alert.data.device_id);
 //!         Ok::<_, std::convert::Infallible>(())
 //!     })
 //!     // Every event, as the sender's enum.
@@ -55,8 +56,8 @@ pub fn from_json<T: serde::de::DeserializeOwned>(
 /// Handler argument: the event deserialized into `T`, with the [`Event`] itself beside it.
 #[derive(Debug, Clone)]
 pub struct Typed<T> {
-    /// The typed body.
-    pub data: T,
+    /// The typed body. `Typed<T>` also dereferences to it.
+    pub value: T,
     /// The verified event it came from (id, source, raw bytes, headers).
     pub event: Event,
 }
@@ -64,7 +65,7 @@ pub struct Typed<T> {
 impl<T> Typed<T> {
     /// The typed body, by value.
     pub fn into_inner(self) -> T {
-        self.data
+        self.value
     }
 }
 
@@ -72,14 +73,14 @@ impl<T> Deref for Typed<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.data
+        &self.value
     }
 }
 
 impl<T: TypedEvent> FromEvent for Typed<T> {
     fn from_event(event: Event) -> Result<Self, Rejection> {
         match T::from_event(&event) {
-            Ok(data) => Ok(Self { data, event }),
+            Ok(value) => Ok(Self { value, event }),
             Err(error) => {
                 let path = error.path().to_string();
                 let instance_path = if path == "." {

@@ -3,4 +3,8 @@
 //! Each module mirrors the sender's spec in `spec/`; a test deserializes every example of every
 //! spec into these types, so they cannot drift apart silently.
 
+pub mod homa;
 pub mod ninjaone;
+pub mod ninjarmm;
+pub mod opscenter;
+pub mod webnet;

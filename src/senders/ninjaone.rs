@@ -66,6 +66,15 @@ pub struct DeviceData {
     /// Organization the device belongs to.
     #[serde(default)]
     pub organization_id: Option<i64>,
+    /// Location of the device within its organization.
+    #[serde(default)]
+    pub location_id: Option<i64>,
+    /// Kind of device (`WINDOWS_WORKSTATION`, `LINUX_SERVER`, ...).
+    #[serde(default)]
+    pub node_class: Option<String>,
+    /// Whether the device has been approved (`PENDING`, `APPROVED`).
+    #[serde(default)]
+    pub approval_status: Option<String>,
     /// Last contact with the device (ISO 8601).
     #[serde(default)]
     pub last_contact: Option<String>,
@@ -83,12 +92,18 @@ pub struct TicketData {
     /// Priority as shown in NinjaOne (`High`, ...).
     #[serde(default)]
     pub priority: Option<String>,
+    /// Status as shown in NinjaOne (`Open`, `Closed`, ...).
+    #[serde(default)]
+    pub status: Option<String>,
     /// Organization of the ticket.
     #[serde(default)]
     pub organization_id: Option<i64>,
     /// Who created the ticket.
     #[serde(default)]
     pub created_by: Option<String>,
+    /// Text of the comment added, for `TICKET_COMMENT_ADDED`.
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 /// Data of the job events.

@@ -19,16 +19,17 @@
 //! re-serialised retry still matches. Ops-Center's `webhook_id` (the subscription) is left out on
 //! purpose: two subscriptions delivering the same fact to one receiver are one event.
 
-mod samples;
 pub mod shape;
 
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderName;
+use serde_json::Value;
 
 pub use self::shape::{EventShape, IdPart, IdPlace, PlaceError};
 use crate::auth::{Algorithm, Encoding, HmacScheme, Scheme, Secret, TokenLocation, TokenScheme};
+use crate::spec::{Spec, SpecError, UnknownEvents};
 
 /// A named sender preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,40 +157,144 @@ impl Profile {
         }
     }
 
-    /// A realistic sample body for this profile with fresh timestamps (and a fresh id where the
-    /// sender has one), as `hookgate send` posts it. `event` picks a documented event type when the
-    /// profile has a sample for it.
-    pub fn sample(self, event: Option<&str>, now: SystemTime) -> Option<serde_json::Value> {
-        samples::sample(self, event, now)
+    /// The text of the spec hookgate ships for this profile (`spec/` in the repository).
+    pub fn spec_text(self) -> Option<&'static str> {
+        match self {
+            Self::NinjaOne => Some(include_str!("../../spec/ninjaone.yaml")),
+            Self::NinjaRmm => Some(include_str!("../../spec/ninjarmm/webhook.yaml")),
+            Self::Webnet => Some(include_str!("../../spec/webnet.yaml")),
+            Self::Homa => Some(include_str!("../../spec/homa.yaml")),
+            Self::OpsCenter => Some(include_str!("../../spec/opscenter.yaml")),
+            Self::Generic => None,
+        }
     }
 
-    /// The event types this profile has samples for.
-    pub fn sample_events(self) -> &'static [&'static str] {
-        samples::events(self)
+    /// The profile's built-in spec, compiled once per process.
+    pub fn spec(self) -> Option<Result<Arc<Spec>, SpecError>> {
+        static SPECS: [OnceLock<Result<Arc<Spec>, SpecError>>; 5] = [const { OnceLock::new() }; 5];
+        let index = Self::SEEDS.iter().position(|p| *p == self)?;
+        let text = self.spec_text()?;
+        let origin = format!("built-in spec of {}", self.name());
+        Some(
+            SPECS[index]
+                .get_or_init(|| Spec::from_text(text, &origin).map(Arc::new))
+                .clone(),
+        )
+    }
+
+    /// Every example of the profile's spec as `(event type, example name, body)`, the event type
+    /// read from the body the way the gateway reads it.
+    pub fn examples(self) -> Vec<(String, String, Value)> {
+        let Some(Ok(spec)) = self.spec() else {
+            return Vec::new();
+        };
+        let shape = self.shape();
+        spec.events()
+            .iter()
+            .flat_map(|e| e.examples.iter())
+            .filter_map(|(name, body)| {
+                let kind = shape.kind_of(body).ok()?;
+                Some((kind.as_str().to_owned(), name.clone(), body.clone()))
+            })
+            .collect()
+    }
+
+    /// The event types the profile's spec has examples for, each once, in spec order.
+    pub fn sample_events(self) -> Vec<String> {
+        let mut kinds: Vec<String> = Vec::new();
+        for (kind, _, _) in self.examples() {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        kinds
+    }
+
+    /// A body for `hookgate send`: the spec's first example of `event` (or of the first event
+    /// type), with its timestamp set to `now` and, where the sender has an id field, a fresh id,
+    /// so that every send is a new event.
+    pub fn sample(self, event: Option<&str>, now: SystemTime) -> Option<Value> {
+        let examples = self.examples();
+        let (_, _, mut body) = match event {
+            Some(e) => examples.into_iter().find(|(kind, _, _)| kind == e)?,
+            None => examples.into_iter().next()?,
+        };
+        refresh(&self.shape(), &mut body, now);
+        Some(body)
     }
 }
 
-/// One configured sender: a name, an authentication scheme with its secrets, and an event shape.
+/// Make an example a new event: timestamp `now`, and a fresh numeric id where the id is a field.
+fn refresh(shape: &EventShape, body: &mut Value, now: SystemTime) {
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    if let Some(slot) = shape.timestamp.as_deref().and_then(|p| body.pointer_mut(p)) {
+        *slot = match slot {
+            Value::Number(_) => Value::from(since_epoch.as_secs_f64()),
+            _ => Value::from(humantime::format_rfc3339_millis(now).to_string()),
+        };
+    }
+    for place in &shape.id {
+        if let IdPlace::Single(IdPart::Pointer(p)) = place {
+            if let Some(slot @ Value::Number(_)) = body.pointer_mut(p) {
+                *slot = Value::from(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX));
+            }
+        }
+    }
+}
+
+/// One configured sender: a name, an authentication scheme with its secrets, an event shape, and
+/// the spec its events are validated against.
 #[derive(Debug, Clone)]
 pub struct Source {
     name: Arc<str>,
     scheme: Arc<Scheme>,
     shape: Arc<EventShape>,
+    spec: Option<Arc<Spec>>,
+    unknown_events: UnknownEvents,
 }
 
 impl Source {
-    /// A source from its parts.
+    /// A source from its parts, without a spec (events are not validated).
     pub fn new(name: impl Into<Arc<str>>, scheme: Scheme, shape: EventShape) -> Self {
         Self {
             name: name.into(),
             scheme: Arc::new(scheme),
             shape: Arc::new(shape),
+            spec: None,
+            unknown_events: UnknownEvents::default(),
         }
     }
 
-    /// A source using a profile's preset scheme and shape.
+    /// A source using a profile's preset scheme, shape and built-in spec.
     pub fn from_profile(name: impl Into<Arc<str>>, profile: Profile, secrets: &[Secret]) -> Self {
-        Self::new(name, profile.scheme(secrets), profile.shape())
+        let source = Self::new(name, profile.scheme(secrets), profile.shape());
+        match profile.spec() {
+            Some(Ok(spec)) => source.with_spec(spec),
+            Some(Err(error)) => {
+                // Cannot happen with the specs the tests load; never silently skip it though.
+                tracing::error!(%error, "built-in spec does not load; events are not validated");
+                source
+            }
+            None => source,
+        }
+    }
+
+    /// Validate events against `spec`.
+    pub fn with_spec(mut self, spec: Arc<Spec>) -> Self {
+        self.spec = Some(spec);
+        self
+    }
+
+    /// Do not validate events.
+    pub fn without_spec(mut self) -> Self {
+        self.spec = None;
+        self
+    }
+
+    /// What to do with event types the spec does not describe (accept by default).
+    pub fn unknown_events(mut self, policy: UnknownEvents) -> Self {
+        self.unknown_events = policy;
+        self
     }
 
     /// The source's name.
@@ -205,6 +310,16 @@ impl Source {
     /// The event shape.
     pub fn shape(&self) -> &Arc<EventShape> {
         &self.shape
+    }
+
+    /// The spec events are validated against, if any.
+    pub fn spec(&self) -> Option<&Arc<Spec>> {
+        self.spec.as_ref()
+    }
+
+    /// The policy for event types the spec does not describe.
+    pub fn unknown_events_policy(&self) -> UnknownEvents {
+        self.unknown_events
     }
 }
 
@@ -223,14 +338,11 @@ mod tests {
     #[test]
     fn every_seed_sample_has_its_type_and_id() {
         for profile in Profile::SEEDS {
+            assert!(!profile.sample_events().is_empty(), "{profile:?}");
             for event in profile.sample_events() {
-                let body = profile.sample(Some(event), SystemTime::now()).unwrap();
+                let body = profile.sample(Some(&event), SystemTime::now()).unwrap();
                 let shape = profile.shape();
-                assert_eq!(
-                    shape.kind_of(&body).unwrap().as_str(),
-                    *event,
-                    "{profile:?}"
-                );
+                assert_eq!(shape.kind_of(&body).unwrap().as_str(), event, "{profile:?}");
             }
         }
     }

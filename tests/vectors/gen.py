@@ -48,7 +48,7 @@ OPSCENTER_USER = (
     '{"event": "user.created", "timestamp": "2025-01-26T12:00:00Z", "data": {"user_id": 123, '
     '"email": "user@example.com"}, "webhook_id": "webhook-uuid"}'
 )
-UNICODE = '{"event":"ticket.created","timestamp":"2024-01-15T10:30:00Z","data":{"title":"Überprüfung – 東京 ✓"}}'
+UNICODE = '{"event":"ticket.created","timestamp":"2024-01-15T10:30:00Z","data":{"ticket_id":7,"title":"Überprüfung – 東京 ✓"}}'
 
 
 def mac(secret, body, algorithm="sha256"):

@@ -1,0 +1,146 @@
+//! `x-extensible-enum`: a list of known values that the sender keeps growing.
+//!
+//! NinjaRMM adds `statusCode`s between API releases; rejecting an unknown one would drop real
+//! traffic. A field marked `x-extensible-enum` accepts any value, and a value outside the known
+//! list is counted (per place and value) and logged once at warning level, so operators see the
+//! spec drifting. Closed `enum`s stay strict.
+
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jsonschema::paths::Location;
+use jsonschema::{Keyword, ValidationError};
+use serde_json::{Map, Value};
+
+/// Distinct (place, value) pairs remembered at most; past it only the total grows.
+const MAX_DISTINCT: usize = 1024;
+
+thread_local! {
+    // Set while hookgate collects the errors of an event that already failed `is_valid`: that
+    // second pass must not count the same unknown values again.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` without counting unknown values.
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    QUIET.with(|q| q.set(true));
+    let out = f();
+    QUIET.with(|q| q.set(false));
+    out
+}
+
+/// Unknown values seen in extensible enums.
+#[derive(Debug, Default)]
+pub struct UnknownValues {
+    total: AtomicU64,
+    seen: Mutex<HashMap<(String, String), u64>>,
+}
+
+impl UnknownValues {
+    /// How many unknown values were seen in all.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Each (schema place, value) seen, with its count, sorted.
+    pub fn counts(&self) -> Vec<(String, String, u64)> {
+        let seen = match self.seen.lock() {
+            Ok(seen) => seen,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut counts: Vec<_> = seen
+            .iter()
+            .map(|((place, value), n)| (place.clone(), value.clone(), *n))
+            .collect();
+        counts.sort();
+        counts
+    }
+
+    fn record(&self, place: &str, value: &str) {
+        if QUIET.with(Cell::get) {
+            return;
+        }
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let mut seen = match self.seen.lock() {
+            Ok(seen) => seen,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let key = (place.to_owned(), value.to_owned());
+        let distinct = seen.len();
+        match seen.get_mut(&key) {
+            Some(n) => *n += 1,
+            None if distinct < MAX_DISTINCT => {
+                tracing::warn!(
+                    place,
+                    value,
+                    "value not in the spec's extensible enum; accepted (the sender added it?)"
+                );
+                seen.insert(key, 1);
+            }
+            None => {}
+        }
+    }
+}
+
+struct ExtensibleEnum {
+    known: HashSet<String>,
+    place: String,
+    unknown: Arc<UnknownValues>,
+}
+
+impl ExtensibleEnum {
+    fn check(&self, instance: &Value) {
+        if let Value::String(s) = instance {
+            if !self.known.contains(s) {
+                self.unknown.record(&self.place, s);
+            }
+        }
+    }
+}
+
+impl<'i> Keyword<'i> for ExtensibleEnum {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        self.check(instance);
+        Ok(())
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        self.check(instance);
+        true
+    }
+}
+
+/// What a keyword factory returns to `jsonschema`.
+type Built<'a> = Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>>;
+
+/// The factory `jsonschema` calls for each `x-extensible-enum` in a schema.
+pub(crate) fn factory(
+    unknown: Arc<UnknownValues>,
+) -> impl for<'a> Fn(&'a Map<String, Value>, &'a Value, Location) -> Built<'a> + Send + Sync + 'static
+{
+    move |_parent, value, location| {
+        let Value::Array(values) = value else {
+            return Err(ValidationError::custom(
+                "x-extensible-enum must be an array of strings",
+            ));
+        };
+        let known = values
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        // The schema place of the keyword, e.g. /properties/statusCode/x-extensible-enum,
+        // minus the keyword itself.
+        let place = location
+            .as_str()
+            .trim_end_matches("/x-extensible-enum")
+            .to_owned();
+        Ok(Box::new(ExtensibleEnum {
+            known,
+            place,
+            unknown: Arc::clone(&unknown),
+        }))
+    }
+}
