@@ -145,8 +145,16 @@ impl Rejection {
     where
         B: From<Full<Bytes>>,
     {
+        let missing;
         let details = match &self {
             Self::InvalidEvent(problems) => Some(problems.as_slice()),
+            Self::MissingEventType(place) => {
+                missing = [Problem {
+                    instance_path: place.trim_matches('"').to_owned(),
+                    message: "the event type is required here".to_owned(),
+                }];
+                Some(&missing[..])
+            }
             _ => None,
         };
         let body = Body {

@@ -100,7 +100,7 @@ impl<T: TypedEvent> FromEvent for Typed<T> {
 /// Declare the typed events of a sender: one newtype per event type, and an enum over all of
 /// them with an `Unknown` variant that keeps the JSON of event types this version does not know.
 ///
-/// ```ignore
+/// ```text
 /// typed_events! {
 ///     /// Every NinjaOne event.
 ///     pub enum NinjaOneEvent {

@@ -314,3 +314,44 @@ fn serve_refuses_to_start_with_a_missing_secret() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn send_can_send_every_documented_event_and_each_is_accepted() {
+    let dir = temp_dir("send-all");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let server = Serve::start(
+        &["--listen", "127.0.0.1:0", "--data-dir", data_arg],
+        &dir,
+        &[],
+    );
+    let mut sent = 0;
+    for profile in hookgate::source::Profile::SEEDS {
+        let url = format!("http://{}/hooks/{}", server.addr, profile.name());
+        for event in profile.sample_events() {
+            let (ok, text) = send(
+                &[
+                    profile.name(),
+                    "--event",
+                    &event,
+                    "--url",
+                    &url,
+                    "--data-dir",
+                    data_arg,
+                ],
+                &[],
+            );
+            assert!(
+                ok && text.contains("<- 202"),
+                "{} {event}: {text}",
+                profile.name()
+            );
+            sent += 1;
+        }
+    }
+    assert!(sent >= 18 + 13 + 5 + 30 + 6, "{sent}");
+    let (ok, text) = send(&["--list"], &[]);
+    assert!(ok && text.contains("ticket.status_changed"), "{text}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

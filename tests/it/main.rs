@@ -3,5 +3,6 @@
 
 mod cli;
 mod profiles;
+mod specs;
 mod support;
 mod vectors;
