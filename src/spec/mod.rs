@@ -94,13 +94,31 @@ impl fmt::Debug for Spec {
     }
 }
 
+/// Keys of the document's mappings in document order, by JSON pointer. `serde_json` maps are
+/// sorted (its `preserve_order` feature would slow every event's parse by about a quarter), so
+/// the order is recorded while converting from YAML.
+type KeyOrder = HashMap<String, Vec<String>>;
+
 struct Loader<'a> {
     origin: &'a str,
     doc: &'a Value,
     openapi30: bool,
+    order: &'a KeyOrder,
 }
 
 impl Loader<'_> {
+    /// The entries of `map` (found at `pointer`) in document order where it is known.
+    fn ordered<'v>(
+        &self,
+        map: &'v Map<String, Value>,
+        pointer: &str,
+    ) -> Vec<(&'v String, &'v Value)> {
+        match self.order.get(pointer) {
+            Some(keys) => keys.iter().filter_map(|k| map.get_key_value(k)).collect(),
+            None => map.iter().collect(),
+        }
+    }
+
     fn error(&self, pointer: &str, message: impl Into<String>) -> SpecError {
         SpecError {
             origin: self.origin.to_owned(),
@@ -139,7 +157,7 @@ impl Loader<'_> {
             let Value::Object(entries) = map else {
                 return Err(self.error(&format!("/{map_key}"), "must be a map of event types"));
             };
-            for (name, item) in entries {
+            for (name, item) in self.ordered(entries, &format!("/{map_key}")) {
                 let pointer = format!("/{map_key}/{}", escape(name));
                 let item = self.resolve(item, &pointer)?;
                 let Some(op) = item.get("post") else {
@@ -157,7 +175,7 @@ impl Loader<'_> {
             let Value::Object(entries) = paths else {
                 return Err(self.error("/paths", "must be a map of paths"));
             };
-            for (path, item) in entries {
+            for (path, item) in self.ordered(entries, "/paths") {
                 let pointer = format!("/paths/{}", escape(path));
                 let item = self.resolve(item, &pointer)?;
                 let Some(op) = item.get("post") else {
@@ -200,7 +218,7 @@ impl Loader<'_> {
             .clone();
         let mut examples = Vec::new();
         if let Some(Value::Object(named)) = media_type.get("examples") {
-            for (name, example) in named {
+            for (name, example) in self.ordered(named, &format!("{media_ptr}/examples")) {
                 let ex_ptr = format!("{media_ptr}/examples/{}", escape(name));
                 let example = self.resolve(example, &ex_ptr)?;
                 let value = example
@@ -231,6 +249,59 @@ impl Loader<'_> {
     }
 }
 
+/// Convert a YAML document to JSON, recording the key order of every mapping.
+fn yaml_to_json(
+    value: &yaml_serde::Value,
+    pointer: &str,
+    order: &mut KeyOrder,
+) -> Result<Value, String> {
+    use yaml_serde::Value as Y;
+    Ok(match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(*b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .ok_or_else(|| format!("at {pointer:?}: {n} is not a JSON number"))?
+            }
+        }
+        Y::String(s) => Value::String(s.clone()),
+        Y::Sequence(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| yaml_to_json(item, &format!("{pointer}/{i}"), order))
+                .collect::<Result<_, _>>()?,
+        ),
+        Y::Mapping(mapping) => {
+            let mut map = Map::new();
+            let mut keys = Vec::with_capacity(mapping.len());
+            for (key, item) in mapping {
+                let key = match key {
+                    Y::String(s) => s.clone(),
+                    Y::Number(n) => n.to_string(),
+                    Y::Bool(b) => b.to_string(),
+                    other => {
+                        return Err(format!("at {pointer:?}: unsupported mapping key {other:?}"));
+                    }
+                };
+                let child = format!("{pointer}/{}", escape(&key));
+                map.insert(key.clone(), yaml_to_json(item, &child, order)?);
+                keys.push(key);
+            }
+            order.insert(pointer.to_owned(), keys);
+            Value::Object(map)
+        }
+        Y::Tagged(tagged) => yaml_to_json(&tagged.value, pointer, order)?,
+    })
+}
+
 /// Escape a key for use in a JSON pointer.
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
@@ -239,12 +310,16 @@ fn escape(key: &str) -> String {
 impl Spec {
     /// Load a spec from YAML or JSON text. `origin` names it in errors (a file path).
     pub fn from_text(text: &str, origin: &str) -> Result<Self, SpecError> {
-        let doc: Value = yaml_serde::from_str(text).map_err(|e| SpecError {
+        let fail = |message: String| SpecError {
             origin: origin.to_owned(),
             pointer: String::new(),
-            message: format!("not YAML or JSON: {e}"),
-        })?;
-        Self::from_value(&doc, origin)
+            message,
+        };
+        let yaml: yaml_serde::Value =
+            yaml_serde::from_str(text).map_err(|e| fail(format!("not YAML or JSON: {e}")))?;
+        let mut order = KeyOrder::new();
+        let doc = yaml_to_json(&yaml, "", &mut order).map_err(fail)?;
+        Self::build(&doc, origin, &order)
     }
 
     /// Load a spec file.
@@ -258,8 +333,12 @@ impl Spec {
         Self::from_text(&text, &origin)
     }
 
-    /// Load a spec from a parsed document.
+    /// Load a spec from a parsed document (event types and examples then come in key order).
     pub fn from_value(doc: &Value, origin: &str) -> Result<Self, SpecError> {
+        Self::build(doc, origin, &KeyOrder::new())
+    }
+
+    fn build(doc: &Value, origin: &str, order: &KeyOrder) -> Result<Self, SpecError> {
         let version = doc.get("openapi").and_then(Value::as_str).unwrap_or("");
         let fail = |pointer: &str, message: String| SpecError {
             origin: origin.to_owned(),
@@ -280,6 +359,7 @@ impl Spec {
             origin,
             doc,
             openapi30,
+            order,
         };
         let mut components = doc.get("components").cloned().unwrap_or(Value::Null);
         if let Some(Value::Object(schemas)) = components.get_mut("schemas") {
@@ -554,6 +634,32 @@ webhooks:
         let spec = Spec::from_text(text, "w.yaml").unwrap();
         assert_eq!(spec.validate("ping", &json!({"zen": null})), Some(Ok(())));
         assert!(spec.validate("ping", &json!({})).unwrap().is_err());
+    }
+
+    #[test]
+    fn event_types_and_examples_keep_document_order() {
+        let text = r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+x-webhooks:
+  zebra:
+    post: {requestBody: {content: {application/json: {schema: {}, examples: {z: {value: 1}, a: {value: 2}}}}}}
+  apple:
+    post: {requestBody: {content: {application/json: {schema: {}}}}}
+"##;
+        let spec = Spec::from_text(text, "o.yaml").unwrap();
+        let kinds: Vec<_> = spec
+            .events()
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect();
+        assert_eq!(kinds, ["zebra", "apple"]);
+        let names: Vec<_> = spec.events()[0]
+            .examples
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["z", "a"]);
     }
 
     #[test]
