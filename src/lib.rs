@@ -49,6 +49,7 @@
 //! * [`send`]: post a signed sample event, as a sender would.
 //! * [`typed`], [`senders`]: Rust types for every event of the built-in senders.
 //! * [`spec`]: OpenAPI webhook specs, loaded and compiled into validators.
+//! * [`codegen`]: `hookgate gen`, a typed receiver crate from a spec.
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
 
 #![forbid(unsafe_code)]
@@ -58,6 +59,7 @@ pub mod answer;
 pub mod app;
 pub mod auth;
 pub mod body;
+pub mod codegen;
 pub mod config;
 pub mod dedup;
 pub mod event;

@@ -115,6 +115,11 @@ impl Pipeline {
         self
     }
 
+    /// Wrap `inner` in the pipeline (the same as [`Layer::layer`], without importing the trait).
+    pub fn service<S>(&self, inner: S) -> PipelineService<S> {
+        Layer::layer(self, inner)
+    }
+
     /// The source this pipeline verifies.
     pub fn source(&self) -> &Source {
         &self.source

@@ -36,6 +36,9 @@ use crate::event::Event;
 use crate::rejection::{Problem, Rejection};
 use crate::route::FromEvent;
 
+/// Why an event's body did not fit a type: the serde error and the path of the field.
+pub type FromEventError = serde_path_to_error::Error<serde_json::Error>;
+
 /// A Rust type for some event types of a sender.
 pub trait TypedEvent: Sized + Send + Sync + 'static {
     /// The event types (exact names or globs) this type is registered for by

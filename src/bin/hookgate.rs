@@ -40,6 +40,34 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Generate a receiver crate with typed events and handler stubs from an OpenAPI webhook spec.
+    #[command(
+        after_help = "Examples:\n  hookgate gen --spec spec/ninjarmm/webhook.yaml --out ninjarmm-receiver --profile ninjarmm\n  \
+                            hookgate gen --spec orders.yaml --out orders --type-field /type"
+    )]
+    Gen {
+        /// OpenAPI document (3.0 with paths or x-webhooks, 3.1 with webhooks), YAML or JSON.
+        #[arg(long)]
+        spec: PathBuf,
+        /// Directory of the crate (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// Crate name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter, generic).
+        #[arg(long, default_value = "generic")]
+        profile: String,
+        /// JSON pointer to the event type, for the generic profile (inferred when absent).
+        #[arg(long)]
+        type_field: Option<String>,
+        /// Depend on hookgate at this path instead of crates.io.
+        #[arg(long)]
+        hookgate_path: Option<PathBuf>,
+        /// Also overwrite src/handlers.rs and tests/examples.rs.
+        #[arg(long)]
+        force: bool,
+    },
     /// Build a sample event, sign it the way the real sender does, POST it, print the answer.
     #[command(
         after_help = "Examples:\n  hookgate send ninjaone\n  hookgate send homa --event ticket.closed\n  \
@@ -110,6 +138,15 @@ fn main() -> ExitCode {
                 data_dir,
             } => serve(config, listen, data_dir).await,
             Command::Check { config } => check(config),
+            Command::Gen {
+                spec,
+                out,
+                name,
+                profile,
+                type_field,
+                hookgate_path,
+                force,
+            } => generate(spec, out, name, &profile, type_field, hookgate_path, force),
             Command::Send {
                 profile,
                 config,
@@ -223,6 +260,47 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+fn generate(
+    spec: PathBuf,
+    out: PathBuf,
+    name: Option<String>,
+    profile: &str,
+    type_field: Option<String>,
+    hookgate_path: Option<PathBuf>,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    use hookgate::codegen::{self, Written};
+    let profile = Profile::from_name(profile).with_context(|| {
+        format!(
+            "unknown profile {profile:?} (known: {})",
+            Profile::names().join(", ")
+        )
+    })?;
+    let mut options = codegen::Options::new(profile);
+    options.name = name;
+    options.type_field = type_field;
+    if let Some(path) = hookgate_path {
+        let path = std::path::absolute(&path)?;
+        options.hookgate_dep = format!("path = {:?}", path.display().to_string());
+    }
+    let files = match codegen::generate(&spec, &out, &options) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("nothing was written.");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for (path, written) in codegen::write(&files, &out, force)? {
+        let what = match written {
+            Written::Written => "wrote",
+            Written::Kept => "kept (yours; --force to overwrite)",
+        };
+        println!("{what:>8}  {}", out.join(path).display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(path: PathBuf) -> anyhow::Result<ExitCode> {

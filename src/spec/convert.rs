@@ -91,10 +91,66 @@ pub fn convert(schema: &Value, openapi30: bool) -> Value {
         exclusive_bound(&mut out, "exclusiveMinimum", "minimum");
         exclusive_bound(&mut out, "exclusiveMaximum", "maximum");
     }
+    discriminated(map, &mut out);
     if map.get("nullable") == Some(&Value::Bool(true)) {
         return nullable(out);
     }
     Value::Object(out)
+}
+
+/// A `oneOf`/`anyOf` of `$ref`s with a `discriminator` picks its branch by the discriminator's
+/// value (OpenAPI semantics), where plain JSON Schema `oneOf` would refuse a body that happens to
+/// fit two branches. Rewritten as: the property is required and one of the known values, and
+/// `if` it has a branch's value `then` that branch applies, so errors point into that branch.
+fn discriminated(original: &Map<String, Value>, out: &mut Map<String, Value>) {
+    let Some(property) = original
+        .get("discriminator")
+        .and_then(|d| d.get("propertyName"))
+        .and_then(Value::as_str)
+    else {
+        return;
+    };
+    let mapping = original
+        .get("discriminator")
+        .and_then(|d| d.get("mapping"))
+        .and_then(Value::as_object);
+    let Some(key) = ["oneOf", "anyOf"]
+        .into_iter()
+        .find(|k| out.contains_key(*k))
+    else {
+        return;
+    };
+    let Some(Value::Array(parts)) = out.get(key) else {
+        return;
+    };
+    let mut values = Vec::new();
+    let mut branches = Vec::new();
+    for part in parts {
+        let Some(reference) = part.get("$ref").and_then(Value::as_str) else {
+            // An inline branch has no name to dispatch on: keep plain JSON Schema semantics.
+            return;
+        };
+        let value = mapping
+            .and_then(|m| {
+                m.iter()
+                    .find(|(_, target)| target.as_str() == Some(reference))
+            })
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| reference.rsplit('/').next().unwrap_or(reference).to_owned());
+        branches.push(json!({
+            "if": { "properties": { property: { "const": value } }, "required": [property] },
+            "then": part,
+        }));
+        values.push(Value::String(value));
+    }
+    out.remove(key);
+    let mut all_of = match out.remove("allOf") {
+        Some(Value::Array(existing)) => existing,
+        _ => Vec::new(),
+    };
+    all_of.push(json!({ "required": [property], "properties": { property: { "enum": values } } }));
+    all_of.extend(branches);
+    out.insert("allOf".into(), Value::Array(all_of));
 }
 
 /// 3.0: `{minimum: 5, exclusiveMinimum: true}` is 2020-12's `{exclusiveMinimum: 5}`.
@@ -177,6 +233,24 @@ mod tests {
         assert_eq!(s["properties"]["a"]["type"], json!(["integer", "null"]));
         assert_eq!(s["items"], json!({"type": "number", "exclusiveMinimum": 1}));
         assert_eq!(s["allOf"][0], json!({"type": "object"}));
+    }
+
+    #[test]
+    fn discriminated_one_of_dispatches_on_the_property() {
+        let s = convert(
+            &json!({
+                "oneOf": [{"$ref": "#/c/Cat"}, {"$ref": "#/c/Dog"}],
+                "discriminator": {"propertyName": "petType", "mapping": {"cat": "#/c/Cat"}}
+            }),
+            true,
+        );
+        assert_eq!(
+            s["allOf"][0]["properties"]["petType"]["enum"],
+            json!(["cat", "Dog"])
+        );
+        assert_eq!(s["allOf"][1]["if"]["properties"]["petType"]["const"], "cat");
+        assert_eq!(s["allOf"][2]["then"]["$ref"], "#/c/Dog");
+        assert!(s.get("oneOf").is_none());
     }
 
     #[test]

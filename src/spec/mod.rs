@@ -61,6 +61,10 @@ pub struct SpecEvent {
     pub pointer: String,
     /// The named examples of the request body, in document order.
     pub examples: Vec<(String, Value)>,
+    /// The request body's schema as written (not converted).
+    pub schema: Value,
+    /// JSON pointer of that schema in the document.
+    pub schema_pointer: String,
 }
 
 /// What to do with an event type the spec does not describe.
@@ -78,6 +82,9 @@ pub enum UnknownEvents {
 pub struct Spec {
     origin: String,
     title: Option<String>,
+    document: Value,
+    openapi30: bool,
+    order: KeyOrder,
     events: Vec<SpecEvent>,
     validators: Vec<jsonschema::Validator>,
     exact: HashMap<String, usize>,
@@ -93,6 +100,9 @@ impl fmt::Debug for Spec {
             .finish_non_exhaustive()
     }
 }
+
+/// A request body's JSON schema, the schema's pointer, and the named examples.
+type Body = (Value, String, Vec<(String, Value)>);
 
 /// Keys of the document's mappings in document order, by JSON pointer. `serde_json` maps are
 /// sorted (its `preserve_order` feature would slow every event's parse by about a quarter), so
@@ -195,8 +205,8 @@ impl Loader<'_> {
         Ok(found)
     }
 
-    /// The JSON media type of a request body: (schema, examples).
-    fn body(&self, op: &Value, pointer: &str) -> Result<(Value, Vec<(String, Value)>), SpecError> {
+    /// The JSON media type of a request body: (schema, its pointer, examples).
+    fn body(&self, op: &Value, pointer: &str) -> Result<Body, SpecError> {
         let body_ptr = format!("{pointer}/requestBody");
         let body = op
             .get("requestBody")
@@ -230,7 +240,7 @@ impl Loader<'_> {
         if let Some(value) = media_type.get("example") {
             examples.push(("example".to_owned(), value.clone()));
         }
-        Ok((schema, examples))
+        Ok((schema, format!("{media_ptr}/schema"), examples))
     }
 
     /// The root document every validator is built from: converted components, so that
@@ -382,7 +392,7 @@ impl Spec {
         let mut validators = Vec::new();
         let mut exact = HashMap::new();
         for (kind, pointer, op) in loader.operations()? {
-            let (schema, examples) = loader.body(op, &pointer)?;
+            let (schema, schema_pointer, examples) = loader.body(op, &pointer)?;
             let root = loader.root(&components, &schema);
             let validator = options.build(&root).map_err(|e| {
                 fail(
@@ -409,6 +419,8 @@ impl Spec {
                     .map(str::to_owned),
                 pointer,
                 examples,
+                schema,
+                schema_pointer,
             });
             validators.push(validator);
         }
@@ -425,11 +437,29 @@ impl Spec {
                 .pointer("/info/title")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            document: doc.clone(),
+            openapi30,
+            order: order.clone(),
             events,
             validators,
             exact,
             unknown_values,
         })
+    }
+
+    /// The whole document as read.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    /// True for OpenAPI 3.0 documents (schema objects in the 3.0 dialect).
+    pub fn is_openapi30(&self) -> bool {
+        self.openapi30
+    }
+
+    /// The keys of the mapping at `pointer` in document order, where known.
+    pub fn key_order(&self, pointer: &str) -> Option<&[String]> {
+        self.order.get(pointer).map(Vec::as_slice)
     }
 
     /// Where the spec came from.
