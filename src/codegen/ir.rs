@@ -131,6 +131,7 @@ pub struct Model {
 pub struct Builder<'a> {
     origin: &'a str,
     doc: &'a Value,
+    spec: &'a crate::spec::Spec,
     /// Models in the order they were finished.
     pub models: Vec<Model>,
     by_pointer: HashMap<String, String>,
@@ -182,11 +183,12 @@ fn lit(text: &str) -> String {
 }
 
 impl<'a> Builder<'a> {
-    /// A builder over the document `doc` (for `$ref` resolution), named `origin` in errors.
-    pub fn new(origin: &'a str, doc: &'a Value) -> Self {
+    /// A builder over the document of `spec` (for `$ref`s and key order).
+    pub fn new(spec: &'a crate::spec::Spec) -> Self {
         Self {
-            origin,
-            doc,
+            origin: spec.origin(),
+            doc: spec.document(),
+            spec,
             models: Vec::new(),
             by_pointer: HashMap::new(),
             used: HashSet::new(),
@@ -431,7 +433,13 @@ impl<'a> Builder<'a> {
             }
         }
         if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-            for (key, prop) in props {
+            // In document order where it is known (serde_json maps are sorted).
+            let keys: Vec<&String> = match self.spec.key_order(&format!("{pointer}/properties")) {
+                Some(order) => order.iter().filter(|k| props.contains_key(*k)).collect(),
+                None => props.keys().collect(),
+            };
+            for key in keys {
+                let Some(prop) = props.get(key) else { continue };
                 let prop_ptr = format!(
                     "{pointer}/properties/{}",
                     key.replace('~', "~0").replace('/', "~1")

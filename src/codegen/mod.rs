@@ -147,7 +147,7 @@ pub fn generate(spec_path: &Path, out: &Path, options: &Options) -> Result<Vec<F
     let lib_name = crate_name.replace('-', "_");
     let title = spec.title().unwrap_or(&crate_name).to_owned();
 
-    let mut builder = ir::Builder::new(&origin, spec.document());
+    let mut builder = ir::Builder::new(&spec);
     let mut events = Vec::new();
     let mut variants = std::collections::HashSet::new();
     for described in spec.events() {

@@ -157,6 +157,28 @@ impl Loader<'_> {
         Err(self.error(pointer, "$ref chain too long (a cycle?)"))
     }
 
+    /// Every `$ref` under `value` must point into this document.
+    fn check_refs(&self, value: &Value, pointer: &str) -> Result<(), SpecError> {
+        match value {
+            Value::Object(map) => {
+                if let Some(reference) = map.get("$ref") {
+                    let here = format!("{pointer}/$ref");
+                    self.resolve(&serde_json::json!({ "$ref": reference }), &here)?;
+                }
+                for (key, child) in map {
+                    self.check_refs(child, &format!("{pointer}/{}", escape(key)))?;
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    self.check_refs(child, &format!("{pointer}/{i}"))?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn operations(&self) -> Result<Vec<(String, String, &Value)>, SpecError> {
         // (event type, pointer, operation)
         let mut found = Vec::new();
@@ -371,6 +393,9 @@ impl Spec {
             openapi30,
             order,
         };
+        if let Some(schemas) = doc.pointer("/components/schemas") {
+            loader.check_refs(schemas, "/components/schemas")?;
+        }
         let mut components = doc.get("components").cloned().unwrap_or(Value::Null);
         if let Some(Value::Object(schemas)) = components.get_mut("schemas") {
             for schema in schemas.values_mut() {
@@ -393,6 +418,7 @@ impl Spec {
         let mut exact = HashMap::new();
         for (kind, pointer, op) in loader.operations()? {
             let (schema, schema_pointer, examples) = loader.body(op, &pointer)?;
+            loader.check_refs(&schema, &schema_pointer)?;
             let root = loader.root(&components, &schema);
             let validator = options.build(&root).map_err(|e| {
                 fail(

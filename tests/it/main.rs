@@ -2,6 +2,7 @@
 //! One test binary with modules, so the suite links once.
 
 mod cli;
+mod codegen;
 mod profiles;
 mod specs;
 mod support;
