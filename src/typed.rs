@@ -10,13 +10,13 @@
 //! # Example
 //!
 //! ```
-//! use hookgate::senders::ninjaone::{AlertTriggered, NinjaOneEvent};
+//! use hookgate::senders::ninjaone::{AlertTriggeredEvent, NinjaOneEvent};
 //! use hookgate::{Router, Typed};
 //!
 //! let router = Router::new()
 //!     // Registered for "ALERT_TRIGGERED", taken from the type.
-//!     .typed(|alert: Typed<AlertTriggered>| async move {
-//!         // Typed<AlertTriggered> dereferences to the envelope: eventType, timestamp, data.
+//!     .typed(|alert: Typed<AlertTriggeredEvent>| async move {
+//!         // Typed<T> dereferences to T: here the envelope, with eventType, timestamp and data.
 //!         println!("alert {} on device {:?}", alert.data.uid, alert.data.device_id);
 //!         Ok::<_, std::convert::Infallible>(())
 //!     })
@@ -99,93 +99,3 @@ impl<T: TypedEvent> FromEvent for Typed<T> {
         }
     }
 }
-
-/// Declare the typed events of a sender: one newtype per event type, and an enum over all of
-/// them with an `Unknown` variant that keeps the JSON of event types this version does not know.
-///
-/// ```text
-/// typed_events! {
-///     /// Every NinjaOne event.
-///     pub enum NinjaOneEvent {
-///         /// New alert created.
-///         AlertTriggered = "ALERT_TRIGGERED" => Envelope<AlertData>,
-///     }
-/// }
-/// ```
-macro_rules! typed_events {
-    (
-        $(#[$enum_doc:meta])*
-        pub enum $enum:ident {
-            $(
-                $(#[$doc:meta])*
-                $variant:ident = $kind:literal => $payload:ty,
-            )+
-        }
-    ) => {
-        $(
-            $(#[$doc])*
-            #[doc = concat!("\n\nEvent type `", $kind, "`.")]
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-            #[serde(transparent)]
-            pub struct $variant(pub $payload);
-
-            impl ::std::ops::Deref for $variant {
-                type Target = $payload;
-
-                fn deref(&self) -> &$payload {
-                    &self.0
-                }
-            }
-
-            impl $crate::typed::TypedEvent for $variant {
-                const EVENT_TYPES: &'static [&'static str] = &[$kind];
-
-                fn from_event(
-                    event: &$crate::Event,
-                ) -> Result<Self, serde_path_to_error::Error<serde_json::Error>> {
-                    $crate::typed::from_json(event)
-                }
-            }
-        )+
-
-        $(#[$enum_doc])*
-        #[derive(Debug, Clone, PartialEq)]
-        #[non_exhaustive]
-        pub enum $enum {
-            $(
-                $(#[$doc])*
-                $variant($variant),
-            )+
-            /// An event type this version does not know, as received.
-            Unknown(serde_json::Value),
-        }
-
-        impl $enum {
-            /// Every event type this enum has a variant for.
-            pub const KNOWN: &'static [&'static str] = &[$($kind),+];
-
-            /// The event type of this value (`None` for [`Unknown`](Self::Unknown)).
-            pub fn event_type(&self) -> Option<&'static str> {
-                match self {
-                    $( Self::$variant(_) => Some($kind), )+
-                    Self::Unknown(_) => None,
-                }
-            }
-        }
-
-        impl $crate::typed::TypedEvent for $enum {
-            const EVENT_TYPES: &'static [&'static str] = &["*"];
-
-            fn from_event(
-                event: &$crate::Event,
-            ) -> Result<Self, serde_path_to_error::Error<serde_json::Error>> {
-                Ok(match event.kind().as_str() {
-                    $( $kind => Self::$variant($crate::typed::from_json(event)?), )+
-                    _ => Self::Unknown(event.json().clone()),
-                })
-            }
-        }
-    };
-}
-
-pub(crate) use typed_events;

@@ -50,8 +50,8 @@ enum Command {
         #[arg(long)]
         spec: PathBuf,
         /// Directory of the crate (created if needed).
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required_unless_present = "module")]
+        out: Option<PathBuf>,
         /// Crate name (default: the directory's name).
         #[arg(long)]
         name: Option<String>,
@@ -67,6 +67,13 @@ enum Command {
         /// Also overwrite src/handlers.rs and tests/examples.rs.
         #[arg(long)]
         force: bool,
+        /// Write one self-contained module (types, event enum, TypedEvent impls) to this file
+        /// instead of a crate; --out is then not needed.
+        #[arg(long, conflicts_with = "force")]
+        module: Option<PathBuf>,
+        /// How the module names hookgate (`crate` for the modules inside hookgate itself).
+        #[arg(long, default_value = "hookgate", requires = "module")]
+        hookgate_crate: String,
     },
     /// Build a sample event, sign it the way the real sender does, POST it, print the answer.
     #[command(
@@ -146,7 +153,20 @@ fn main() -> ExitCode {
                 type_field,
                 hookgate_path,
                 force,
-            } => generate(spec, out, name, &profile, type_field, hookgate_path, force),
+                module,
+                hookgate_crate,
+            } => match module {
+                Some(module) => generate_module(&spec, &profile, &module, &hookgate_crate),
+                None => generate(
+                    spec,
+                    out.unwrap_or_default(),
+                    name,
+                    &profile,
+                    type_field,
+                    hookgate_path,
+                    force,
+                ),
+            },
             Command::Send {
                 profile,
                 config,
@@ -300,6 +320,36 @@ fn generate(
         };
         println!("{what:>8}  {}", out.join(path).display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate_module(
+    spec: &std::path::Path,
+    profile: &str,
+    module: &std::path::Path,
+    hookgate_crate: &str,
+) -> anyhow::Result<ExitCode> {
+    let profile = Profile::from_name(profile).with_context(|| {
+        format!(
+            "unknown profile {profile:?} (known: {})",
+            Profile::names().join(", ")
+        )
+    })?;
+    let source = match hookgate::codegen::generate_module(
+        spec,
+        profile,
+        hookgate_crate,
+        &module.display().to_string(),
+    ) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("nothing was written.");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    std::fs::write(module, source).with_context(|| format!("cannot write {}", module.display()))?;
+    println!("   wrote  {}", module.display());
     Ok(ExitCode::SUCCESS)
 }
 

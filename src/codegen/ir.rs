@@ -318,10 +318,17 @@ impl<'a> Builder<'a> {
     }
 
     fn build(&mut self, schema: &'a Value, pointer: &str, name: &str) -> Result<Model, SpecError> {
+        let mut doc = doc_lines(schema);
+        if doc.is_empty() {
+            doc.push(format!(
+                "The `{}` schema.",
+                pointer.rsplit('/').next().unwrap_or(name)
+            ));
+        }
         let mut model = Model {
             name: name.to_owned(),
             kind: "struct",
-            doc: doc_lines(schema),
+            doc,
             fields: Vec::new(),
             variants: Vec::new(),
             discriminator: None,
@@ -368,6 +375,9 @@ impl<'a> Builder<'a> {
                         let (_, target) = self.target(reference, &prop_ptr)?;
                         doc = doc_lines(target);
                     }
+                }
+                if doc.is_empty() {
+                    doc.push(format!("`{json}`."));
                 }
                 model.fields.push(Field {
                     rename: serde_name(&ident) != json,
@@ -505,11 +515,15 @@ impl<'a> Builder<'a> {
                 (Some(r), None) => r.clone(),
                 (None, _) => ident.clone(),
             };
+            let mut doc = doc_lines(part);
+            if doc.is_empty() {
+                doc.push(format!("A `{ident}`."));
+            }
             model.variants.push(Variant {
                 ident,
                 lit: lit(&value),
                 ty: Some(ty.render("")),
-                doc: doc_lines(part),
+                doc,
             });
         }
         match discriminator {

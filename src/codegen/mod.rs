@@ -101,6 +101,7 @@ pub enum Written {
 
 #[derive(Serialize)]
 struct EventDef {
+    named: Option<String>,
     event_type: String,
     lit: String,
     glob: bool,
@@ -119,6 +120,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("../../templates/lib.rs.jinja")),
     ("main.rs", include_str!("../../templates/main.rs.jinja")),
     ("models.rs", include_str!("../../templates/models.rs.jinja")),
+    (
+        "model_items.jinja",
+        include_str!("../../templates/model_items.jinja"),
+    ),
+    (
+        "sender_module.rs",
+        include_str!("../../templates/sender_module.rs.jinja"),
+    ),
     ("events.rs", include_str!("../../templates/events.rs.jinja")),
     (
         "handlers.rs",
@@ -130,23 +139,21 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Generate the crate for the spec at `spec_path` into memory; `out` only names the crate.
-pub fn generate(spec_path: &Path, out: &Path, options: &Options) -> Result<Vec<File>, GenError> {
+/// A loaded spec with its Rust types and events, ready to render.
+struct Prepared {
+    text: String,
+    title: Option<String>,
+    models: Vec<ir::Model>,
+    events: Vec<EventDef>,
+}
+
+fn prepare(spec_path: &Path, prefix: &str) -> Result<(Spec, Prepared), GenError> {
     let origin = spec_path.display().to_string();
     let text = std::fs::read_to_string(spec_path).map_err(|e| GenError::Io {
         path: spec_path.to_path_buf(),
         message: e.to_string(),
     })?;
     let spec = Spec::from_text(&text, &origin)?;
-    let spec_file = match spec_path.extension().and_then(|e| e.to_str()) {
-        Some("json") => "spec.json",
-        _ => "spec.yaml",
-    };
-
-    let crate_name = crate_name(options.name.as_deref(), out)?;
-    let lib_name = crate_name.replace('-', "_");
-    let title = spec.title().unwrap_or(&crate_name).to_owned();
-
     let mut builder = ir::Builder::new(&spec);
     let mut events = Vec::new();
     let mut variants = std::collections::HashSet::new();
@@ -174,7 +181,11 @@ pub fn generate(spec_path: &Path, out: &Path, options: &Options) -> Result<Vec<F
             glob,
             handler: snake(&variant),
             variant,
-            body_ty: ty.render("models::"),
+            named: match &ty {
+                ir::Ty::Named(n) => Some(n.clone()),
+                _ => None,
+            },
+            body_ty: ty.render(prefix),
             summary: described
                 .summary
                 .as_ref()
@@ -182,6 +193,106 @@ pub fn generate(spec_path: &Path, out: &Path, options: &Options) -> Result<Vec<F
         });
     }
     fix_handler_names(&mut events);
+    let prepared = Prepared {
+        text,
+        title: spec.title().map(str::to_owned),
+        models: builder.models,
+        events,
+    };
+    Ok((spec, prepared))
+}
+
+fn environment() -> Result<Environment<'static>, GenError> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .map_err(|e| GenError::Template {
+                name: (*name).to_owned(),
+                message: e.to_string(),
+            })?;
+    }
+    Ok(env)
+}
+
+fn render(env: &Environment<'_>, name: &str, ctx: &minijinja::Value) -> Result<String, GenError> {
+    let template = env.get_template(name).map_err(|e| GenError::Template {
+        name: name.to_owned(),
+        message: e.to_string(),
+    })?;
+    template.render(ctx).map_err(|e| GenError::Template {
+        name: name.to_owned(),
+        message: format!("{e:#}"),
+    })
+}
+
+/// The name of a built-in sender's event enum (`NinjaOneEvent`), `WebhookEvent` otherwise.
+pub fn enum_name(profile: Profile) -> &'static str {
+    match profile {
+        Profile::NinjaOne => "NinjaOneEvent",
+        Profile::NinjaRmm => "NinjaRmmEvent",
+        Profile::Webnet => "WebnetEvent",
+        Profile::Homa => "HomaEvent",
+        Profile::OpsCenter => "OpsCenterEvent",
+        Profile::Generic => "WebhookEvent",
+    }
+}
+
+/// Generate one self-contained Rust module for a spec: its types, an enum over its events, and
+/// [`TypedEvent`](crate::typed::TypedEvent) impls. `hookgate` is how the module names this crate
+/// (`crate` inside hookgate itself, where the built-in sender modules are made this way).
+pub fn generate_module(
+    spec_path: &Path,
+    profile: Profile,
+    hookgate: &str,
+    module_file: &str,
+) -> Result<String, GenError> {
+    #[derive(Serialize)]
+    struct TypedImpl {
+        name: String,
+        kinds: Vec<String>,
+    }
+    let (_, prepared) = prepare(spec_path, "")?;
+    let mut typed: Vec<TypedImpl> = Vec::new();
+    for event in &prepared.events {
+        let Some(name) = &event.named else { continue };
+        match typed.iter_mut().find(|t| &t.name == name) {
+            Some(t) => t.kinds.push(event.lit.clone()),
+            None => typed.push(TypedImpl {
+                name: name.clone(),
+                kinds: vec![event.lit.clone()],
+            }),
+        }
+    }
+    let env = environment()?;
+    let ctx = context! {
+        title => prepared.title.clone().unwrap_or_else(|| profile.name().to_owned()),
+        spec_file => spec_path.display().to_string(),
+        module_file => module_file,
+        profile => profile.name(),
+        enum_name => enum_name(profile),
+        hookgate => hookgate,
+        models => minijinja::Value::from(minijinja::value::Serde(&prepared.models)),
+        events => minijinja::Value::from(minijinja::value::Serde(&prepared.events)),
+        typed => minijinja::Value::from(minijinja::value::Serde(&typed)),
+    };
+    let source = render(&env, "sender_module.rs", &ctx)?;
+    Ok(rustfmt(&source).unwrap_or(source))
+}
+
+/// Generate the crate for the spec at `spec_path` into memory; `out` only names the crate.
+pub fn generate(spec_path: &Path, out: &Path, options: &Options) -> Result<Vec<File>, GenError> {
+    let (spec, prepared) = prepare(spec_path, "models::")?;
+    let origin = spec_path.display().to_string();
+    let spec_file = match spec_path.extension().and_then(|e| e.to_str()) {
+        Some("json") => "spec.json",
+        _ => "spec.yaml",
+    };
+    let crate_name = crate_name(options.name.as_deref(), out)?;
+    let lib_name = crate_name.replace('-', "_");
+    let title = prepared.title.clone().unwrap_or_else(|| crate_name.clone());
+    let events = prepared.events;
+    let text = prepared.text;
     let uses_models = events.iter().any(|e| e.body_ty.contains("models::"));
 
     let kind_pointer = match options.profile {
@@ -204,15 +315,7 @@ pub fn generate(spec_path: &Path, out: &Path, options: &Options) -> Result<Vec<F
         }
     }
 
-    let mut env = Environment::new();
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    for (name, source) in TEMPLATES {
-        env.add_template(name, source)
-            .map_err(|e| GenError::Template {
-                name: (*name).to_owned(),
-                message: e.to_string(),
-            })?;
-    }
+    let env = environment()?;
     let ctx = context! {
         crate_name => crate_name,
         lib_name => lib_name,
@@ -222,19 +325,9 @@ pub fn generate(spec_path: &Path, out: &Path, options: &Options) -> Result<Vec<F
         profile_variant => profile_variant(options.profile),
         kind_pointer => kind_pointer.as_ref().map(|p| format!("{p:?}")),
         hookgate_dep => options.hookgate_dep.clone(),
-        models => minijinja::Value::from(minijinja::value::Serde(&builder.models)),
+        models => minijinja::Value::from(minijinja::value::Serde(&prepared.models)),
         events => minijinja::Value::from(minijinja::value::Serde(&events)),
         uses_models => uses_models,
-    };
-    let render = |name: &str| -> Result<String, GenError> {
-        let template = env.get_template(name).map_err(|e| GenError::Template {
-            name: name.to_owned(),
-            message: e.to_string(),
-        })?;
-        template.render(&ctx).map_err(|e| GenError::Template {
-            name: name.to_owned(),
-            message: format!("{e:#}"),
-        })
     };
     let files = [
         ("Cargo.toml", "Cargo.toml", false),
@@ -248,7 +341,7 @@ pub fn generate(spec_path: &Path, out: &Path, options: &Options) -> Result<Vec<F
     ];
     let mut out_files = Vec::new();
     for (path, template, user_owned) in files {
-        let mut contents = render(template)?;
+        let mut contents = render(&env, template, &ctx)?;
         if path.ends_with(".rs") {
             contents = rustfmt(&contents).unwrap_or(contents);
         }

@@ -1,7 +1,8 @@
 //! Rust types for the events of every built-in sender, one module per sender.
 //!
-//! Each module mirrors the sender's spec in `spec/`; a test deserializes every example of every
-//! spec into these types, so they cannot drift apart silently.
+//! Each module is generated from the sender's spec in `spec/` by `hookgate gen --module` (the
+//! command is in the module's header). A test regenerates them and fails when they drift from
+//! the specs; another deserializes every example of every spec into them.
 
 pub mod homa;
 pub mod ninjaone;

@@ -246,3 +246,23 @@ fn generated_files_of_the_composition_spec_are_pinned() {
         }
     }
 }
+
+#[test]
+fn built_in_sender_modules_match_their_specs() {
+    for (name, spec, profile) in &SPECS[..5] {
+        let module = format!("src/senders/{name}.rs");
+        let expected = hookgate_codegen::generate_module(
+            Path::new(spec),
+            Profile::from_name(profile).unwrap(),
+            "crate",
+            &module,
+        )
+        .unwrap();
+        let actual = std::fs::read_to_string(manifest_dir().join(&module)).unwrap();
+        assert!(
+            actual == expected,
+            "{module} no longer matches {spec}; regenerate it with\n  cargo run -- gen --spec {spec} \
+             --profile {profile} --module {module} --hookgate-crate crate"
+        );
+    }
+}
