@@ -6,7 +6,8 @@
 //! the handlers for its type, answering the sender only when the event was handed off.
 //!
 //! It comes three ways: as tower layers for an existing hyper or axum app (this library), as the
-//! standalone `hookgate serve` gateway, and (later) as a generator of typed handler crates.
+//! standalone `hookgate serve` gateway, and as `hookgate gen`, a generator of typed receiver
+//! crates from a sender's OpenAPI document ([`codegen`]).
 //!
 //! # Quick start
 //!
