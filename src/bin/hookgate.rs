@@ -282,6 +282,16 @@ async fn shutdown_signal() {
     }
 }
 
+/// A profile named on the command line.
+fn profile_arg(name: &str) -> anyhow::Result<Profile> {
+    Profile::from_name(name).with_context(|| {
+        format!(
+            "unknown profile {name:?} (known: {})",
+            Profile::names().join(", ")
+        )
+    })
+}
+
 fn generate(
     spec: PathBuf,
     out: PathBuf,
@@ -292,12 +302,7 @@ fn generate(
     force: bool,
 ) -> anyhow::Result<ExitCode> {
     use hookgate::codegen::{self, Written};
-    let profile = Profile::from_name(profile).with_context(|| {
-        format!(
-            "unknown profile {profile:?} (known: {})",
-            Profile::names().join(", ")
-        )
-    })?;
+    let profile = profile_arg(profile)?;
     let mut options = codegen::Options::new(profile);
     options.name = name;
     options.type_field = type_field;
@@ -329,12 +334,7 @@ fn generate_module(
     module: &std::path::Path,
     hookgate_crate: &str,
 ) -> anyhow::Result<ExitCode> {
-    let profile = Profile::from_name(profile).with_context(|| {
-        format!(
-            "unknown profile {profile:?} (known: {})",
-            Profile::names().join(", ")
-        )
-    })?;
+    let profile = profile_arg(profile)?;
     let source = match hookgate::codegen::generate_module(
         spec,
         profile,
@@ -416,12 +416,7 @@ fn resolve_target(t: &Target) -> anyhow::Result<(Source, Profile, String)> {
     let Some(name) = &t.profile else {
         bail!("name a profile (e.g. `hookgate send ninjaone`) or use --config with --source");
     };
-    let profile = Profile::from_name(name).with_context(|| {
-        format!(
-            "unknown profile {name:?} (known: {})",
-            Profile::names().join(", ")
-        )
-    })?;
+    let profile = profile_arg(name)?;
     let secret: Secret = match &t.secret {
         Some(reference) => SecretRef::parse(reference, 1)?.resolve()?,
         None => {
