@@ -10,6 +10,14 @@ use hookgate::config::Config;
 use hookgate::source::Profile;
 use hookgate::{Secret, SecretRef, Source, app, send};
 
+/// `println!` that does not panic when standard output is closed (`hookgate send --list | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Receive webhooks safely: verify, deduplicate, and route signed events.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
@@ -180,7 +188,7 @@ fn main() -> ExitCode {
             } => {
                 if list {
                     for p in Profile::SEEDS {
-                        println!("{:<10} {}", p.name(), p.sample_events().join(", "));
+                        outln!("{:<10} {}", p.name(), p.sample_events().join(", "));
                     }
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -323,7 +331,7 @@ fn generate(
             Written::Written => "wrote",
             Written::Kept => "kept (yours; --force to overwrite)",
         };
-        println!("{what:>8}  {}", out.join(path).display());
+        outln!("{what:>8}  {}", out.join(path).display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -349,7 +357,7 @@ fn generate_module(
         }
     };
     std::fs::write(module, source).with_context(|| format!("cannot write {}", module.display()))?;
-    println!("   wrote  {}", module.display());
+    outln!("   wrote  {}", module.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -359,9 +367,9 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
         Config::load(&path).and_then(|c| app::build::<http_body_util::Full<Bytes>>(&c, &origin));
     match built {
         Ok(app) => {
-            println!("{origin}: OK");
+            outln!("{origin}: OK");
             for m in &app.mounts {
-                println!(
+                outln!(
                     "  {} ({}) at {} with {} secret(s); routes: {}",
                     m.name,
                     m.profile,
@@ -375,7 +383,7 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
                 );
             }
             for w in &app.warnings {
-                println!("warning: {w}");
+                outln!("warning: {w}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -472,7 +480,7 @@ async fn send_event(
         profile.name()
     );
     let reply = send::post(request).await?;
-    println!(
+    outln!(
         "<- {} {}",
         reply.status.as_u16(),
         String::from_utf8_lossy(&reply.body)
