@@ -51,6 +51,7 @@
 //! * [`typed`], [`senders`]: Rust types for every event of the built-in senders.
 //! * [`spec`]: OpenAPI webhook specs, loaded and compiled into validators.
 //! * [`codegen`]: `hookgate gen`, a typed receiver crate from a spec.
+//! * [`spool`]: the embedded durable store (group commit), for events and dedup state.
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
 
 #![forbid(unsafe_code)]
@@ -76,6 +77,7 @@ pub mod senders;
 pub mod server;
 pub mod source;
 pub mod spec;
+pub mod spool;
 pub mod typed;
 pub mod validate;
 

@@ -43,6 +43,7 @@
 //! # }
 //! ```
 
+pub mod durable;
 pub mod memory;
 
 use std::fmt;
@@ -57,6 +58,7 @@ use http::{Request, Response};
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
 
+pub use self::durable::DurableStore;
 pub use self::memory::MemoryStore;
 use crate::answer;
 use crate::body::ResponseBody;

@@ -1,0 +1,74 @@
+//! How an event is stored: postcard (compact, serde) with the body as raw bytes.
+
+use serde::{Deserialize, Serialize};
+
+use super::SpoolError;
+use crate::event::Event;
+
+/// An accepted event as the spool keeps it: enough to deliver it again exactly as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Source name.
+    pub source: String,
+    /// Event id (the dedup key's id).
+    pub id: String,
+    /// Event type.
+    pub kind: String,
+    /// When hookgate received it, in milliseconds since the Unix epoch.
+    pub received_at_ms: u64,
+    /// The request's `Content-Type`, passed on when forwarding.
+    pub content_type: Option<String>,
+    /// The exact bytes the sender signed.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+}
+
+impl StoredEvent {
+    /// The record of a verified event.
+    pub fn from_event(event: &Event) -> Self {
+        let received_at_ms = event
+            .received_at()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Self {
+            source: event.source().to_owned(),
+            id: event.id().as_str().to_owned(),
+            kind: event.kind().as_str().to_owned(),
+            received_at_ms,
+            content_type: event
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: event.raw().to_vec(),
+        }
+    }
+
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, SpoolError> {
+        postcard::to_stdvec(self).map_err(|e| SpoolError::Storage(e.to_string()))
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, postcard::Error> {
+        postcard::from_bytes(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_with_binary_bodies() {
+        let record = StoredEvent {
+            source: "s".into(),
+            id: "1".into(),
+            kind: "k".into(),
+            received_at_ms: 42,
+            content_type: None,
+            body: vec![0, 255, 10, 13],
+        };
+        let bytes = record.encode().unwrap();
+        assert!(bytes.len() < 20, "compact: {} bytes", bytes.len());
+        assert_eq!(StoredEvent::decode(&bytes).unwrap(), record);
+    }
+}
