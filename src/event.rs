@@ -148,7 +148,8 @@ impl Event {
         }
     }
 
-    pub(crate) fn with_headers(mut self, headers: HeaderMap) -> Self {
+    /// Set the headers kept on the event (for example to test a handler that reads them).
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
         self.headers = headers;
         self
     }

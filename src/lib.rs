@@ -52,6 +52,7 @@
 //! * [`spec`]: OpenAPI webhook specs, loaded and compiled into validators.
 //! * [`codegen`]: `hookgate gen`, a typed receiver crate from a spec.
 //! * [`spool`]: the embedded durable store (group commit), for events and dedup state.
+//! * [`delivery`]: from the spool to destinations (log, HTTP upstream), retries, dead letters.
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
 
 #![forbid(unsafe_code)]
@@ -64,6 +65,7 @@ pub mod body;
 pub mod codegen;
 pub mod config;
 pub mod dedup;
+pub mod delivery;
 pub mod event;
 pub mod future;
 pub mod gateway;

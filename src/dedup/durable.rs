@@ -63,7 +63,7 @@ impl DurableStore {
         }
         let stored = self
             .spool
-            .dedup_table()
+            .table(Table::Dedup)
             .get(key.0)
             .map_err(|e| DedupError::Unavailable(e.to_string()))?;
         if let Some(bytes) = stored {

@@ -17,6 +17,7 @@
 //! letters) builds on it.
 
 mod record;
+pub mod sink;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use tokio::sync::{mpsc, oneshot};
 
 pub use self::record::StoredEvent;
+pub use self::sink::{SpoolRoute, SpoolSink};
 
 /// Most operations applied in one group commit; more wait for the next one.
 const MAX_BATCH_OPS: usize = 4096;
@@ -56,13 +58,54 @@ impl From<fjall::Error> for SpoolError {
 #[derive(Debug, Clone)]
 pub(crate) enum Op {
     Put(Table, Vec<u8>, Vec<u8>),
+    Remove(Table, Vec<u8>),
 }
 
 /// The spool's keyspaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Table {
-    Events,
-    Dedup,
+    /// seq -> [`StoredEvent`]
+    Events = 0,
+    /// dedup key -> expiry (ms since the epoch)
+    Dedup = 1,
+    /// seq + destination -> [`Delivery`] still to be made
+    Pending = 2,
+    /// seq + destination -> [`Delivery`] given up on
+    Dead = 3,
+}
+
+const TABLES: [&str; 4] = ["events", "dedup", "pending", "dead"];
+
+/// The delivery state of one event to one destination.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the first attempt was due (ms since the epoch); the age limit counts from here.
+    pub first_at_ms: u64,
+    /// When the next attempt is due (ms since the epoch).
+    pub next_at_ms: u64,
+    /// HTTP status of the last attempt, if it got one.
+    pub last_status: Option<u16>,
+    /// What went wrong last, if anything.
+    pub last_error: Option<String>,
+}
+
+/// A delivery that is due, with what it needs.
+#[derive(Debug, Clone)]
+pub struct Due {
+    /// The event's sequence number.
+    pub seq: u64,
+    /// The destination's name.
+    pub destination: String,
+    /// Its state.
+    pub delivery: Delivery,
+}
+
+fn delivery_key(seq: u64, destination: &str) -> Vec<u8> {
+    let mut key = seq.to_be_bytes().to_vec();
+    key.extend_from_slice(destination.as_bytes());
+    key
 }
 
 struct Write {
@@ -72,8 +115,7 @@ struct Write {
 
 /// The embedded durable store; see the [module docs](self).
 pub struct Spool {
-    events: Keyspace,
-    dedup: Keyspace,
+    tables: [Keyspace; 4],
     writes: mpsc::UnboundedSender<Write>,
     next_seq: AtomicU64,
     commits: Arc<AtomicU64>,
@@ -93,10 +135,15 @@ impl Spool {
     /// Open (or create) the spool in `dir`.
     pub fn open(dir: &Path) -> Result<Self, SpoolError> {
         let db = Database::builder(dir).open()?;
-        let events = db.keyspace("events", KeyspaceCreateOptions::default)?;
-        let dedup = db.keyspace("dedup", KeyspaceCreateOptions::default)?;
+        let mut opened = Vec::with_capacity(TABLES.len());
+        for name in TABLES {
+            opened.push(db.keyspace(name, KeyspaceCreateOptions::default)?);
+        }
+        let tables: [Keyspace; 4] = opened
+            .try_into()
+            .map_err(|_| SpoolError::Storage("keyspaces".into()))?;
         // Sequence numbers continue after the last stored event.
-        let next_seq = match events.iter().next_back() {
+        let next_seq = match tables[Table::Events as usize].iter().next_back() {
             Some(guard) => {
                 let key = guard.key()?;
                 seq_of(&key).map_or(0, |s| s + 1)
@@ -106,20 +153,14 @@ impl Spool {
         let (writes, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
         let writer = {
-            let (db, events, dedup, commits) = (
-                db.clone(),
-                events.clone(),
-                dedup.clone(),
-                Arc::clone(&commits),
-            );
+            let (db, tables, commits) = (db.clone(), tables.clone(), Arc::clone(&commits));
             std::thread::Builder::new()
                 .name("hookgate-spool-writer".into())
-                .spawn(move || write_loop(rx, &db, &events, &dedup, &commits))
+                .spawn(move || write_loop(rx, &db, &tables, &commits))
                 .map_err(|e| SpoolError::Storage(format!("cannot start the writer: {e}")))?
         };
         Ok(Self {
-            events,
-            dedup,
+            tables,
             writes,
             next_seq: AtomicU64::new(next_seq),
             commits,
@@ -151,7 +192,7 @@ impl Spool {
 
     /// The event stored under `seq`.
     pub fn get(&self, seq: u64) -> Result<Option<StoredEvent>, SpoolError> {
-        match self.events.get(seq.to_be_bytes())? {
+        match self.table(Table::Events).get(seq.to_be_bytes())? {
             Some(bytes) => StoredEvent::decode(&bytes)
                 .map(Some)
                 .map_err(|_| SpoolError::Corrupt(seq.to_string())),
@@ -161,7 +202,7 @@ impl Spool {
 
     /// Every stored event, in sequence order.
     pub fn events(&self) -> impl Iterator<Item = Result<(u64, StoredEvent), SpoolError>> + '_ {
-        self.events.iter().map(|guard| {
+        self.table(Table::Events).iter().map(|guard| {
             let (key, value) = guard.into_inner()?;
             let seq = seq_of(&key).ok_or_else(|| SpoolError::Corrupt("key".into()))?;
             let event =
@@ -175,8 +216,111 @@ impl Spool {
         self.commits.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn dedup_table(&self) -> &Keyspace {
-        &self.dedup
+    pub(crate) fn table(&self, table: Table) -> &Keyspace {
+        &self.tables[table as usize]
+    }
+
+    /// Store `event` and one pending delivery per destination, plus `extra` writes (the dedup
+    /// commit), in one atomic, durable commit. Returns the event's sequence number.
+    pub(crate) async fn accept(
+        &self,
+        event: &StoredEvent,
+        destinations: &[String],
+        extra: Vec<Op>,
+    ) -> Result<u64, SpoolError> {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let now = now_ms();
+        let mut ops = vec![Op::Put(
+            Table::Events,
+            seq.to_be_bytes().to_vec(),
+            event.encode()?,
+        )];
+        let fresh = Delivery {
+            attempts: 0,
+            first_at_ms: now,
+            next_at_ms: now,
+            last_status: None,
+            last_error: None,
+        };
+        let fresh = encode(&fresh)?;
+        for destination in destinations {
+            ops.push(Op::Put(
+                Table::Pending,
+                delivery_key(seq, destination),
+                fresh.clone(),
+            ));
+        }
+        ops.extend(extra);
+        self.commit(ops).await?;
+        Ok(seq)
+    }
+
+    /// Deliveries due at `now_ms`, at most `limit`, oldest event first.
+    pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, SpoolError> {
+        let mut due = Vec::new();
+        for guard in self.table(Table::Pending).iter() {
+            let (key, value) = guard.into_inner()?;
+            let delivery: Delivery =
+                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
+            if delivery.next_at_ms > now_ms {
+                continue;
+            }
+            let (seq, destination) = split_delivery_key(&key)?;
+            due.push(Due {
+                seq,
+                destination,
+                delivery,
+            });
+            if due.len() >= limit {
+                break;
+            }
+        }
+        Ok(due)
+    }
+
+    /// The delivery is done: forget it.
+    pub async fn delivered(&self, due: &Due) -> Result<(), SpoolError> {
+        let key = delivery_key(due.seq, &due.destination);
+        self.commit(vec![Op::Remove(Table::Pending, key)]).await
+    }
+
+    /// Try again later, with this state.
+    pub async fn reschedule(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
+        let key = delivery_key(due.seq, &due.destination);
+        self.commit(vec![Op::Put(Table::Pending, key, encode(delivery)?)])
+            .await
+    }
+
+    /// Give up: move the delivery to the dead letters.
+    pub async fn bury(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
+        let key = delivery_key(due.seq, &due.destination);
+        self.commit(vec![
+            Op::Remove(Table::Pending, key.clone()),
+            Op::Put(Table::Dead, key, encode(delivery)?),
+        ])
+        .await
+    }
+
+    /// How many deliveries are pending.
+    pub fn pending_len(&self) -> usize {
+        self.table(Table::Pending).iter().count()
+    }
+
+    /// The dead letters: (event sequence number, destination, last state).
+    pub fn dead(&self) -> Result<Vec<Due>, SpoolError> {
+        let mut dead = Vec::new();
+        for guard in self.table(Table::Dead).iter() {
+            let (key, value) = guard.into_inner()?;
+            let delivery: Delivery =
+                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("dead".into()))?;
+            let (seq, destination) = split_delivery_key(&key)?;
+            dead.push(Due {
+                seq,
+                destination,
+                delivery,
+            });
+        }
+        Ok(dead)
     }
 }
 
@@ -191,6 +335,25 @@ impl Drop for Spool {
     }
 }
 
+fn encode(delivery: &Delivery) -> Result<Vec<u8>, SpoolError> {
+    postcard::to_stdvec(delivery).map_err(|e| SpoolError::Storage(e.to_string()))
+}
+
+fn split_delivery_key(key: &[u8]) -> Result<(u64, String), SpoolError> {
+    let corrupt = || SpoolError::Corrupt("delivery key".into());
+    let (seq, destination) = key.split_at_checked(8).ok_or_else(corrupt)?;
+    let seq = seq_of(seq).ok_or_else(corrupt)?;
+    let destination = String::from_utf8(destination.to_vec()).map_err(|_| corrupt())?;
+    Ok((seq, destination))
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn seq_of(key: &[u8]) -> Option<u64> {
     key.try_into().ok().map(u64::from_be_bytes)
 }
@@ -198,8 +361,7 @@ fn seq_of(key: &[u8]) -> Option<u64> {
 fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Write>,
     db: &Database,
-    events: &Keyspace,
-    dedup: &Keyspace,
+    tables: &[Keyspace; 4],
     commits: &AtomicU64,
 ) {
     while let Some(first) = rx.blocking_recv() {
@@ -217,12 +379,15 @@ fn write_loop(
         }
         let mut batch = db.batch();
         for write in &waiting {
-            for Op::Put(table, key, value) in &write.ops {
-                let ks = match table {
-                    Table::Events => events,
-                    Table::Dedup => dedup,
-                };
-                batch.insert(ks, key.as_slice(), value.as_slice());
+            for op in &write.ops {
+                match op {
+                    Op::Put(table, key, value) => {
+                        batch.insert(&tables[*table as usize], key.as_slice(), value.as_slice());
+                    }
+                    Op::Remove(table, key) => {
+                        batch.remove(&tables[*table as usize], key.as_slice())
+                    }
+                }
             }
         }
         let result = batch
@@ -273,6 +438,42 @@ mod tests {
         assert_eq!(spool.append(&event(2)).await.unwrap(), 2);
         let all: Vec<_> = spool.events().map(|r| r.unwrap().0).collect();
         assert_eq!(all, [0, 1, 2]);
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn deliveries_move_from_pending_to_done_or_dead_and_survive_a_reopen() {
+        let dir = temp("deliveries");
+        let destinations = ["log".to_owned(), "upstream".to_owned()];
+        {
+            let spool = Spool::open(&dir).unwrap();
+            let seq = spool
+                .accept(&event(7), &destinations, Vec::new())
+                .await
+                .unwrap();
+            let due = spool.due(now_ms(), 10).unwrap();
+            assert_eq!(due.len(), 2);
+            assert!(due.iter().all(|d| d.seq == seq));
+            let log = due.iter().find(|d| d.destination == "log").unwrap();
+            spool.delivered(log).await.unwrap();
+            let upstream = due.iter().find(|d| d.destination == "upstream").unwrap();
+            let later = Delivery {
+                attempts: 1,
+                next_at_ms: now_ms() + 60_000,
+                last_status: Some(500),
+                ..upstream.delivery.clone()
+            };
+            spool.reschedule(upstream, &later).await.unwrap();
+            assert!(spool.due(now_ms(), 10).unwrap().is_empty(), "not due yet");
+        }
+        let spool = Spool::open(&dir).unwrap();
+        assert_eq!(spool.pending_len(), 1);
+        let due = spool.due(now_ms() + 120_000, 10).unwrap();
+        assert_eq!(due[0].delivery.last_status, Some(500));
+        spool.bury(&due[0], &due[0].delivery).await.unwrap();
+        assert_eq!(spool.pending_len(), 0);
+        assert_eq!(spool.dead().unwrap()[0].destination, "upstream");
         drop(spool);
         let _ = std::fs::remove_dir_all(&dir);
     }

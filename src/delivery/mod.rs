@@ -1,0 +1,303 @@
+//! Delivery: take accepted events from the [`Spool`] to their destinations, at least once.
+//!
+//! A [`Deliverer`] works through the spool's pending deliveries: each goes to its
+//! [`Destination`], and the [`Outcome`] decides what happens next:
+//!
+//! * delivered: forgotten;
+//! * retry (a 5xx, 408, 429, a timeout, a refused connection): tried again after an exponential
+//!   backoff with jitter ([`RetryPolicy`]), or after the destination's `Retry-After` when longer;
+//! * permanent (any other 4xx), or out of attempts or age: moved to the dead letters.
+//!
+//! Ordering is not promised; the event id travels with every delivery so the receiving end can
+//! deduplicate. Because state lives in the spool, a restart picks up where the last run stopped.
+
+pub mod http;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::{BoxFuture, join_all};
+use serde_json::json;
+use tokio::sync::Notify;
+
+pub use self::http::HttpDestination;
+use crate::spool::{Delivery, Due, Spool, StoredEvent, now_ms};
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The destination has the event.
+    Delivered,
+    /// Try again; `after` is the destination's own `Retry-After`, if it gave one.
+    Retry {
+        /// The destination's requested delay.
+        after: Option<Duration>,
+        /// HTTP status, if there was a response.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+    },
+    /// Retrying will not help (a 4xx other than 408 and 429).
+    Permanent {
+        /// HTTP status, if there was a response.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Somewhere events are delivered to.
+pub trait Destination: Send + Sync + 'static {
+    /// Deliver one event.
+    fn deliver<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Outcome>;
+}
+
+/// The `log` destination: one JSON line per event on standard output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogDestination;
+
+impl Destination for LogDestination {
+    fn deliver<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let body: serde_json::Value = serde_json::from_slice(&event.body)
+                .unwrap_or_else(|_| json!(String::from_utf8_lossy(&event.body)));
+            let received = std::time::UNIX_EPOCH + Duration::from_millis(event.received_at_ms);
+            let line = json!({
+                "received_at": humantime::format_rfc3339_millis(received).to_string(),
+                "source": event.source,
+                "id": event.id,
+                "type": event.kind,
+                "event": body,
+            });
+            let mut bytes = line.to_string().into_bytes();
+            bytes.push(b'\n');
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&bytes).and_then(|()| out.flush()) {
+                Ok(()) => Outcome::Delivered,
+                Err(e) => Outcome::Retry {
+                    after: None,
+                    status: None,
+                    error: format!("standard output: {e}"),
+                },
+            }
+        })
+    }
+}
+
+/// When to try again, and when to give up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Delay before the second attempt.
+    pub initial_delay: Duration,
+    /// Each later delay is this many times the one before.
+    pub factor: f64,
+    /// No delay is longer than this.
+    pub max_delay: Duration,
+    /// Attempts at most, the first included.
+    pub max_attempts: u32,
+    /// Give up on an event this long after it was accepted.
+    pub max_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_delay: Duration::from_secs(1),
+            factor: 2.0,
+            max_delay: Duration::from_secs(3600),
+            max_attempts: 20,
+            max_age: Duration::from_secs(3 * 24 * 3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after `attempts` failed attempts: exponential, capped, with jitter (between half
+    /// and all of it) so that a destination coming back is not hit by every retry at once.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let exponent = i32::try_from(attempts.saturating_sub(1)).unwrap_or(i32::MAX);
+        let base = self.initial_delay.as_secs_f64() * self.factor.powi(exponent);
+        let capped = base.min(self.max_delay.as_secs_f64());
+        let mut random = [0u8; 4];
+        let unit = match getrandom::fill(&mut random) {
+            Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+            Err(_) => 1.0,
+        };
+        Duration::from_secs_f64(capped * (0.5 + unit / 2.0))
+    }
+}
+
+/// Drains the spool's pending deliveries; see the [module docs](self).
+pub struct Deliverer {
+    spool: Arc<Spool>,
+    destinations: HashMap<String, Arc<dyn Destination>>,
+    policy: RetryPolicy,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer")
+            .field(
+                "destinations",
+                &self.destinations.keys().collect::<Vec<_>>(),
+            )
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many deliveries run at once.
+const CONCURRENCY: usize = 32;
+/// How often the spool is looked at when nothing wakes the deliverer.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+impl Deliverer {
+    /// A deliverer for `spool` with these named destinations.
+    pub fn new(
+        spool: Arc<Spool>,
+        destinations: HashMap<String, Arc<dyn Destination>>,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self {
+            spool,
+            destinations,
+            policy,
+            wake: Notify::new(),
+        }
+    }
+
+    /// Look at the spool now (new events were accepted).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Attempt every delivery that is due; returns how many were attempted.
+    pub async fn run_once(&self) -> usize {
+        let due = match self.spool.due(now_ms(), CONCURRENCY * 8) {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "cannot read pending deliveries");
+                return 0;
+            }
+        };
+        let attempted = due.len();
+        for chunk in due.chunks(CONCURRENCY) {
+            join_all(chunk.iter().map(|d| self.attempt(d))).await;
+        }
+        attempted
+    }
+
+    /// Run until `shutdown` completes.
+    pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let attempted = self.run_once().await;
+            if attempted > 0 {
+                continue;
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+    }
+
+    async fn attempt(&self, due: &Due) {
+        let event = match self.spool.get(due.seq) {
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                tracing::error!(seq = due.seq, "pending delivery of an event that is gone");
+                let _ = self.spool.delivered(due).await;
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, seq = due.seq, "cannot read a spooled event");
+                return;
+            }
+        };
+        let outcome = match self.destinations.get(&due.destination) {
+            Some(destination) => destination.deliver(&event).await,
+            None => Outcome::Permanent {
+                status: None,
+                error: format!("destination {:?} is no longer configured", due.destination),
+            },
+        };
+        let mut next = Delivery {
+            attempts: due.delivery.attempts.saturating_add(1),
+            ..due.delivery.clone()
+        };
+        let result = match outcome {
+            Outcome::Delivered => {
+                tracing::debug!(id = %event.id, destination = %due.destination, "delivered");
+                self.spool.delivered(due).await
+            }
+            Outcome::Retry {
+                after,
+                status,
+                error,
+            } => {
+                next.last_status = status;
+                next.last_error = Some(error);
+                let delay = self
+                    .policy
+                    .delay(next.attempts)
+                    .max(after.unwrap_or_default());
+                let next_at =
+                    now_ms().saturating_add(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+                let age_limit = next.first_at_ms.saturating_add(
+                    u64::try_from(self.policy.max_age.as_millis()).unwrap_or(u64::MAX),
+                );
+                if next.attempts >= self.policy.max_attempts || next_at > age_limit {
+                    tracing::warn!(id = %event.id, destination = %due.destination, attempts = next.attempts, "giving up; dead letter");
+                    self.spool.bury(due, &next).await
+                } else {
+                    next.next_at_ms = next_at;
+                    tracing::debug!(id = %event.id, destination = %due.destination, attempts = next.attempts, ?delay, "will retry");
+                    self.spool.reschedule(due, &next).await
+                }
+            }
+            Outcome::Permanent { status, error } => {
+                next.last_status = status;
+                next.last_error = Some(error);
+                tracing::warn!(id = %event.id, destination = %due.destination, "refused by the destination; dead letter");
+                self.spool.bury(due, &next).await
+            }
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, "cannot record a delivery outcome; it will be attempted again");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_are_capped_and_jittered() {
+        let policy = RetryPolicy {
+            initial_delay: Duration::from_secs(1),
+            factor: 2.0,
+            max_delay: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        for (attempts, full) in [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (4, 8.0),
+            (5, 10.0),
+            (30, 10.0),
+        ] {
+            let d = policy.delay(attempts).as_secs_f64();
+            assert!(
+                d >= full / 2.0 - 1e-9 && d <= full + 1e-9,
+                "{attempts}: {d}"
+            );
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The spool sink: the innermost service of a durable pipeline.
+//!
+//! Instead of running handlers before answering, it writes the event, one pending delivery per
+//! destination whose route matches the event type, and the event's dedup record in **one**
+//! atomic, fsync'd commit, and answers 202 only after that commit. Delivery happens afterwards
+//! ([`crate::delivery`]). If the commit fails (disk full, I/O error), the answer is 503 with
+//! `Retry-After`: the event was not accepted and the sender will retry.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use tower::Service;
+
+use super::{Op, Spool, StoredEvent, Table, now_ms};
+use crate::answer;
+use crate::dedup::DedupKey;
+use crate::delivery::Deliverer;
+use crate::event::Event;
+use crate::rejection::Rejection;
+use crate::route::glob_match;
+
+/// One route of a durable pipeline: events whose type matches `pattern` go to `destination`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolRoute {
+    /// Exact event type or glob.
+    pub pattern: String,
+    /// Destination name (as the [`Deliverer`] knows it).
+    pub destination: String,
+}
+
+/// Persists events before answering; see the [module docs](self).
+#[derive(Clone)]
+pub struct SpoolSink {
+    spool: Arc<Spool>,
+    routes: Arc<[SpoolRoute]>,
+    deliverer: Option<Arc<Deliverer>>,
+    dedup_ttl: Duration,
+    retry_after: Duration,
+}
+
+impl std::fmt::Debug for SpoolSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpoolSink")
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpoolSink {
+    /// A sink writing to `spool`; `deliverer` is woken after each accepted event. Accepted ids
+    /// are remembered for `dedup_ttl`.
+    pub fn new(
+        spool: Arc<Spool>,
+        routes: Vec<SpoolRoute>,
+        deliverer: Option<Arc<Deliverer>>,
+        dedup_ttl: Duration,
+        retry_after: Duration,
+    ) -> Self {
+        Self {
+            spool,
+            routes: routes.into(),
+            deliverer,
+            dedup_ttl,
+            retry_after,
+        }
+    }
+
+    fn destinations(&self, kind: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for route in self.routes.iter() {
+            if glob_match(&route.pattern, kind) && !out.contains(&route.destination) {
+                out.push(route.destination.clone());
+            }
+        }
+        out
+    }
+}
+
+impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let sink = self.clone();
+        let event = req.extensions_mut().remove::<Event>();
+        Box::pin(async move {
+            let Some(event) = event else {
+                return Ok(Rejection::Misconfigured.into_response());
+            };
+            let destinations = sink.destinations(event.kind().as_str());
+            let record = StoredEvent::from_event(&event);
+            let expires = now_ms()
+                .saturating_add(u64::try_from(sink.dedup_ttl.as_millis()).unwrap_or(u64::MAX));
+            let dedup = Op::Put(
+                Table::Dedup,
+                DedupKey::new(event.source(), event.id()).0.to_vec(),
+                expires.to_be_bytes().to_vec(),
+            );
+            match sink.spool.accept(&record, &destinations, vec![dedup]).await {
+                Ok(_) => {
+                    if let Some(deliverer) = &sink.deliverer {
+                        deliverer.wake();
+                    }
+                    Ok(answer::accepted(event.id(), event.kind()))
+                }
+                Err(error) => {
+                    tracing::error!(%error, id = %event.id(), "cannot spool the event; not accepted");
+                    Ok(Rejection::Unavailable(sink.retry_after).into_response())
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventId, EventKind};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn accepted_event_is_on_disk_with_a_pending_delivery_per_matching_route() {
+        let dir = std::env::temp_dir().join(format!("hookgate-sink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Arc::new(Spool::open(&dir).unwrap());
+        let routes = vec![
+            SpoolRoute {
+                pattern: "ticket.*".into(),
+                destination: "log".into(),
+            },
+            SpoolRoute {
+                pattern: "*".into(),
+                destination: "upstream".into(),
+            },
+            SpoolRoute {
+                pattern: "job.*".into(),
+                destination: "jobs".into(),
+            },
+        ];
+        let sink = SpoolSink::new(
+            Arc::clone(&spool),
+            routes,
+            None,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+        );
+        let event = Event::new(
+            "homa",
+            EventId::new("7"),
+            EventKind::new("ticket.created"),
+            Bytes::from_static(b"{\"event\":\"ticket.created\"}"),
+            serde_json::json!({"event": "ticket.created"}),
+        );
+        let mut req = Request::post("/").body(()).unwrap();
+        req.extensions_mut().insert(event);
+        let response = sink.oneshot(req).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::ACCEPTED);
+        let due = spool.due(now_ms(), 10).unwrap();
+        let mut destinations: Vec<_> = due.iter().map(|d| d.destination.as_str()).collect();
+        destinations.sort_unstable();
+        assert_eq!(destinations, ["log", "upstream"]);
+        assert_eq!(
+            spool.get(due[0].seq).unwrap().unwrap().body,
+            b"{\"event\":\"ticket.created\"}"
+        );
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
