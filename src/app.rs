@@ -10,6 +10,7 @@
 //! `/hooks/<profile>`, one random secret generated once into the data directory, and every event
 //! printed as a JSON line.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,21 +18,23 @@ use std::sync::Arc;
 
 use http::HeaderName;
 use http_body::Body;
-use serde_json::json;
 
 use crate::auth::{HmacScheme, Scheme, Secret, TokenLocation, TokenScheme, secret};
 use crate::config::{Config, ConfigError, IdPlaceConfig, RouteConfig, SourceConfig};
-use crate::dedup::{DedupStore, MemoryStore};
+use crate::dedup::{DedupStore, DurableStore, MemoryStore};
+use crate::delivery::{Deliverer, Destination, HttpDestination, LogDestination, Outcome};
 use crate::event::Event;
 use crate::gateway::Gateway;
 use crate::pipeline::Pipeline;
+use crate::route::HandlerError;
 use crate::route::Router;
 use crate::server::ServerConfig;
 use crate::source::{EventShape, IdPart, IdPlace, Profile, Source};
 use crate::spec::Spec;
+use crate::spool::{Spool, SpoolRoute, SpoolSink, StoredEvent};
 
-/// The route destinations this version knows.
-pub const DESTINATIONS: &[&str] = &["log"];
+/// What a route's `to` may be.
+pub const DESTINATIONS: &str = "`log`, or an http:// URL";
 
 /// A gateway built from a configuration, ready to serve.
 pub struct App<B> {
@@ -45,6 +48,8 @@ pub struct App<B> {
     pub mounts: Vec<Mount>,
     /// Things that work but are probably not what was meant.
     pub warnings: Vec<String>,
+    /// Delivers spooled events onward; run it beside the server (spool enabled only).
+    pub deliverer: Option<Arc<Deliverer>>,
 }
 
 /// One mounted source, as reported at start-up (secrets only by fingerprint).
@@ -63,7 +68,15 @@ pub struct Mount {
 }
 
 /// Build the gateway described by `config`; every problem is reported at once.
-pub fn build<B>(config: &Config, origin: &str) -> Result<App<B>, ConfigError>
+///
+/// With `spool` (the opened `[spool]`), every event is persisted before its 202 and delivered
+/// afterwards, and dedup state survives restarts; without it (`hookgate check`, or the spool
+/// disabled), routes run before the answer.
+pub fn build<B>(
+    config: &Config,
+    origin: &str,
+    spool: Option<Arc<Spool>>,
+) -> Result<App<B>, ConfigError>
 where
     B: Body + Send + 'static,
     B::Data: Send,
@@ -98,15 +111,32 @@ where
         problems.push("no [[source]] is configured".into());
     }
 
-    let store: Arc<dyn DedupStore> = Arc::new(MemoryStore::with_limits(
-        config.dedup.ttl,
-        config.dedup.in_flight_ttl,
-        config.dedup.max_entries,
-    ));
+    let store: Arc<dyn DedupStore> = match &spool {
+        Some(spool) => Arc::new(DurableStore::new(
+            Arc::clone(spool),
+            config.dedup.ttl,
+            config.dedup.in_flight_ttl,
+        )),
+        None => Arc::new(MemoryStore::with_limits(
+            config.dedup.ttl,
+            config.dedup.in_flight_ttl,
+            config.dedup.max_entries,
+        )),
+    };
 
+    let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
     for (i, route) in config.routes.iter().enumerate() {
-        check_route(i, route, config, &mut problems);
+        if let Some(destination) = check_route(i, route, config, &mut problems) {
+            destinations.insert(route.to.clone(), destination);
+        }
     }
+    let deliverer = spool.as_ref().map(|spool| {
+        Arc::new(Deliverer::new(
+            Arc::clone(spool),
+            destinations.clone(),
+            config.delivery.policy(),
+        ))
+    });
 
     let mut gateway = Gateway::new();
     let mut mounts = Vec::new();
@@ -144,22 +174,51 @@ where
         let (Some((source, secrets)), true) = (source, problems.len() == before) else {
             continue;
         };
-        let mut router = Router::new()
-            .timeout(config.server.handler_timeout)
-            .retry_after(config.server.retry_after);
         let mut described = Vec::new();
         for route in &routes {
             for pattern in &route.events {
                 described.push(format!("{pattern} -> {}", route.to));
-                // Only `log` exists so far; check_route refused anything else.
-                router = router.on(pattern.clone(), log_event);
             }
         }
         let pipeline = Pipeline::new(source)
             .max_body_bytes(sc.max_body_bytes.unwrap_or(config.server.max_body_bytes))
             .dedup_shared(Arc::clone(&store))
             .retry_after(config.server.retry_after);
-        gateway = gateway.mount(path.clone(), tower::Layer::layer(&pipeline, router));
+        match &spool {
+            Some(spool) => {
+                let spool_routes = routes
+                    .iter()
+                    .flat_map(|r| {
+                        r.events.iter().map(|pattern| SpoolRoute {
+                            pattern: pattern.clone(),
+                            destination: r.to.clone(),
+                        })
+                    })
+                    .collect();
+                let sink = SpoolSink::new(
+                    Arc::clone(spool),
+                    spool_routes,
+                    deliverer.clone(),
+                    config.dedup.ttl,
+                    config.server.retry_after,
+                );
+                gateway = gateway.mount(path.clone(), pipeline.service(sink));
+            }
+            None => {
+                let mut router = Router::new()
+                    .timeout(config.server.handler_timeout)
+                    .retry_after(config.server.retry_after);
+                for route in &routes {
+                    let Some(destination) = destinations.get(&route.to) else {
+                        continue;
+                    };
+                    for pattern in &route.events {
+                        router = router.on(pattern.clone(), deliver_now(Arc::clone(destination)));
+                    }
+                }
+                gateway = gateway.mount(path.clone(), pipeline.service(router));
+            }
+        }
         mounts.push(Mount {
             name: sc.name.clone(),
             profile: sc.profile.clone(),
@@ -180,6 +239,7 @@ where
             },
             mounts,
             warnings,
+            deliverer,
         }),
         _ => Err(ConfigError {
             origin: origin.to_owned(),
@@ -201,29 +261,69 @@ pub fn source_from_config(sc: &SourceConfig) -> Result<Source, ConfigError> {
     }
 }
 
-fn check_route(i: usize, route: &RouteConfig, config: &Config, problems: &mut Vec<String>) {
+fn check_route(
+    i: usize,
+    route: &RouteConfig,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Option<Arc<dyn Destination>> {
     let label = format!("route #{}", i + 1);
     if let Some(source) = &route.source {
         if !config.sources.iter().any(|s| &s.name == source) {
             problems.push(format!("{label}: no source is named {source:?}"));
         }
     }
-    if route.to.is_empty() {
-        problems.push(format!(
-            "{label}: `to` is required (one of: {})",
-            DESTINATIONS.join(", ")
-        ));
-    } else if !DESTINATIONS.contains(&route.to.as_str()) {
-        problems.push(format!(
-            "{label}: unknown destination {:?} (known: {})",
-            route.to,
-            DESTINATIONS.join(", ")
-        ));
-    }
     if route.events.is_empty() {
         problems.push(format!(
             "{label}: `events` is empty; use [\"*\"] for every event"
         ));
+    }
+    if route.to.is_empty() {
+        problems.push(format!("{label}: `to` is required ({DESTINATIONS})"));
+        return None;
+    }
+    if route.to == "log" {
+        return Some(Arc::new(LogDestination));
+    }
+    match route.to.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => {
+            Some(Arc::new(HttpDestination::new(uri, config.delivery.timeout)))
+        }
+        Ok(uri) if uri.scheme_str() == Some("https") => {
+            problems.push(format!(
+                "{label}: https upstreams are not supported yet; use http:// (or a TLS-terminating proxy)"
+            ));
+            None
+        }
+        _ => {
+            problems.push(format!(
+                "{label}: unknown destination {:?} ({DESTINATIONS})",
+                route.to
+            ));
+            None
+        }
+    }
+}
+
+/// A handler that delivers synchronously, for pipelines without a spool: 2xx only after the
+/// destination has the event.
+fn deliver_now(
+    destination: Arc<dyn Destination>,
+) -> impl Fn(Event) -> futures_util::future::BoxFuture<'static, Result<(), HandlerError>>
++ Send
++ Sync
++ 'static {
+    move |event: Event| {
+        let destination = Arc::clone(&destination);
+        Box::pin(async move {
+            let record = StoredEvent::from_event(&event);
+            match destination.deliver(&record).await {
+                Outcome::Delivered => Ok(()),
+                Outcome::Retry { error, .. } | Outcome::Permanent { error, .. } => {
+                    Err(HandlerError::failed(error))
+                }
+            }
+        })
     }
 }
 
@@ -464,25 +564,6 @@ fn shape_for(
     ok.then_some(shape)
 }
 
-/// The `log` destination: one JSON line per event on standard output.
-async fn log_event(event: Event) -> Result<(), std::io::Error> {
-    let verified = event.verified();
-    let line = json!({
-        "received_at": humantime::format_rfc3339_millis(event.received_at()).to_string(),
-        "source": event.source(),
-        "id": event.id().as_str(),
-        "type": event.kind().as_str(),
-        "verified_by": verified.map(|v| v.scheme()),
-        "secret_index": verified.map(|v| v.key_index()),
-        "event": event.json(),
-    });
-    let mut bytes = serde_json::to_vec(&line).map_err(std::io::Error::other)?;
-    bytes.push(b'\n');
-    let mut out = std::io::stdout().lock();
-    out.write_all(&bytes)?;
-    out.flush()
-}
-
 /// The secret file of the embedded default inside `data_dir`.
 pub fn default_secret_path(data_dir: &Path) -> PathBuf {
     data_dir.join("secret")
@@ -553,7 +634,7 @@ mod tests {
     use http_body_util::Full;
 
     fn build_text(text: &str) -> Result<App<Full<Bytes>>, ConfigError> {
-        build(&Config::from_toml(text, "t.toml")?, "t.toml")
+        build(&Config::from_toml(text, "t.toml")?, "t.toml", None)
     }
 
     #[test]
@@ -570,7 +651,7 @@ mod tests {
             secrets = ["file:/nonexistent/hookgate/secret"]
             [[route]]
             source = "c"
-            to = "kafka"
+            to = "kafka://somewhere"
         "#,
         )
         .err()
@@ -580,7 +661,10 @@ mod tests {
         assert!(all.contains("unknown profile \"zapier\""), "{all}");
         assert!(all.contains("/nonexistent/hookgate/secret"), "{all}");
         assert!(all.contains("no source is named \"c\""), "{all}");
-        assert!(all.contains("unknown destination \"kafka\""), "{all}");
+        assert!(
+            all.contains("unknown destination \"kafka://somewhere\""),
+            "{all}"
+        );
     }
 
     #[test]
@@ -588,7 +672,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hookgate-app-{}", std::process::id()));
         let (config, secret) = embedded_config(&dir, Some("127.0.0.1:0")).unwrap();
         assert_eq!(secret.len(), 64);
-        let app: App<Full<Bytes>> = build(&config, "embedded").unwrap();
+        let app: App<Full<Bytes>> = build(&config, "embedded", None).unwrap();
         assert_eq!(app.mounts.len(), 5);
         let (_, again) = ensure_default_secret(&dir).unwrap();
         assert_eq!(secret, again, "the secret is generated once");

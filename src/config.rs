@@ -47,6 +47,10 @@ pub struct Config {
     /// Where events go (`[[route]]` tables).
     #[serde(rename = "route")]
     pub routes: Vec<RouteConfig>,
+    /// The embedded durable store.
+    pub spool: SpoolSection,
+    /// Delivery onward from the spool.
+    pub delivery: DeliverySection,
     /// Keys found in the file that hookgate does not know (each one is a problem).
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -115,6 +119,85 @@ impl Default for DedupSection {
             in_flight_ttl: crate::dedup::memory::DEFAULT_IN_FLIGHT_TTL,
             max_entries: crate::dedup::memory::DEFAULT_MAX_ENTRIES,
         }
+    }
+}
+
+/// `[spool]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SpoolSection {
+    /// Persist every event (fsync'd, group commit) before answering 202, and deliver afterwards.
+    /// When off, routes run before the answer and nothing survives a crash.
+    pub enabled: bool,
+    /// Where the store lives; `<server.data_dir>/spool` when absent.
+    pub path: Option<PathBuf>,
+}
+
+impl Default for SpoolSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: None,
+        }
+    }
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DeliverySection {
+    /// Delay before the second attempt.
+    #[serde(with = "humantime_serde")]
+    pub initial_delay: Duration,
+    /// Each later delay is this many times the one before.
+    pub factor: f64,
+    /// No delay is longer than this.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Attempts at most, the first included.
+    pub max_attempts: u32,
+    /// Give up on an event this long after it was accepted.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// How long one attempt at an HTTP upstream may take.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for DeliverySection {
+    fn default() -> Self {
+        let policy = crate::delivery::RetryPolicy::default();
+        Self {
+            initial_delay: policy.initial_delay,
+            factor: policy.factor,
+            max_delay: policy.max_delay,
+            max_attempts: policy.max_attempts,
+            max_age: policy.max_age,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl DeliverySection {
+    /// The retry policy these settings describe.
+    pub fn policy(&self) -> crate::delivery::RetryPolicy {
+        crate::delivery::RetryPolicy {
+            initial_delay: self.initial_delay,
+            factor: self.factor,
+            max_delay: self.max_delay,
+            max_attempts: self.max_attempts,
+            max_age: self.max_age,
+        }
+    }
+}
+
+impl Config {
+    /// Where the spool lives.
+    pub fn spool_path(&self) -> PathBuf {
+        self.spool
+            .path
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("spool"))
     }
 }
 
@@ -195,7 +278,8 @@ pub struct RouteConfig {
     pub source: Option<String>,
     /// Event types: exact names or globs (`ALERT_*`, `job.*`, `*`).
     pub events: Vec<String>,
-    /// Destination. `log` prints each event as a JSON line on standard output.
+    /// Destination: `log` prints each event as a JSON line on standard output; an `http://`
+    /// URL receives each event by POST (the exact bytes, with hookgate's metadata headers).
     pub to: String,
 }
 

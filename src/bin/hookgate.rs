@@ -232,7 +232,19 @@ async fn serve(
     if let Some(listen) = listen {
         config.server.listen = listen;
     }
-    let app = match app::build::<hyper::body::Incoming>(&config, &origin) {
+    let spool = if config.spool.enabled {
+        let path = config.spool_path();
+        let opened = hookgate::spool::Spool::open(&path).with_context(|| {
+            format!(
+                "cannot open the spool at {} (is another hookgate using it?)",
+                path.display()
+            )
+        })?;
+        Some(std::sync::Arc::new(opened))
+    } else {
+        None
+    };
+    let app = match app::build::<hyper::body::Incoming>(&config, &origin, spool.clone()) {
         Ok(app) => app,
         Err(e) => {
             eprint!("{e}");
@@ -264,7 +276,28 @@ async fn serve(
             app::default_secret_path(&data_dir).display()
         );
     }
-    hookgate::server::serve(listener, app.gateway, app.server, shutdown_signal()).await?;
+    match &spool {
+        Some(_) => eprintln!(
+            "events are stored in {} (fsync'd) before the 202, then delivered",
+            config.spool_path().display()
+        ),
+        None => eprintln!("spool disabled: routes run before the answer; nothing survives a crash"),
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let delivering = app.deliverer.clone().map(|deliverer| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(deliverer.run(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }))
+    });
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    hookgate::server::serve(listener, app.gateway, app.server, shutdown).await?;
+    if let Some(delivering) = delivering {
+        let _ = delivering.await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -363,8 +396,8 @@ fn generate_module(
 
 fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
     let origin = path.display().to_string();
-    let built =
-        Config::load(&path).and_then(|c| app::build::<http_body_util::Full<Bytes>>(&c, &origin));
+    let built = Config::load(&path)
+        .and_then(|c| app::build::<http_body_util::Full<Bytes>>(&c, &origin, None));
     match built {
         Ok(app) => {
             outln!("{origin}: OK");
@@ -408,7 +441,7 @@ fn resolve_target(t: &Target) -> anyhow::Result<(Source, Profile, String)> {
     if let (Some(path), Some(name)) = (&t.config, &t.source) {
         let config = Config::load(path)?;
         let origin = path.display().to_string();
-        let app = app::build::<http_body_util::Full<Bytes>>(&config, &origin)?;
+        let app = app::build::<http_body_util::Full<Bytes>>(&config, &origin, None)?;
         let Some(sc) = config.sources.iter().find(|s| &s.name == name) else {
             bail!("{origin} has no source named {name:?}");
         };

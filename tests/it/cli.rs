@@ -120,7 +120,7 @@ fn readme_config() -> String {
 struct Serve {
     child: Child,
     addr: String,
-    stdout: Option<std::process::ChildStdout>,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Serve {
@@ -157,24 +157,28 @@ impl Serve {
                 }
             }
         };
-        let stdout = child.stdout.take();
-        Self {
-            child,
-            addr,
-            stdout,
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(stdout) = child.stdout.take() {
+            let lines = std::sync::Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
         }
+        Self { child, addr, lines }
     }
 
-    /// Stop the server and return what it printed on standard output.
-    fn stop(mut self) -> String {
+    /// Wait (bounded) until the server printed `n` lines on standard output, stop it, and
+    /// return them. Events are printed by delivery, after their 202.
+    fn stop_after_lines(mut self, n: usize) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.lines.lock().unwrap().len() < n && tokio::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let mut out = String::new();
-        if let Some(mut stdout) = self.stdout.take() {
-            use std::io::Read;
-            let _ = stdout.read_to_string(&mut out);
-        }
-        out
+        self.lines.lock().unwrap().join("\n")
     }
 }
 
@@ -230,16 +234,22 @@ fn embedded_default_accepts_every_seed_sender() {
     );
     assert!(!ok && text.contains("<- 401"), "{text}");
 
-    let out = server.stop();
+    let out = server.stop_after_lines(profiles.len());
     let lines: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
         .collect();
     assert_eq!(lines.len(), profiles.len(), "{out}");
-    for (line, profile) in lines.iter().zip(profiles) {
-        assert_eq!(line["source"], profile);
-        assert!(line["event"].is_object());
-    }
+    // Delivery order is not promised: compare as sets.
+    let mut sources: Vec<&str> = lines
+        .iter()
+        .map(|l| l["source"].as_str().unwrap())
+        .collect();
+    sources.sort_unstable();
+    let mut expected = profiles.to_vec();
+    expected.sort_unstable();
+    assert_eq!(sources, expected);
+    assert!(lines.iter().all(|l| l["event"].is_object()));
 
     // The secret survives a restart: generated once.
     let server = Serve::start(
@@ -281,11 +291,12 @@ fn readme_example_serves_and_sends() {
         let (ok, text) = send(&args, &envs);
         assert!(ok && text.contains("<- 202"), "{event}: {text}");
     }
-    let out = server.stop();
-    let types: Vec<String> = out
+    let out = server.stop_after_lines(2);
+    let mut types: Vec<String> = out
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
         .collect();
+    types.sort_unstable(); // delivery order is not promised
     assert_eq!(
         types,
         ["\"ALERT_TRIGGERED\"", "\"DEVICE_OFFLINE\""],
