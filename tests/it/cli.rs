@@ -117,14 +117,14 @@ fn readme_config() -> String {
 }
 
 /// A running `hookgate serve`, killed on drop.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
     lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Serve {
-    fn start(args: &[&str], dir: &Path, envs: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(args: &[&str], dir: &Path, envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(args)
@@ -179,6 +179,14 @@ impl Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl Serve {
+    /// SIGKILL: no shutdown, no flushing, nothing.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

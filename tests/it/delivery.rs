@@ -17,14 +17,19 @@ use tokio::time::Instant;
 /// An upstream that answers with the statuses queued in `script` (then 200), and records what
 /// it received and when.
 #[derive(Clone, Default)]
-struct Upstream {
-    script: Arc<Mutex<VecDeque<u16>>>,
-    received: Arc<Mutex<Vec<(Instant, http::HeaderMap, Bytes)>>>,
+pub(crate) struct Upstream {
+    pub(crate) script: Arc<Mutex<VecDeque<u16>>>,
+    pub(crate) received: Arc<Mutex<Vec<(Instant, http::HeaderMap, Bytes)>>>,
 }
 
 impl Upstream {
     async fn start(&self) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.start_on("127.0.0.1:0").await
+    }
+
+    /// Serve on `addr`; returns the hook URL.
+    pub(crate) async fn start_on(&self, addr: &str) -> String {
+        let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let this = self.clone();
         let svc = tower::service_fn(move |req: Request<Incoming>| {

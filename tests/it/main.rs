@@ -3,6 +3,7 @@
 
 mod cli;
 mod codegen;
+mod crash;
 mod delivery;
 mod profiles;
 mod specs;
