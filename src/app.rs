@@ -31,7 +31,7 @@ use crate::route::Router;
 use crate::server::ServerConfig;
 use crate::source::{EventShape, IdPart, IdPlace, Profile, Source};
 use crate::spec::Spec;
-use crate::spool::{Spool, SpoolRoute, SpoolSink, StoredEvent};
+use crate::spool::{Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
 
 /// What a route's `to` may be.
 pub const DESTINATIONS: &str = "`log`, or an http:// URL";
@@ -201,7 +201,11 @@ where
                     deliverer.clone(),
                     config.dedup.ttl,
                     config.server.retry_after,
-                );
+                )
+                .limits(SpoolLimits {
+                    max_pending: config.spool.max_pending,
+                    max_bytes: config.spool.max_bytes,
+                });
                 gateway = gateway.mount(path.clone(), pipeline.service(sink));
             }
             None => {

@@ -131,13 +131,20 @@ pub struct SpoolSection {
     pub enabled: bool,
     /// Where the store lives; `<server.data_dir>/spool` when absent.
     pub path: Option<PathBuf>,
+    /// Pending deliveries at most; past it new events get 503 with `Retry-After`.
+    pub max_pending: u64,
+    /// Bytes of pending deliveries at most (bodies, once per destination); past it, 503.
+    pub max_bytes: u64,
 }
 
 impl Default for SpoolSection {
     fn default() -> Self {
+        let limits = crate::spool::SpoolLimits::default();
         Self {
             enabled: true,
             path: None,
+            max_pending: limits.max_pending,
+            max_bytes: limits.max_bytes,
         }
     }
 }

@@ -89,6 +89,26 @@ pub struct Delivery {
     pub last_status: Option<u16>,
     /// What went wrong last, if anything.
     pub last_error: Option<String>,
+    /// Size of the event's body: what this delivery keeps in the spool.
+    pub bytes: u64,
+}
+
+/// How much the spool may hold before new events are refused (503) instead of accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolLimits {
+    /// Pending deliveries at most.
+    pub max_pending: u64,
+    /// Bytes of pending deliveries (bodies, once per destination) at most.
+    pub max_bytes: u64,
+}
+
+impl Default for SpoolLimits {
+    fn default() -> Self {
+        Self {
+            max_pending: 1_000_000,
+            max_bytes: 1 << 30,
+        }
+    }
 }
 
 /// A delivery that is due, with what it needs.
@@ -116,6 +136,10 @@ struct Write {
 /// The embedded durable store; see the [module docs](self).
 pub struct Spool {
     tables: [Keyspace; 4],
+    // What is pending, kept in memory so that the full check on every request costs nothing;
+    // rebuilt from the pending table at open.
+    pending: AtomicU64,
+    pending_bytes: AtomicU64,
     writes: mpsc::UnboundedSender<Write>,
     next_seq: AtomicU64,
     commits: Arc<AtomicU64>,
@@ -159,8 +183,18 @@ impl Spool {
                 .spawn(move || write_loop(rx, &db, &tables, &commits))
                 .map_err(|e| SpoolError::Storage(format!("cannot start the writer: {e}")))?
         };
+        let (mut pending, mut pending_bytes) = (0u64, 0u64);
+        for guard in tables[Table::Pending as usize].iter() {
+            let value = guard.value()?;
+            let delivery: Delivery =
+                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
+            pending += 1;
+            pending_bytes += delivery.bytes;
+        }
         Ok(Self {
             tables,
+            pending: AtomicU64::new(pending),
+            pending_bytes: AtomicU64::new(pending_bytes),
             writes,
             next_seq: AtomicU64::new(next_seq),
             commits,
@@ -235,12 +269,14 @@ impl Spool {
             seq.to_be_bytes().to_vec(),
             event.encode()?,
         )];
+        let bytes = event.body.len() as u64;
         let fresh = Delivery {
             attempts: 0,
             first_at_ms: now,
             next_at_ms: now,
             last_status: None,
             last_error: None,
+            bytes,
         };
         let fresh = encode(&fresh)?;
         for destination in destinations {
@@ -252,7 +288,31 @@ impl Spool {
         }
         ops.extend(extra);
         self.commit(ops).await?;
+        let count = destinations.len() as u64;
+        self.pending.fetch_add(count, Ordering::Relaxed);
+        self.pending_bytes
+            .fetch_add(bytes.saturating_mul(count), Ordering::Relaxed);
         Ok(seq)
+    }
+
+    /// Is the spool at or over `limits`? New events should then be refused (503).
+    pub fn is_full(&self, limits: &SpoolLimits) -> bool {
+        self.pending.load(Ordering::Relaxed) >= limits.max_pending
+            || self.pending_bytes.load(Ordering::Relaxed) >= limits.max_bytes
+    }
+
+    /// One pending delivery is settled (delivered or buried): it no longer counts.
+    fn settled(&self, delivery: &Delivery) {
+        let _ = self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+        let _ = self
+            .pending_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(delivery.bytes))
+            });
     }
 
     /// Deliveries due at `now_ms`, at most `limit`, oldest event first.
@@ -281,7 +341,9 @@ impl Spool {
     /// The delivery is done: forget it.
     pub async fn delivered(&self, due: &Due) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
-        self.commit(vec![Op::Remove(Table::Pending, key)]).await
+        self.commit(vec![Op::Remove(Table::Pending, key)]).await?;
+        self.settled(&due.delivery);
+        Ok(())
     }
 
     /// Try again later, with this state.
@@ -298,12 +360,14 @@ impl Spool {
             Op::Remove(Table::Pending, key.clone()),
             Op::Put(Table::Dead, key, encode(delivery)?),
         ])
-        .await
+        .await?;
+        self.settled(&due.delivery);
+        Ok(())
     }
 
     /// How many deliveries are pending.
     pub fn pending_len(&self) -> usize {
-        self.table(Table::Pending).iter().count()
+        usize::try_from(self.pending.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
     }
 
     /// The dead letters: (event sequence number, destination, last state).

@@ -18,7 +18,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-use super::{Op, Spool, StoredEvent, Table, now_ms};
+use super::{Op, Spool, SpoolLimits, StoredEvent, Table, now_ms};
 use crate::answer;
 use crate::dedup::DedupKey;
 use crate::delivery::Deliverer;
@@ -43,6 +43,7 @@ pub struct SpoolSink {
     deliverer: Option<Arc<Deliverer>>,
     dedup_ttl: Duration,
     retry_after: Duration,
+    limits: SpoolLimits,
 }
 
 impl std::fmt::Debug for SpoolSink {
@@ -69,7 +70,14 @@ impl SpoolSink {
             deliverer,
             dedup_ttl,
             retry_after,
+            limits: SpoolLimits::default(),
         }
+    }
+
+    /// Refuse new events (503 with `Retry-After`) while the spool holds `limits` or more.
+    pub fn limits(mut self, limits: SpoolLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     fn destinations(&self, kind: &str) -> Vec<String> {
@@ -100,6 +108,10 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                 return Ok(Rejection::Misconfigured.into_response());
             };
             let destinations = sink.destinations(event.kind().as_str());
+            if !destinations.is_empty() && sink.spool.is_full(&sink.limits) {
+                tracing::warn!("spool full; refusing new events until deliveries drain");
+                return Ok(Rejection::Unavailable(sink.retry_after).into_response());
+            }
             let record = StoredEvent::from_event(&event);
             let expires = now_ms()
                 .saturating_add(u64::try_from(sink.dedup_ttl.as_millis()).unwrap_or(u64::MAX));
@@ -129,6 +141,59 @@ mod tests {
     use super::*;
     use crate::event::{EventId, EventKind};
     use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_full_spool_refuses_new_events_with_503() {
+        let dir = std::env::temp_dir().join(format!("hookgate-sink-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Arc::new(Spool::open(&dir).unwrap());
+        let routes = vec![SpoolRoute {
+            pattern: "*".into(),
+            destination: "up".into(),
+        }];
+        let limits = SpoolLimits {
+            max_pending: 2,
+            max_bytes: u64::MAX,
+        };
+        let sink = SpoolSink::new(
+            Arc::clone(&spool),
+            routes,
+            None,
+            Duration::from_secs(60),
+            Duration::from_secs(7),
+        )
+        .limits(limits);
+        let request = |id: &str| {
+            let event = Event::new(
+                "s",
+                EventId::new(id),
+                EventKind::new("k"),
+                Bytes::from_static(b"{}"),
+                serde_json::json!({}),
+            );
+            let mut req = Request::post("/").body(()).unwrap();
+            req.extensions_mut().insert(event);
+            req
+        };
+        for id in ["1", "2"] {
+            assert_eq!(
+                sink.clone().oneshot(request(id)).await.unwrap().status(),
+                http::StatusCode::ACCEPTED
+            );
+        }
+        let full = sink.clone().oneshot(request("3")).await.unwrap();
+        assert_eq!(full.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(full.headers()[http::header::RETRY_AFTER], "7");
+        // A delivery drains: room again.
+        let due = spool.due(now_ms(), 1).unwrap();
+        spool.delivered(&due[0]).await.unwrap();
+        assert_eq!(
+            sink.oneshot(request("3")).await.unwrap().status(),
+            http::StatusCode::ACCEPTED
+        );
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[tokio::test]
     async fn accepted_event_is_on_disk_with_a_pending_delivery_per_matching_route() {
