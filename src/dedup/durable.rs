@@ -96,14 +96,28 @@ impl DedupStore for DurableStore {
 
     fn commit<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), DedupError>> {
         Box::pin(async move {
-            let expires_ms =
-                now_ms().saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
-            let op = Op::Put(
-                Table::Dedup,
-                claim.key.0.to_vec(),
-                expires_ms.to_be_bytes().to_vec(),
-            );
-            let result = self.spool.commit(vec![op]).await;
+            // The spool sink writes the dedup record in the same commit as the event; then
+            // there is nothing left to write (and no second fsync to wait for).
+            let already = self
+                .spool
+                .table(Table::Dedup)
+                .get(claim.key.0)
+                .ok()
+                .flatten()
+                .and_then(|bytes| <[u8; 8]>::try_from(&bytes[..]).ok())
+                .is_some_and(|expires| u64::from_be_bytes(expires) > now_ms());
+            let result = if already {
+                Ok(())
+            } else {
+                let expires_ms = now_ms()
+                    .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
+                let op = Op::Put(
+                    Table::Dedup,
+                    claim.key.0.to_vec(),
+                    expires_ms.to_be_bytes().to_vec(),
+                );
+                self.spool.commit(vec![op]).await
+            };
             // Written or not, this claim is over; on failure the id is not remembered and a
             // retry is processed again (at least once).
             self.forget(claim);
