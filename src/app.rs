@@ -624,9 +624,8 @@ pub fn embedded_config(data_dir: &Path, listen: Option<&str>) -> std::io::Result
         })
         .collect();
     config.routes = vec![RouteConfig {
-        source: None,
-        events: vec!["*".into()],
         to: "log".into(),
+        ..RouteConfig::default()
     }];
     Ok((config, secret))
 }

@@ -288,6 +288,11 @@ pub struct RouteConfig {
     /// Destination: `log` prints each event as a JSON line on standard output; an `http://`
     /// URL receives each event by POST (the exact bytes, with hookgate's metadata headers).
     pub to: String,
+    /// HTTP destinations: request headers of the sender to pass on (credentials never are).
+    pub forward_headers: Vec<String>,
+    /// HTTP destinations: re-sign deliveries with this secret (`env:`/`file:`), Standard
+    /// Webhooks style (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,...`).
+    pub sign_secret: Option<String>,
 }
 
 impl Default for RouteConfig {
@@ -296,6 +301,8 @@ impl Default for RouteConfig {
             source: None,
             events: vec!["*".into()],
             to: String::new(),
+            forward_headers: Vec::new(),
+            sign_secret: None,
         }
     }
 }

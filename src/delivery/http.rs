@@ -5,18 +5,29 @@
 //! least once), `X-Hookgate-Event-Type` and `X-Hookgate-Received-At`. A 2xx means delivered; 408,
 //! 429 and 5xx are retried (honouring `Retry-After` in seconds); any other 4xx is permanent.
 //! Only `http://` upstreams are supported for now.
+//!
+//! Two options: an allow-list of the sender's request headers to pass on (never credentials:
+//! the source does not keep those), and re-signing with the upstream's own secret in the
+//! Standard Webhooks way: `webhook-id`, `webhook-timestamp`, and `webhook-signature: v1,<base64
+//! HMAC-SHA256 of "{id}.{timestamp}.{body}">`, fed to the MAC piece by piece. A `whsec_` secret
+//! is base64-decoded, as Standard Webhooks secrets are; any other secret is used as it is.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderValue, Request, Uri, header};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use sha2::Sha256;
 
 use super::{Destination, Outcome};
+use crate::auth::Secret;
 use crate::spool::StoredEvent;
 
 /// POSTs events to an upstream URL; see the [module docs](self).
@@ -25,6 +36,8 @@ pub struct HttpDestination {
     url: Uri,
     timeout: Duration,
     client: Client<HttpConnector, Full<Bytes>>,
+    forward_headers: Vec<http::HeaderName>,
+    signing_key: Option<Arc<zeroize::Zeroizing<Vec<u8>>>>,
 }
 
 impl HttpDestination {
@@ -34,7 +47,42 @@ impl HttpDestination {
             url,
             timeout,
             client: Client::builder(TokioExecutor::new()).build_http(),
+            forward_headers: Vec::new(),
+            signing_key: None,
         }
+    }
+
+    /// Pass these request headers on, when the event has them.
+    pub fn forward_headers(mut self, names: Vec<http::HeaderName>) -> Self {
+        self.forward_headers = names;
+        self
+    }
+
+    /// Re-sign every delivery with the upstream's `secret`, Standard Webhooks style.
+    pub fn sign_with(mut self, secret: &Secret) -> Self {
+        let raw = secret.expose();
+        let key = match raw.strip_prefix(b"whsec_") {
+            Some(encoded) => base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap_or_else(|_| raw.to_vec()),
+            None => raw.to_vec(),
+        };
+        self.signing_key = Some(Arc::new(zeroize::Zeroizing::new(key)));
+        self
+    }
+
+    fn signature(&self, key: &[u8], id: &str, timestamp: u64, body: &[u8]) -> Option<String> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        let tag = mac.finalize().into_bytes();
+        Some(format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode(tag)
+        ))
     }
 
     fn request(&self, event: &StoredEvent) -> Result<Request<Full<Bytes>>, http::Error> {
@@ -49,6 +97,24 @@ impl HttpDestination {
             );
         if let Some(content_type) = &event.content_type {
             builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        for (name, value) in &event.headers {
+            if self
+                .forward_headers
+                .iter()
+                .any(|allowed| allowed.as_str() == name)
+            {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+        }
+        if let Some(key) = &self.signing_key {
+            let timestamp = crate::spool::now_ms() / 1000;
+            if let Some(signature) = self.signature(key, &event.id, timestamp, &event.body) {
+                builder = builder
+                    .header("webhook-id", &event.id)
+                    .header("webhook-timestamp", timestamp.to_string())
+                    .header("webhook-signature", signature);
+            }
         }
         builder.body(Full::new(Bytes::from(event.body.clone())))
     }

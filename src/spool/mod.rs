@@ -485,6 +485,7 @@ mod tests {
             kind: "ticket.created".into(),
             received_at_ms: 1_700_000_000_000 + i,
             content_type: Some("application/json".into()),
+            headers: vec![("x-request-id".into(), "req-1".into())],
             body: format!("{{\"n\":{i}}}").into_bytes(),
         }
     }

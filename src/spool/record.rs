@@ -18,6 +18,8 @@ pub struct StoredEvent {
     pub received_at_ms: u64,
     /// The request's `Content-Type`, passed on when forwarding.
     pub content_type: Option<String>,
+    /// The request headers the source keeps (never credentials), for forwarding allow-lists.
+    pub headers: Vec<(String, String)>,
     /// The exact bytes the sender signed.
     #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
@@ -40,6 +42,13 @@ impl StoredEvent {
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            headers: event
+                .headers()
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .collect(),
             body: event.raw().to_vec(),
         }
     }
@@ -65,10 +74,11 @@ mod tests {
             kind: "k".into(),
             received_at_ms: 42,
             content_type: None,
+            headers: vec![("x-request-id".into(), "r1".into())],
             body: vec![0, 255, 10, 13],
         };
         let bytes = record.encode().unwrap();
-        assert!(bytes.len() < 20, "compact: {} bytes", bytes.len());
+        assert!(bytes.len() < 40, "compact: {} bytes", bytes.len());
         assert_eq!(StoredEvent::decode(&bytes).unwrap(), record);
     }
 }

@@ -68,6 +68,7 @@ fn event(i: u64) -> StoredEvent {
         kind: "ticket.created".into(),
         received_at_ms: 1_700_000_000_000,
         content_type: Some("application/json".into()),
+        headers: vec![("x-request-id".into(), "req-1".into())],
         body: format!("{{\"event\":\"ticket.created\",\"n\":{i}}}").into_bytes(),
     }
 }
@@ -195,9 +196,63 @@ async fn spool_accept(spool: &Arc<Spool>, stored: &StoredEvent, destinations: &[
     if let Some(content_type) = &stored.content_type {
         headers.insert(http::header::CONTENT_TYPE, content_type.parse().unwrap());
     }
+    for (name, value) in &stored.headers {
+        headers.insert(
+            http::HeaderName::try_from(name.as_str()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
     let event = event.with_headers(headers);
     let mut req = Request::post("/").body(()).unwrap();
     req.extensions_mut().insert(event);
     let response = sink.oneshot(req).await.unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn deliveries_carry_allowed_headers_and_a_standard_webhooks_signature() {
+    use base64::Engine as _;
+    use hmac::{Hmac, KeyInit, Mac};
+
+    let upstream = Upstream::default();
+    let url = upstream.start().await;
+    let dir = temp("signed");
+    let spool = Arc::new(Spool::open(&dir).unwrap());
+    let key = b"upstream-signing-key-0123456789";
+    let secret = hookgate::Secret::new(
+        format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        ),
+        "test",
+    )
+    .unwrap();
+    let destination = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5))
+        .forward_headers(vec![http::HeaderName::from_static("x-request-id")])
+        .sign_with(&secret);
+    let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
+    destinations.insert("up".into(), Arc::new(destination));
+    let deliverer = Deliverer::new(Arc::clone(&spool), destinations, RetryPolicy::default());
+    let stored = event(3);
+    spool_accept(&spool, &stored, &["up"]).await;
+    deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
+
+    let received = upstream.received.lock().unwrap();
+    let (_, headers, body) = &received[0];
+    assert_eq!(headers["x-request-id"], "req-1", "allowed header forwarded");
+    assert_eq!(headers["webhook-id"], "evt-3");
+    let timestamp = headers["webhook-timestamp"].to_str().unwrap();
+    // Computed here independently of hookgate's signing code.
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
+    mac.update(format!("evt-3.{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    assert_eq!(headers["webhook-signature"], expected.as_str());
+    drop(received);
+    drop(deliverer);
+    drop(spool);
+    let _ = std::fs::remove_dir_all(&dir);
 }
