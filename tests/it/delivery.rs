@@ -80,6 +80,17 @@ fn temp(tag: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A deliverer with one destination, named "up".
+fn deliverer_to(
+    spool: &Arc<Spool>,
+    destination: impl Destination,
+    policy: RetryPolicy,
+) -> Deliverer {
+    let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
+    destinations.insert("up".into(), Arc::new(destination));
+    Deliverer::new(Arc::clone(spool), destinations, policy)
+}
+
 async fn deliver_until(deliverer: &Deliverer, spool: &Spool, done: impl Fn(&Spool) -> bool) {
     // Bounded so a broken deliverer fails the test instead of hanging it; not a speed check.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -97,20 +108,13 @@ async fn server_errors_are_retried_with_growing_delays_then_delivered_byte_for_b
     let url = upstream.start().await;
     let dir = temp("retry");
     let spool = Arc::new(Spool::open(&dir).unwrap());
-    let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
-    destinations.insert(
-        "up".into(),
-        Arc::new(HttpDestination::new(
-            url.parse().unwrap(),
-            Duration::from_secs(5),
-        )),
-    );
+    let http = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5));
     let policy = RetryPolicy {
         initial_delay: Duration::from_millis(100),
         factor: 3.0,
         ..RetryPolicy::default()
     };
-    let deliverer = Deliverer::new(Arc::clone(&spool), destinations, policy);
+    let deliverer = deliverer_to(&spool, http, policy);
     let stored = event(1);
     spool_accept(&spool, &stored, &["up"]).await;
     deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
@@ -145,15 +149,8 @@ async fn a_client_error_is_a_dead_letter_after_one_attempt() {
     let url = upstream.start().await;
     let dir = temp("dead");
     let spool = Arc::new(Spool::open(&dir).unwrap());
-    let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
-    destinations.insert(
-        "up".into(),
-        Arc::new(HttpDestination::new(
-            url.parse().unwrap(),
-            Duration::from_secs(5),
-        )),
-    );
-    let deliverer = Deliverer::new(Arc::clone(&spool), destinations, RetryPolicy::default());
+    let http = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5));
+    let deliverer = deliverer_to(&spool, http, RetryPolicy::default());
     spool_accept(&spool, &event(2), &["up"]).await;
     deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
     assert_eq!(upstream.received.lock().unwrap().len(), 1);
@@ -230,9 +227,7 @@ async fn deliveries_carry_allowed_headers_and_a_standard_webhooks_signature() {
     let destination = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5))
         .forward_headers(vec![http::HeaderName::from_static("x-request-id")])
         .sign_with(&secret);
-    let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
-    destinations.insert("up".into(), Arc::new(destination));
-    let deliverer = Deliverer::new(Arc::clone(&spool), destinations, RetryPolicy::default());
+    let deliverer = deliverer_to(&spool, destination, RetryPolicy::default());
     let stored = event(3);
     spool_accept(&spool, &stored, &["up"]).await;
     deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
