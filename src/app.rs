@@ -322,7 +322,7 @@ fn deliver_now(
         Box::pin(async move {
             let record = StoredEvent::from_event(&event);
             match destination.deliver(&record).await {
-                Outcome::Delivered => Ok(()),
+                Outcome::Delivered { .. } => Ok(()),
                 Outcome::Retry { error, .. } | Outcome::Permanent { error, .. } => {
                     Err(HandlerError::failed(error))
                 }
@@ -369,6 +369,15 @@ fn resolve_source(
     );
     let shape = shape_for(profile, sc, label, problems);
     let spec = spec_for(profile, sc, label, problems);
+    if let (Some(scheme), Some(shape)) = (&scheme, &shape) {
+        for name in &shape.keep_headers {
+            if crate::source::is_credential_header(name, scheme) {
+                problems.push(format!(
+                    "{label}: keep_headers: {name} carries credentials and is never kept"
+                ));
+            }
+        }
+    }
     let secrets = secrets?;
     let mut source = Source::new(sc.name.as_str(), scheme?, shape?)
         .unknown_events(sc.unknown_events.unwrap_or_default());

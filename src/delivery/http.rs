@@ -158,7 +158,7 @@ impl Destination for HttpDestination {
             let status = response.status();
             let code = status.as_u16();
             if status.is_success() {
-                Outcome::Delivered
+                Outcome::Delivered { status: Some(code) }
             } else if code == 408 || code == 429 || status.is_server_error() {
                 Outcome::Retry {
                     after: retry_after(response.headers().get(header::RETRY_AFTER)),

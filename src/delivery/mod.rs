@@ -23,13 +23,16 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 pub use self::http::HttpDestination;
-use crate::spool::{Delivery, Due, Spool, StoredEvent, now_ms};
+use crate::spool::{Attempt, Due, Spool, StoredEvent, now_ms};
 
 /// What one delivery attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The destination has the event.
-    Delivered,
+    Delivered {
+        /// HTTP status of the answer, for destinations that speak HTTP.
+        status: Option<u16>,
+    },
     /// Try again; `after` is the destination's own `Retry-After`, if it gave one.
     Retry {
         /// The destination's requested delay.
@@ -75,7 +78,7 @@ impl Destination for LogDestination {
             bytes.push(b'\n');
             let mut out = std::io::stdout().lock();
             match out.write_all(&bytes).and_then(|()| out.flush()) {
-                Ok(()) => Outcome::Delivered,
+                Ok(()) => Outcome::Delivered { status: None },
                 Err(e) => Outcome::Retry {
                     after: None,
                     status: None,
@@ -211,7 +214,7 @@ impl Deliverer {
             Ok(Some(event)) => event,
             Ok(None) => {
                 tracing::error!(seq = due.seq, "pending delivery of an event that is gone");
-                let _ = self.spool.delivered(due).await;
+                let _ = self.spool.drop_pending(due).await;
                 return;
             }
             Err(error) => {
@@ -219,6 +222,8 @@ impl Deliverer {
                 return;
             }
         };
+        let started = tokio::time::Instant::now();
+        let at_ms = now_ms();
         let outcome = match self.destinations.get(&due.destination) {
             Some(destination) => destination.deliver(&event).await,
             None => Outcome::Permanent {
@@ -226,22 +231,26 @@ impl Deliverer {
                 error: format!("destination {:?} is no longer configured", due.destination),
             },
         };
-        let mut next = Delivery {
-            attempts: due.delivery.attempts.saturating_add(1),
-            ..due.delivery.clone()
-        };
-        let result = match outcome {
-            Outcome::Delivered => {
-                tracing::debug!(id = %event.id, destination = %due.destination, "delivered");
-                self.spool.delivered(due).await
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (status, error) = match &outcome {
+            Outcome::Delivered { status } => (*status, None),
+            Outcome::Retry { status, error, .. } | Outcome::Permanent { status, error } => {
+                (*status, Some(error.clone()))
             }
-            Outcome::Retry {
-                after,
-                status,
-                error,
-            } => {
-                next.last_status = status;
-                next.last_error = Some(error);
+        };
+        let mut next = due.delivery.clone();
+        next.record(Attempt {
+            at_ms,
+            status,
+            error,
+            latency_ms,
+        });
+        let result = match outcome {
+            Outcome::Delivered { .. } => {
+                tracing::debug!(id = %event.id, destination = %due.destination, "delivered");
+                self.spool.delivered(due, &next).await
+            }
+            Outcome::Retry { after, .. } => {
                 let delay = self
                     .policy
                     .delay(next.attempts)
@@ -260,9 +269,7 @@ impl Deliverer {
                     self.spool.reschedule(due, &next).await
                 }
             }
-            Outcome::Permanent { status, error } => {
-                next.last_status = status;
-                next.last_error = Some(error);
+            Outcome::Permanent { .. } => {
                 tracing::warn!(id = %event.id, destination = %due.destination, "refused by the destination; dead letter");
                 self.spool.bury(due, &next).await
             }

@@ -255,7 +255,14 @@ pub struct Source {
 
 impl Source {
     /// A source from its parts, without a spec (events are not validated).
-    pub fn new(name: impl Into<Arc<str>>, scheme: Scheme, shape: EventShape) -> Self {
+    ///
+    /// Credentials are never kept on events (nor stored, forwarded or shown by the admin API):
+    /// the scheme's own header, `Authorization`, `Proxy-Authorization` and `Cookie` are dropped
+    /// from `shape.keep_headers`.
+    pub fn new(name: impl Into<Arc<str>>, scheme: Scheme, mut shape: EventShape) -> Self {
+        shape
+            .keep_headers
+            .retain(|h| !is_credential_header(h, &scheme));
         Self {
             name: name.into(),
             scheme: Arc::new(scheme),
@@ -346,4 +353,12 @@ mod tests {
             }
         }
     }
+}
+
+/// Is `name` a header that carries credentials for `scheme` (or any credentials at all)?
+pub fn is_credential_header(name: &http::HeaderName, scheme: &Scheme) -> bool {
+    name == http::header::AUTHORIZATION
+        || name == http::header::PROXY_AUTHORIZATION
+        || name == http::header::COOKIE
+        || scheme.credential_header() == Some(name)
 }

@@ -16,6 +16,7 @@
 //! survives restarts ([`crate::dedup::durable`]). Delivery onward (forwarders, retries, dead
 //! letters) builds on it.
 
+mod log;
 mod record;
 pub mod sink;
 
@@ -27,6 +28,9 @@ use std::thread::JoinHandle;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use tokio::sync::{mpsc, oneshot};
 
+pub use self::log::{
+    DeliveryStatus, DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Swept,
+};
 pub use self::record::StoredEvent;
 pub use self::sink::{SpoolRoute, SpoolSink};
 
@@ -46,6 +50,9 @@ pub enum SpoolError {
     /// A stored record does not decode.
     #[error("spool record {0} is corrupt")]
     Corrupt(String),
+    /// No event is stored under this sequence number (never was, or purged).
+    #[error("no event {0} in the spool")]
+    NoSuchEvent(u64),
 }
 
 impl From<fjall::Error> for SpoolError {
@@ -72,9 +79,27 @@ pub(crate) enum Table {
     Pending = 2,
     /// seq + destination -> [`Delivery`] given up on
     Dead = 3,
+    /// seq + destination -> [`Delivery`] made
+    Delivered = 4,
 }
 
-const TABLES: [&str; 4] = ["events", "dedup", "pending", "dead"];
+const TABLES: [&str; 5] = ["events", "dedup", "pending", "dead", "delivered"];
+
+/// Attempts kept in a delivery's history; older ones are dropped (the count stays exact).
+pub const MAX_HISTORY: usize = 32;
+
+/// One delivery attempt, as the delivery log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attempt {
+    /// When it started (ms since the epoch).
+    pub at_ms: u64,
+    /// HTTP status, if there was a response.
+    pub status: Option<u16>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+    /// How long it took, in milliseconds.
+    pub latency_ms: u64,
+}
 
 /// The delivery state of one event to one destination.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -91,6 +116,37 @@ pub struct Delivery {
     pub last_error: Option<String>,
     /// Size of the event's body: what this delivery keeps in the spool.
     pub bytes: u64,
+    /// The latest attempts, oldest first (at most [`MAX_HISTORY`]; replays keep them).
+    pub history: Vec<Attempt>,
+    /// When it was delivered or given up on (ms since the epoch).
+    pub settled_at_ms: Option<u64>,
+}
+
+impl Delivery {
+    /// A delivery not attempted yet, due at `now_ms`, of a body of `bytes`.
+    pub fn fresh(now_ms: u64, bytes: u64) -> Self {
+        Self {
+            attempts: 0,
+            first_at_ms: now_ms,
+            next_at_ms: now_ms,
+            last_status: None,
+            last_error: None,
+            bytes,
+            history: Vec::new(),
+            settled_at_ms: None,
+        }
+    }
+
+    /// Record one attempt.
+    pub fn record(&mut self, attempt: Attempt) {
+        self.attempts = self.attempts.saturating_add(1);
+        self.last_status = attempt.status;
+        self.last_error.clone_from(&attempt.error);
+        if self.history.len() >= MAX_HISTORY {
+            self.history.remove(0);
+        }
+        self.history.push(attempt);
+    }
 }
 
 /// How much the spool may hold before new events are refused (503) instead of accepted.
@@ -122,7 +178,7 @@ pub struct Due {
     pub delivery: Delivery,
 }
 
-fn delivery_key(seq: u64, destination: &str) -> Vec<u8> {
+pub(crate) fn delivery_key(seq: u64, destination: &str) -> Vec<u8> {
     let mut key = seq.to_be_bytes().to_vec();
     key.extend_from_slice(destination.as_bytes());
     key
@@ -135,12 +191,14 @@ struct Write {
 
 /// The embedded durable store; see the [module docs](self).
 pub struct Spool {
-    tables: [Keyspace; 4],
+    tables: [Keyspace; 5],
     // What is pending, kept in memory so that the full check on every request costs nothing;
     // rebuilt from the pending table at open.
     pending: AtomicU64,
     pending_bytes: AtomicU64,
     writes: mpsc::UnboundedSender<Write>,
+    // Serializes the delivery log's read-modify-write operations (replay, purge, sweep).
+    maintenance: tokio::sync::Mutex<()>,
     next_seq: AtomicU64,
     commits: Arc<AtomicU64>,
     writer: Option<JoinHandle<()>>,
@@ -163,7 +221,7 @@ impl Spool {
         for name in TABLES {
             opened.push(db.keyspace(name, KeyspaceCreateOptions::default)?);
         }
-        let tables: [Keyspace; 4] = opened
+        let tables: [Keyspace; 5] = opened
             .try_into()
             .map_err(|_| SpoolError::Storage("keyspaces".into()))?;
         // Sequence numbers continue after the last stored event.
@@ -196,6 +254,7 @@ impl Spool {
             pending: AtomicU64::new(pending),
             pending_bytes: AtomicU64::new(pending_bytes),
             writes,
+            maintenance: tokio::sync::Mutex::new(()),
             next_seq: AtomicU64::new(next_seq),
             commits,
             writer: Some(writer),
@@ -270,15 +329,7 @@ impl Spool {
             event.encode()?,
         )];
         let bytes = event.body.len() as u64;
-        let fresh = Delivery {
-            attempts: 0,
-            first_at_ms: now,
-            next_at_ms: now,
-            last_status: None,
-            last_error: None,
-            bytes,
-        };
-        let fresh = encode(&fresh)?;
+        let fresh = encode(&Delivery::fresh(now, bytes))?;
         for destination in destinations {
             ops.push(Op::Put(
                 Table::Pending,
@@ -302,7 +353,7 @@ impl Spool {
     }
 
     /// One pending delivery is settled (delivered or buried): it no longer counts.
-    fn settled(&self, delivery: &Delivery) {
+    pub(crate) fn settled(&self, delivery: &Delivery) {
         let _ = self
             .pending
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -313,6 +364,12 @@ impl Spool {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 Some(n.saturating_sub(delivery.bytes))
             });
+    }
+
+    /// Settled deliveries are pending again (replayed).
+    pub(crate) fn requeued(&self, count: usize, bytes: u64) {
+        self.pending.fetch_add(count as u64, Ordering::Relaxed);
+        self.pending_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Deliveries due at `now_ms`, at most `limit`, oldest event first.
@@ -338,8 +395,22 @@ impl Spool {
         Ok(due)
     }
 
-    /// The delivery is done: forget it.
-    pub async fn delivered(&self, due: &Due) -> Result<(), SpoolError> {
+    /// The delivery is made: move it to the delivery log, with this final state.
+    pub async fn delivered(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
+        let key = delivery_key(due.seq, &due.destination);
+        let mut done = delivery.clone();
+        done.settled_at_ms = Some(now_ms());
+        self.commit(vec![
+            Op::Remove(Table::Pending, key.clone()),
+            Op::Put(Table::Delivered, key, encode(&done)?),
+        ])
+        .await?;
+        self.settled(&due.delivery);
+        Ok(())
+    }
+
+    /// Forget a pending delivery whose event is gone.
+    pub(crate) async fn drop_pending(&self, due: &Due) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
         self.commit(vec![Op::Remove(Table::Pending, key)]).await?;
         self.settled(&due.delivery);
@@ -356,9 +427,11 @@ impl Spool {
     /// Give up: move the delivery to the dead letters.
     pub async fn bury(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
+        let mut dead = delivery.clone();
+        dead.settled_at_ms = Some(now_ms());
         self.commit(vec![
             Op::Remove(Table::Pending, key.clone()),
-            Op::Put(Table::Dead, key, encode(delivery)?),
+            Op::Put(Table::Dead, key, encode(&dead)?),
         ])
         .await?;
         self.settled(&due.delivery);
@@ -399,11 +472,11 @@ impl Drop for Spool {
     }
 }
 
-fn encode(delivery: &Delivery) -> Result<Vec<u8>, SpoolError> {
+pub(crate) fn encode(delivery: &Delivery) -> Result<Vec<u8>, SpoolError> {
     postcard::to_stdvec(delivery).map_err(|e| SpoolError::Storage(e.to_string()))
 }
 
-fn split_delivery_key(key: &[u8]) -> Result<(u64, String), SpoolError> {
+pub(crate) fn split_delivery_key(key: &[u8]) -> Result<(u64, String), SpoolError> {
     let corrupt = || SpoolError::Corrupt("delivery key".into());
     let (seq, destination) = key.split_at_checked(8).ok_or_else(corrupt)?;
     let seq = seq_of(seq).ok_or_else(corrupt)?;
@@ -418,14 +491,14 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn seq_of(key: &[u8]) -> Option<u64> {
+pub(crate) fn seq_of(key: &[u8]) -> Option<u64> {
     key.try_into().ok().map(u64::from_be_bytes)
 }
 
 fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Write>,
     db: &Database,
-    tables: &[Keyspace; 4],
+    tables: &[Keyspace; 5],
     commits: &AtomicU64,
 ) {
     while let Some(first) = rx.blocking_recv() {
@@ -521,7 +594,7 @@ mod tests {
             assert_eq!(due.len(), 2);
             assert!(due.iter().all(|d| d.seq == seq));
             let log = due.iter().find(|d| d.destination == "log").unwrap();
-            spool.delivered(log).await.unwrap();
+            spool.delivered(log, &log.delivery).await.unwrap();
             let upstream = due.iter().find(|d| d.destination == "upstream").unwrap();
             let later = Delivery {
                 attempts: 1,

@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(full.headers()[http::header::RETRY_AFTER], "7");
         // A delivery drains: room again.
         let due = spool.due(now_ms(), 1).unwrap();
-        spool.delivered(&due[0]).await.unwrap();
+        spool.delivered(&due[0], &due[0].delivery).await.unwrap();
         assert_eq!(
             sink.oneshot(request("3")).await.unwrap().status(),
             http::StatusCode::ACCEPTED

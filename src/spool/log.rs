@@ -1,0 +1,675 @@
+//! The delivery log: what happened to each accepted event, and the operations on it.
+//!
+//! Every delivery of an event to a destination lives in one of three tables, which is its
+//! status: pending (not attempted yet, or retrying after failed attempts), delivered, or dead.
+//! Moving between them is one atomic commit, so an event is never in two states at once nor in
+//! none. Settled deliveries keep their attempts (time, status, error, latency) so that the log
+//! can be queried, replayed from, and purged; [`Spool::sweep`] applies the retention horizon.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, encode, now_ms, seq_of,
+    split_delivery_key,
+};
+use crate::route::glob_match;
+
+/// Commit the log's bulk operations in chunks of about this many writes.
+const CHUNK_OPS: usize = 2048;
+
+/// Where one delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Not attempted yet.
+    Pending,
+    /// Attempted, failed, and due again later.
+    Retrying,
+    /// The destination has it.
+    Delivered,
+    /// Given up on: a dead letter, until replayed or purged.
+    Dead,
+}
+
+/// Where an event stands: the least settled of its deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    /// Some delivery is not attempted yet (and none failed).
+    Pending,
+    /// Some delivery failed and will be retried (and none is dead).
+    Retrying,
+    /// Every delivery was made.
+    Delivered,
+    /// Some delivery was given up on.
+    Dead,
+    /// No route matched the event type: it was accepted and stored, and goes nowhere.
+    Unrouted,
+}
+
+impl std::str::FromStr for EventStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "retrying" => Ok(Self::Retrying),
+            "delivered" => Ok(Self::Delivered),
+            "dead" => Ok(Self::Dead),
+            "unrouted" => Ok(Self::Unrouted),
+            other => Err(format!(
+                "unknown status {other:?} (pending, retrying, delivered, dead, unrouted)"
+            )),
+        }
+    }
+}
+
+/// One delivery of an event, with its state and attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryView {
+    /// The destination's name.
+    pub destination: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Its state and attempts.
+    #[serde(flatten)]
+    pub delivery: Delivery,
+}
+
+/// An event in the log, without its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventSummary {
+    /// Sequence number: the event's key in the log.
+    pub seq: u64,
+    /// Source name.
+    pub source: String,
+    /// Event id.
+    pub id: String,
+    /// Event type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it was received (ms since the epoch).
+    pub received_at_ms: u64,
+    /// Where it stands.
+    pub status: EventStatus,
+    /// Its deliveries (attempt histories left out; see [`Spool::show`]).
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// Which events an operation applies to. Every field that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Source name.
+    pub source: Option<String>,
+    /// Event type: exact or glob (`ALERT_*`).
+    pub kind: Option<String>,
+    /// Event id.
+    pub id: Option<String>,
+    /// Event status.
+    pub status: Option<EventStatus>,
+    /// Has a delivery to this destination.
+    pub destination: Option<String>,
+    /// Received at or after (ms since the epoch).
+    pub since_ms: Option<u64>,
+    /// Received before (ms since the epoch).
+    pub until_ms: Option<u64>,
+    /// Sequence number below this (a page cursor: the last `seq` of the page before).
+    pub before: Option<u64>,
+}
+
+impl Filter {
+    fn matches_event(&self, event: &StoredEvent) -> bool {
+        self.source.as_ref().is_none_or(|s| *s == event.source)
+            && self.id.as_ref().is_none_or(|id| *id == event.id)
+            && self
+                .kind
+                .as_ref()
+                .is_none_or(|k| glob_match(k, &event.kind))
+            && self.since_ms.is_none_or(|t| event.received_at_ms >= t)
+            && self.until_ms.is_none_or(|t| event.received_at_ms < t)
+    }
+
+    fn matches_deliveries(&self, status: EventStatus, deliveries: &[DeliveryView]) -> bool {
+        self.status.is_none_or(|s| s == status)
+            && self
+                .destination
+                .as_ref()
+                .is_none_or(|d| deliveries.iter().any(|v| v.destination == *d))
+    }
+}
+
+/// What a retention sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Swept {
+    /// Settled events (every delivery made, or none routed) older than the horizon.
+    pub events: usize,
+    /// Dedup records past their expiry.
+    pub dedup_records: usize,
+}
+
+/// The status of an event with these deliveries.
+fn event_status(deliveries: &[DeliveryView]) -> EventStatus {
+    let has = |s: DeliveryStatus| deliveries.iter().any(|d| d.status == s);
+    if has(DeliveryStatus::Dead) {
+        EventStatus::Dead
+    } else if has(DeliveryStatus::Retrying) {
+        EventStatus::Retrying
+    } else if has(DeliveryStatus::Pending) {
+        EventStatus::Pending
+    } else if deliveries.is_empty() {
+        EventStatus::Unrouted
+    } else {
+        EventStatus::Delivered
+    }
+}
+
+/// Which settled deliveries a replay sends again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayOf {
+    /// Delivered ones and dead letters.
+    All,
+    /// Dead letters only (retrying them).
+    Dead,
+}
+
+impl Spool {
+    /// Every delivery of event `seq`, whatever its status.
+    pub fn deliveries(&self, seq: u64) -> Result<Vec<DeliveryView>, SpoolError> {
+        let mut out = Vec::new();
+        let prefix = seq.to_be_bytes();
+        for table in [Table::Pending, Table::Delivered, Table::Dead] {
+            for guard in self.table(table).prefix(prefix) {
+                let (key, value) = guard.into_inner()?;
+                let (_, destination) = split_delivery_key(&key)?;
+                let delivery: Delivery = postcard::from_bytes(&value)
+                    .map_err(|_| SpoolError::Corrupt(format!("delivery {seq}/{destination}")))?;
+                let status = match table {
+                    Table::Pending if delivery.attempts == 0 => DeliveryStatus::Pending,
+                    Table::Pending => DeliveryStatus::Retrying,
+                    Table::Delivered => DeliveryStatus::Delivered,
+                    _ => DeliveryStatus::Dead,
+                };
+                out.push(DeliveryView {
+                    destination,
+                    status,
+                    delivery,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.destination.cmp(&b.destination));
+        Ok(out)
+    }
+
+    /// One event with all its deliveries and their attempts.
+    pub fn show(&self, seq: u64) -> Result<Option<(StoredEvent, Vec<DeliveryView>)>, SpoolError> {
+        match self.get(seq)? {
+            Some(event) => Ok(Some((event, self.deliveries(seq)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The events matching `filter`, newest first, at most `limit`.
+    pub fn list(&self, filter: &Filter, limit: usize) -> Result<Vec<EventSummary>, SpoolError> {
+        let mut out = Vec::new();
+        self.scan(filter, |seq, event, mut deliveries, status| {
+            for view in &mut deliveries {
+                view.delivery.history.clear();
+            }
+            out.push(EventSummary {
+                seq,
+                source: event.source,
+                id: event.id,
+                kind: event.kind,
+                received_at_ms: event.received_at_ms,
+                status,
+                deliveries,
+            });
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// Walk the events matching `filter`, newest first, until `visit` returns false.
+    fn scan(
+        &self,
+        filter: &Filter,
+        mut visit: impl FnMut(u64, StoredEvent, Vec<DeliveryView>, EventStatus) -> bool,
+    ) -> Result<(), SpoolError> {
+        let upper = filter.before.unwrap_or(u64::MAX);
+        for guard in self.table(Table::Events).range(..upper.to_be_bytes()).rev() {
+            let (key, value) = guard.into_inner()?;
+            let seq = seq_of(&key).ok_or_else(|| SpoolError::Corrupt("event key".into()))?;
+            let event =
+                StoredEvent::decode(&value).map_err(|_| SpoolError::Corrupt(seq.to_string()))?;
+            if !filter.matches_event(&event) {
+                continue;
+            }
+            let deliveries = self.deliveries(seq)?;
+            let status = event_status(&deliveries);
+            if !filter.matches_deliveries(status, &deliveries) {
+                continue;
+            }
+            if !visit(seq, event, deliveries, status) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deliver event `seq` again: its delivered and dead deliveries (or, with
+    /// [`ReplayOf::Dead`], its dead letters only) go back to pending with a fresh retry budget,
+    /// keeping their attempt history. With `destination`, only the delivery to it, which is
+    /// created if the event never had one. Deliveries still pending are left as they are.
+    /// Returns how many deliveries were scheduled.
+    pub async fn replay(
+        &self,
+        seq: u64,
+        destination: Option<&str>,
+        which: ReplayOf,
+    ) -> Result<usize, SpoolError> {
+        let _guard = self.maintenance.lock().await;
+        let Some(event) = self.get(seq)? else {
+            return Err(SpoolError::NoSuchEvent(seq));
+        };
+        let (ops, count, bytes) =
+            self.replay_ops(seq, &event, &self.deliveries(seq)?, destination, which)?;
+        self.commit(ops).await?;
+        self.requeued(count, bytes);
+        Ok(count)
+    }
+
+    /// [`replay`](Self::replay) every event matching `filter`; returns how many deliveries
+    /// were scheduled.
+    pub async fn replay_matching(
+        &self,
+        filter: &Filter,
+        destination: Option<&str>,
+        which: ReplayOf,
+    ) -> Result<usize, SpoolError> {
+        let _guard = self.maintenance.lock().await;
+        let mut batches: Vec<(Vec<Op>, usize, u64)> = vec![(Vec::new(), 0, 0)];
+        let mut failed = None;
+        self.scan(filter, |seq, event, deliveries, _| {
+            match self.replay_ops(seq, &event, &deliveries, destination, which) {
+                Ok((ops, count, bytes)) => {
+                    if let Some(batch) = batches.last_mut() {
+                        batch.0.extend(ops);
+                        batch.1 += count;
+                        batch.2 += bytes;
+                        if batch.0.len() >= CHUNK_OPS {
+                            batches.push((Vec::new(), 0, 0));
+                        }
+                    }
+                    true
+                }
+                Err(error) => {
+                    failed = Some(error);
+                    false
+                }
+            }
+        })?;
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        let mut total = 0;
+        for (ops, count, bytes) in batches {
+            if ops.is_empty() {
+                continue;
+            }
+            self.commit(ops).await?;
+            self.requeued(count, bytes);
+            total += count;
+        }
+        Ok(total)
+    }
+
+    fn replay_ops(
+        &self,
+        seq: u64,
+        event: &StoredEvent,
+        deliveries: &[DeliveryView],
+        destination: Option<&str>,
+        which: ReplayOf,
+    ) -> Result<(Vec<Op>, usize, u64), SpoolError> {
+        let now = now_ms();
+        let mut ops = Vec::new();
+        let (mut count, mut bytes) = (0usize, 0u64);
+        for view in deliveries {
+            if destination.is_some_and(|d| d != view.destination) {
+                continue;
+            }
+            let from = match (view.status, which) {
+                (DeliveryStatus::Dead, _) => Table::Dead,
+                (DeliveryStatus::Delivered, ReplayOf::All) => Table::Delivered,
+                _ => continue,
+            };
+            let key = delivery_key(seq, &view.destination);
+            let again = Delivery {
+                attempts: 0,
+                first_at_ms: now,
+                next_at_ms: now,
+                settled_at_ms: None,
+                ..view.delivery.clone()
+            };
+            ops.push(Op::Remove(from, key.clone()));
+            ops.push(Op::Put(Table::Pending, key, encode(&again)?));
+            count += 1;
+            bytes += again.bytes;
+        }
+        if let Some(destination) = destination {
+            if !deliveries.iter().any(|v| v.destination == destination) {
+                let fresh = Delivery::fresh(now, event.body.len() as u64);
+                ops.push(Op::Put(
+                    Table::Pending,
+                    delivery_key(seq, destination),
+                    encode(&fresh)?,
+                ));
+                count += 1;
+                bytes += fresh.bytes;
+            }
+        }
+        Ok((ops, count, bytes))
+    }
+
+    /// Remove the events matching `filter` and their delivery logs; events with a delivery
+    /// still pending are kept (they would be lost). Returns how many events were removed.
+    pub async fn purge(&self, filter: &Filter) -> Result<usize, SpoolError> {
+        let _guard = self.maintenance.lock().await;
+        let mut victims = Vec::new();
+        self.scan(filter, |seq, _, deliveries, status| {
+            if !matches!(status, EventStatus::Pending | EventStatus::Retrying) {
+                victims.push((seq, deliveries));
+            }
+            true
+        })?;
+        let removed = victims.len();
+        self.remove_events(victims).await?;
+        Ok(removed)
+    }
+
+    /// Apply the retention horizon: remove events received more than `retention` ago whose
+    /// deliveries were all made (or that no route took), and dedup records past their expiry.
+    /// Dead letters and pending deliveries are never swept.
+    pub async fn sweep(&self, retention: Duration) -> Result<Swept, SpoolError> {
+        let _guard = self.maintenance.lock().await;
+        let now = now_ms();
+        let cutoff = now.saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+        let mut victims = Vec::new();
+        // Oldest first; sequence numbers follow arrival, so the walk stops at the horizon.
+        for guard in self.table(Table::Events).iter() {
+            let (key, value) = guard.into_inner()?;
+            let seq = seq_of(&key).ok_or_else(|| SpoolError::Corrupt("event key".into()))?;
+            let event =
+                StoredEvent::decode(&value).map_err(|_| SpoolError::Corrupt(seq.to_string()))?;
+            if event.received_at_ms >= cutoff {
+                break;
+            }
+            let deliveries = self.deliveries(seq)?;
+            if matches!(
+                event_status(&deliveries),
+                EventStatus::Delivered | EventStatus::Unrouted
+            ) {
+                victims.push((seq, deliveries));
+            }
+        }
+        let events = victims.len();
+        self.remove_events(victims).await?;
+
+        let mut expired = Vec::new();
+        for guard in self.table(Table::Dedup).iter() {
+            let (key, value) = guard.into_inner()?;
+            let expires = <[u8; 8]>::try_from(&value[..]).map_or(0, u64::from_be_bytes);
+            if expires <= now {
+                expired.push(Op::Remove(Table::Dedup, key.to_vec()));
+            }
+        }
+        let dedup_records = expired.len();
+        for chunk in expired.chunks(CHUNK_OPS) {
+            self.commit(chunk.to_vec()).await?;
+        }
+        Ok(Swept {
+            events,
+            dedup_records,
+        })
+    }
+
+    async fn remove_events(
+        &self,
+        victims: Vec<(u64, Vec<DeliveryView>)>,
+    ) -> Result<(), SpoolError> {
+        let mut ops = Vec::new();
+        for (seq, deliveries) in victims {
+            ops.push(Op::Remove(Table::Events, seq.to_be_bytes().to_vec()));
+            for view in deliveries {
+                let table = match view.status {
+                    DeliveryStatus::Delivered => Table::Delivered,
+                    DeliveryStatus::Dead => Table::Dead,
+                    // Never reached: events with pending deliveries are not removed.
+                    DeliveryStatus::Pending | DeliveryStatus::Retrying => continue,
+                };
+                ops.push(Op::Remove(table, delivery_key(seq, &view.destination)));
+            }
+            if ops.len() >= CHUNK_OPS {
+                self.commit(std::mem::take(&mut ops)).await?;
+            }
+        }
+        if !ops.is_empty() {
+            self.commit(ops).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::{Attempt, Due};
+
+    fn temp(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("hookgate-log-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn event(i: u64, kind: &str, received_at_ms: u64) -> StoredEvent {
+        StoredEvent {
+            source: if i % 2 == 0 { "even" } else { "odd" }.into(),
+            id: format!("id-{i}"),
+            kind: kind.into(),
+            received_at_ms,
+            content_type: None,
+            headers: Vec::new(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    fn attempt(status: u16) -> Attempt {
+        Attempt {
+            at_ms: now_ms(),
+            status: Some(status),
+            error: Some(format!("upstream answered {status}")),
+            latency_ms: 3,
+        }
+    }
+
+    async fn settle(spool: &Spool, due: &Due, status: u16) {
+        let mut next = due.delivery.clone();
+        next.record(attempt(status));
+        if status < 300 {
+            spool.delivered(due, &next).await.unwrap();
+        } else {
+            spool.bury(due, &next).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn statuses_filters_replay_and_purge() {
+        let dir = temp("ops");
+        let spool = Spool::open(&dir).unwrap();
+        let now = now_ms();
+        let up = ["up".to_owned()];
+        let ok = spool
+            .accept(&event(0, "a.x", now), &up, vec![])
+            .await
+            .unwrap();
+        let dead = spool
+            .accept(&event(1, "a.y", now), &up, vec![])
+            .await
+            .unwrap();
+        let retrying = spool
+            .accept(&event(2, "b.x", now), &up, vec![])
+            .await
+            .unwrap();
+        let unrouted = spool
+            .accept(&event(3, "c", now), &[], vec![])
+            .await
+            .unwrap();
+        let due = spool.due(now_ms(), 10).unwrap();
+        settle(&spool, &due[0], 200).await;
+        settle(&spool, &due[1], 400).await;
+        let mut later = due[2].delivery.clone();
+        later.record(attempt(500));
+        later.next_at_ms = now_ms() + 60_000;
+        spool.reschedule(&due[2], &later).await.unwrap();
+
+        let status_of = |seq| {
+            spool
+                .list(&Filter::default(), 10)
+                .unwrap()
+                .into_iter()
+                .find(|e| e.seq == seq)
+                .unwrap()
+                .status
+        };
+        assert_eq!(status_of(ok), EventStatus::Delivered);
+        assert_eq!(status_of(dead), EventStatus::Dead);
+        assert_eq!(status_of(retrying), EventStatus::Retrying);
+        assert_eq!(status_of(unrouted), EventStatus::Unrouted);
+
+        // Newest first; filters combine; pages continue below the cursor.
+        let all: Vec<u64> = spool
+            .list(&Filter::default(), 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(all, [unrouted, retrying, dead, ok]);
+        let a = Filter {
+            kind: Some("a.*".into()),
+            ..Filter::default()
+        };
+        assert_eq!(spool.list(&a, 10).unwrap().len(), 2);
+        let page = Filter {
+            before: Some(dead),
+            ..Filter::default()
+        };
+        assert_eq!(spool.list(&page, 10).unwrap()[0].seq, ok);
+        let odd_dead = Filter {
+            source: Some("odd".into()),
+            status: Some(EventStatus::Dead),
+            ..Filter::default()
+        };
+        assert_eq!(spool.list(&odd_dead, 10).unwrap()[0].seq, dead);
+
+        // The attempts are kept with their status and error.
+        let (_, deliveries) = spool.show(dead).unwrap().unwrap();
+        assert_eq!(deliveries[0].delivery.history[0].status, Some(400));
+
+        // Retrying dead letters moves only them back to pending, with a fresh budget.
+        assert_eq!(spool.pending_len(), 1);
+        let n = spool
+            .replay_matching(&Filter::default(), None, ReplayOf::Dead)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(spool.pending_len(), 2);
+        let (_, deliveries) = spool.show(dead).unwrap().unwrap();
+        assert_eq!(deliveries[0].status, DeliveryStatus::Pending);
+        assert_eq!(deliveries[0].delivery.attempts, 0);
+        assert_eq!(deliveries[0].delivery.history.len(), 1, "history is kept");
+
+        // Replaying a delivered event, to another destination too.
+        assert_eq!(spool.replay(ok, None, ReplayOf::All).await.unwrap(), 1);
+        assert_eq!(
+            spool
+                .replay(ok, Some("other"), ReplayOf::All)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(spool.deliveries(ok).unwrap().len(), 2);
+        assert!(matches!(
+            spool.replay(999, None, ReplayOf::All).await,
+            Err(SpoolError::NoSuchEvent(999))
+        ));
+
+        // Purge never drops pending deliveries.
+        assert_eq!(
+            spool.purge(&Filter::default()).await.unwrap(),
+            1,
+            "only unrouted"
+        );
+        assert!(spool.get(unrouted).unwrap().is_none());
+        assert!(spool.get(retrying).unwrap().is_some());
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn sweep_removes_old_settled_events_and_expired_dedup_records_only() {
+        let dir = temp("sweep");
+        let spool = Spool::open(&dir).unwrap();
+        let now = now_ms();
+        let old = now - 3_600_000;
+        let up = ["up".to_owned()];
+        let expired = Op::Put(
+            Table::Dedup,
+            b"k1".to_vec(),
+            (now - 1).to_be_bytes().to_vec(),
+        );
+        let live = Op::Put(
+            Table::Dedup,
+            b"k2".to_vec(),
+            (now + 60_000).to_be_bytes().to_vec(),
+        );
+        let delivered = spool
+            .accept(&event(0, "t", old), &up, vec![expired, live])
+            .await
+            .unwrap();
+        let dead = spool
+            .accept(&event(1, "t", old), &up, vec![])
+            .await
+            .unwrap();
+        let pending = spool
+            .accept(&event(2, "t", old), &up, vec![])
+            .await
+            .unwrap();
+        let recent = spool
+            .accept(&event(3, "t", now), &up, vec![])
+            .await
+            .unwrap();
+        let due = spool.due(now_ms(), 10).unwrap();
+        settle(&spool, &due[0], 200).await;
+        settle(&spool, &due[1], 400).await;
+        settle(&spool, &due[3], 200).await;
+
+        let swept = spool.sweep(Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                events: 1,
+                dedup_records: 1
+            }
+        );
+        assert!(spool.get(delivered).unwrap().is_none());
+        assert!(spool.deliveries(delivered).unwrap().is_empty());
+        for kept in [dead, pending, recent] {
+            assert!(spool.get(kept).unwrap().is_some(), "{kept} kept");
+        }
+        assert!(spool.table(Table::Dedup).get(b"k2").unwrap().is_some());
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
