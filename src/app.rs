@@ -34,7 +34,7 @@ use crate::spec::Spec;
 use crate::spool::{Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
 
 /// What a route's `to` may be.
-pub const DESTINATIONS: &str = "`log`, or an http:// URL";
+pub const DESTINATIONS: &str = "`log`, or an http:// or https:// URL";
 
 /// A gateway built from a configuration, ready to serve.
 pub struct App<B> {
@@ -126,6 +126,18 @@ where
 
     let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
     for (i, route) in config.routes.iter().enumerate() {
+        let first = config.routes.iter().find(|r| r.to == route.to);
+        if first.is_some_and(|f| {
+            (&f.forward_headers, &f.sign_secret, &f.ca_file)
+                != (&route.forward_headers, &route.sign_secret, &route.ca_file)
+        }) {
+            problems.push(format!(
+                "route #{}: {:?} is also the destination of an earlier route with other \
+                 forward_headers, sign_secret or ca_file; one destination has one setting",
+                i + 1,
+                route.to
+            ));
+        }
         if let Some(destination) = check_route(i, route, config, &mut problems) {
             destinations.insert(route.to.clone(), destination);
         }
@@ -286,27 +298,88 @@ fn check_route(
         problems.push(format!("{label}: `to` is required ({DESTINATIONS})"));
         return None;
     }
-    if route.to == "log" {
-        return Some(Arc::new(LogDestination));
-    }
-    match route.to.parse::<http::Uri>() {
-        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => {
-            Some(Arc::new(HttpDestination::new(uri, config.delivery.timeout)))
-        }
-        Ok(uri) if uri.scheme_str() == Some("https") => {
-            problems.push(format!(
-                "{label}: https upstreams are not supported yet; use http:// (or a TLS-terminating proxy)"
-            ));
-            None
-        }
-        _ => {
+    let is_http = route.to.starts_with("http://") || route.to.starts_with("https://");
+    if !is_http {
+        if route.to != "log" {
             problems.push(format!(
                 "{label}: unknown destination {:?} ({DESTINATIONS})",
                 route.to
             ));
+        }
+        for (key, set) in [
+            ("forward_headers", !route.forward_headers.is_empty()),
+            ("sign_secret", route.sign_secret.is_some()),
+            ("ca_file", route.ca_file.is_some()),
+        ] {
+            if set {
+                problems.push(format!(
+                    "{label}: `{key}` applies to http(s) destinations only"
+                ));
+            }
+        }
+        return (route.to == "log").then(|| Arc::new(LogDestination) as Arc<dyn Destination>);
+    }
+    let uri = match route.to.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some() => uri,
+        _ => {
+            problems.push(format!("{label}: {:?} is not a valid URL", route.to));
+            return None;
+        }
+    };
+    let before = problems.len();
+    let ca = route
+        .ca_file
+        .as_ref()
+        .and_then(|path| match std::fs::read(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                problems.push(format!("{label}: ca_file {}: {e}", path.display()));
+                None
+            }
+        });
+    let client = match crate::client::build(ca.as_deref()) {
+        Ok(client) => Some(client),
+        Err(e) => {
+            problems.push(format!("{label}: {e}"));
             None
         }
+    };
+    let mut names = Vec::new();
+    for name in &route.forward_headers {
+        match HeaderName::try_from(name.as_str()) {
+            Ok(h)
+                if h == http::header::AUTHORIZATION
+                    || h == http::header::PROXY_AUTHORIZATION
+                    || h == http::header::COOKIE =>
+            {
+                problems.push(format!(
+                    "{label}: forward_headers: {h} carries credentials and is never forwarded"
+                ));
+            }
+            Ok(h) => names.push(h),
+            Err(_) => problems.push(format!(
+                "{label}: forward_headers: {name:?} is not a header name"
+            )),
+        }
     }
+    let signing = route.sign_secret.as_ref().and_then(|text| {
+        match secret::SecretRef::parse(text, 0).and_then(|r| r.resolve()) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                problems.push(format!("{label}: sign_secret: {e}"));
+                None
+            }
+        }
+    });
+    if problems.len() > before {
+        return None;
+    }
+    let mut destination =
+        HttpDestination::with_client(uri, config.delivery.timeout, client?).forward_headers(names);
+    if let Some(secret) = &signing {
+        destination = destination.sign_with(secret);
+    }
+    Some(Arc::new(destination))
 }
 
 /// A handler that delivers synchronously, for pipelines without a spool: 2xx only after the
@@ -677,6 +750,42 @@ mod tests {
             all.contains("unknown destination \"kafka://somewhere\""),
             "{all}"
         );
+    }
+
+    #[test]
+    fn route_options_are_checked() {
+        let err = build_text(
+            r#"
+            [[source]]
+            name = "a"
+            profile = "homa"
+            secrets = ["env:HOOKGATE_APP_TEST_UNSET"]
+            keep_headers = ["x-homa-signature", "x-request-id"]
+            [[route]]
+            to = "log"
+            forward_headers = ["x-request-id"]
+            [[route]]
+            to = "https://example.com/hook"
+            forward_headers = ["Authorization", "bad header"]
+            sign_secret = "env:HOOKGATE_APP_TEST_UNSET_SIGN"
+            ca_file = "/nonexistent/ca.pem"
+            [[route]]
+            to = "https://example.com/hook"
+        "#,
+        )
+        .err()
+        .unwrap();
+        let all = err.problems.join("\n");
+        for expected in [
+            "`forward_headers` applies to http(s) destinations only",
+            "authorization carries credentials and is never forwarded",
+            "\"bad header\" is not a header name",
+            "HOOKGATE_APP_TEST_UNSET_SIGN",
+            "ca_file /nonexistent/ca.pem",
+            "one destination has one setting",
+        ] {
+            assert!(all.contains(expected), "{expected:?} in {all}");
+        }
     }
 
     #[test]

@@ -293,6 +293,9 @@ pub struct RouteConfig {
     /// HTTP destinations: re-sign deliveries with this secret (`env:`/`file:`), Standard
     /// Webhooks style (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,...`).
     pub sign_secret: Option<String>,
+    /// HTTPS destinations: a PEM bundle of the CA certificates the upstream's certificate must
+    /// chain to, instead of the public roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for RouteConfig {
@@ -303,6 +306,7 @@ impl Default for RouteConfig {
             to: String::new(),
             forward_headers: Vec::new(),
             sign_secret: None,
+            ca_file: None,
         }
     }
 }

@@ -62,6 +62,7 @@ pub mod answer;
 pub mod app;
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod codegen;
 pub mod config;
 pub mod dedup;

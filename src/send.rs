@@ -2,13 +2,11 @@
 //!
 //! [`signed_request`] builds the POST a genuine sender would make for a [`Source`]: the body, the
 //! signature header (or token header, or token query parameter) computed with the source's first
-//! secret, and `Content-Type: application/json`. [`post`] sends any request over plain HTTP.
+//! secret, and `Content-Type: application/json`. [`post`] sends any request over HTTP or HTTPS.
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use crate::auth::Scheme;
 use crate::source::Source;
@@ -20,8 +18,8 @@ pub enum SendError {
     /// The URL does not parse or has no host.
     #[error("invalid URL {0:?}")]
     InvalidUrl(String),
-    /// Only plain HTTP is supported by this client.
-    #[error("only http:// URLs are supported (put a TLS-terminating proxy in front for https)")]
+    /// Only `http://` and `https://` URLs can be sent to.
+    #[error("only http:// and https:// URLs are supported")]
     UnsupportedScheme,
     /// The source has no secret to sign with.
     #[error("the source has no secret to sign with")]
@@ -79,38 +77,27 @@ pub fn signed_request(
         .map_err(|_| SendError::InvalidUrl(url.into()))
 }
 
-/// Send `request` over plain HTTP and read the whole answer.
+/// Send `request` over HTTP or HTTPS (public roots) and read the whole answer.
 pub async fn post(request: Request<Full<Bytes>>) -> Result<Reply, SendError> {
     match request.uri().scheme_str() {
-        Some("http") => {}
+        Some("http" | "https") => {}
         Some(_) => return Err(SendError::UnsupportedScheme),
         None => return Err(SendError::InvalidUrl(request.uri().to_string())),
     }
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let client = crate::client::build(None).map_err(|e| SendError::Http(e.to_string()))?;
     let response = client
         .request(request)
         .await
-        .map_err(|e| SendError::Http(error_chain(&e)))?;
+        .map_err(|e| SendError::Http(crate::client::error_chain(&e)))?;
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
         .await
-        .map_err(|e| SendError::Http(error_chain(&e)))?
+        .map_err(|e| SendError::Http(crate::client::error_chain(&e)))?
         .to_bytes();
     Ok(Reply {
         status: parts.status,
         headers: parts.headers,
         body,
     })
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }

@@ -4,7 +4,7 @@
 //! `X-Hookgate-Source`, `X-Hookgate-Event-Id` (so the upstream can deduplicate: delivery is at
 //! least once), `X-Hookgate-Event-Type` and `X-Hookgate-Received-At`. A 2xx means delivered; 408,
 //! 429 and 5xx are retried (honouring `Retry-After` in seconds); any other 4xx is permanent.
-//! Only `http://` upstreams are supported for now.
+//! `http://` and `https://` upstreams are supported (see [`crate::client`] for TLS).
 //!
 //! Two options: an allow-list of the sender's request headers to pass on (never credentials:
 //! the source does not keep those), and re-signing with the upstream's own secret in the
@@ -21,13 +21,11 @@ use futures_util::future::BoxFuture;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderValue, Request, Uri, header};
 use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use sha2::Sha256;
 
 use super::{Destination, Outcome};
 use crate::auth::Secret;
+use crate::client::{ClientError, HttpClient};
 use crate::spool::StoredEvent;
 
 /// POSTs events to an upstream URL; see the [module docs](self).
@@ -35,18 +33,24 @@ use crate::spool::StoredEvent;
 pub struct HttpDestination {
     url: Uri,
     timeout: Duration,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: HttpClient,
     forward_headers: Vec<http::HeaderName>,
     signing_key: Option<Arc<zeroize::Zeroizing<Vec<u8>>>>,
 }
 
 impl HttpDestination {
-    /// Deliver to `url`, giving each attempt `timeout`.
-    pub fn new(url: Uri, timeout: Duration) -> Self {
+    /// Deliver to `url` (`http://` or `https://`, public roots), giving each attempt `timeout`.
+    pub fn new(url: Uri, timeout: Duration) -> Result<Self, ClientError> {
+        Ok(Self::with_client(url, timeout, crate::client::build(None)?))
+    }
+
+    /// Deliver to `url` with `client`: share one client (and its connection pool) between
+    /// destinations, or trust a private CA ([`crate::client::build`]).
+    pub fn with_client(url: Uri, timeout: Duration, client: HttpClient) -> Self {
         Self {
             url,
             timeout,
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client,
             forward_headers: Vec::new(),
             signing_key: None,
         }
@@ -144,7 +148,7 @@ impl Destination for HttpDestination {
                         return Outcome::Retry {
                             after: None,
                             status: None,
-                            error: format!("request failed: {e}"),
+                            error: format!("request failed: {}", crate::client::error_chain(&e)),
                         };
                     }
                     Err(_) => {

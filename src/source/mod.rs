@@ -330,6 +330,14 @@ impl Source {
     }
 }
 
+/// Is `name` a header that carries credentials for `scheme` (or any credentials at all)?
+pub fn is_credential_header(name: &http::HeaderName, scheme: &Scheme) -> bool {
+    name == http::header::AUTHORIZATION
+        || name == http::header::PROXY_AUTHORIZATION
+        || name == http::header::COOKIE
+        || scheme.credential_header() == Some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,12 +361,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Is `name` a header that carries credentials for `scheme` (or any credentials at all)?
-pub fn is_credential_header(name: &http::HeaderName, scheme: &Scheme) -> bool {
-    name == http::header::AUTHORIZATION
-        || name == http::header::PROXY_AUTHORIZATION
-        || name == http::header::COOKIE
-        || scheme.credential_header() == Some(name)
 }

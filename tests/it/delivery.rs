@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hookgate::delivery::{Deliverer, Destination, HttpDestination, RetryPolicy};
+use hookgate::delivery::{Deliverer, Destination, HttpDestination, Outcome, RetryPolicy};
 use hookgate::spool::{Spool, StoredEvent};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -108,7 +108,7 @@ async fn server_errors_are_retried_with_growing_delays_then_delivered_byte_for_b
     let url = upstream.start().await;
     let dir = temp("retry");
     let spool = Arc::new(Spool::open(&dir).unwrap());
-    let http = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5));
+    let http = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5)).unwrap();
     let policy = RetryPolicy {
         initial_delay: Duration::from_millis(100),
         factor: 3.0,
@@ -149,7 +149,7 @@ async fn a_client_error_is_a_dead_letter_after_one_attempt() {
     let url = upstream.start().await;
     let dir = temp("dead");
     let spool = Arc::new(Spool::open(&dir).unwrap());
-    let http = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5));
+    let http = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5)).unwrap();
     let deliverer = deliverer_to(&spool, http, RetryPolicy::default());
     spool_accept(&spool, &event(2), &["up"]).await;
     deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
@@ -158,6 +158,36 @@ async fn a_client_error_is_a_dead_letter_after_one_attempt() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].delivery.last_status, Some(400));
     assert_eq!(dead[0].delivery.attempts, 1);
+    // The attempt is in the log, with its status and latency.
+    let attempt = &dead[0].delivery.history[0];
+    assert_eq!(attempt.status, Some(400));
+    assert!(attempt.error.as_deref().unwrap().contains("400"));
+
+    // The upstream is fixed; the dead letter, retried, is delivered.
+    let replayed = spool
+        .replay(dead[0].seq, None, hookgate::spool::ReplayOf::Dead)
+        .await
+        .unwrap();
+    assert_eq!(replayed, 1);
+    deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
+    assert_eq!(upstream.received.lock().unwrap().len(), 2);
+    assert!(spool.dead().unwrap().is_empty());
+    let (_, deliveries) = spool.show(dead[0].seq).unwrap().unwrap();
+    assert_eq!(
+        deliveries[0].status,
+        hookgate::spool::DeliveryStatus::Delivered
+    );
+    let statuses: Vec<_> = deliveries[0]
+        .delivery
+        .history
+        .iter()
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [Some(400), Some(200)],
+        "both attempts are in the log"
+    );
     drop(deliverer);
     drop(spool);
     let _ = std::fs::remove_dir_all(&dir);
@@ -225,6 +255,7 @@ async fn deliveries_carry_allowed_headers_and_a_standard_webhooks_signature() {
     )
     .unwrap();
     let destination = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5))
+        .unwrap()
         .forward_headers(vec![http::HeaderName::from_static("x-request-id")])
         .sign_with(&secret);
     let deliverer = deliverer_to(&spool, destination, RetryPolicy::default());
@@ -246,6 +277,91 @@ async fn deliveries_carry_allowed_headers_and_a_standard_webhooks_signature() {
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
     );
     assert_eq!(headers["webhook-signature"], expected.as_str());
+    drop(received);
+    drop(deliverer);
+    drop(spool);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Serve `upstream` over TLS with a fresh self-signed certificate for 127.0.0.1; returns the URL
+/// and the certificate (PEM).
+async fn start_tls(upstream: &Upstream) -> (String, String) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tokio_rustls::rustls;
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let key =
+        rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let this = upstream.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, this) = (acceptor.clone(), this.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let this = this.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        this.received
+                            .lock()
+                            .unwrap()
+                            .push((Instant::now(), parts.headers, body));
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    (format!("https://{addr}/hook"), certified.cert.pem())
+}
+
+#[tokio::test]
+async fn https_upstreams_are_delivered_to_when_their_certificate_is_trusted() {
+    let upstream = Upstream::default();
+    let (url, ca) = start_tls(&upstream).await;
+    let dir = temp("https");
+    let spool = Arc::new(Spool::open(&dir).unwrap());
+
+    // Public roots only: the self-signed certificate is refused, and that is retried (a
+    // misconfiguration the operator fixes), never counted as delivered.
+    let untrusted = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5)).unwrap();
+    let outcome = untrusted.deliver(&event(5)).await;
+    assert!(
+        matches!(&outcome, Outcome::Retry { error, .. } if error.contains("certificate") || error.contains("Certificate")),
+        "{outcome:?}"
+    );
+    assert!(upstream.received.lock().unwrap().is_empty());
+
+    // With the upstream's CA: delivered over TLS, byte for byte.
+    let client = hookgate::client::build(Some(ca.as_bytes())).unwrap();
+    let trusted =
+        HttpDestination::with_client(url.parse().unwrap(), Duration::from_secs(5), client);
+    let deliverer = deliverer_to(&spool, trusted, RetryPolicy::default());
+    spool_accept(&spool, &event(6), &["up"]).await;
+    deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
+    let received = upstream.received.lock().unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].2.as_ref(), event(6).body.as_slice());
     drop(received);
     drop(deliverer);
     drop(spool);

@@ -1,0 +1,85 @@
+//! The outbound HTTP client: `http://` and `https://` for forwarding and `hookgate send`.
+//!
+//! TLS is rustls with the *ring* provider (pure Rust and assembly; no C toolchain beyond gcc).
+//! Servers are checked against the Mozilla root store (webpki-roots, compiled in, so the
+//! binary does not depend on the host's certificate files), or against a PEM bundle of your own
+//! for upstreams behind a private CA.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+/// The client hookgate makes requests with.
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The CA bundle holds no usable certificate.
+    #[error("CA bundle: {0}")]
+    Roots(String),
+    /// rustls refused the configuration.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A client for `http://` and `https://` URLs. With `ca_pem`, servers must chain to one of its
+/// certificates instead of a public root.
+pub fn build(ca_pem: Option<&[u8]>) -> Result<HttpClient, ClientError> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let builder = match ca_pem {
+        None => builder
+            .with_provider_and_webpki_roots(provider)
+            .map_err(|e| ClientError::Tls(e.to_string()))?,
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| ClientError::Roots(e.to_string()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| ClientError::Roots(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(ClientError::Roots("no certificate found".into()));
+            }
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| ClientError::Tls(e.to_string()))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            builder.with_tls_config(config)
+        }
+    };
+    let connector = builder
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
+/// The default client (public roots). Building it cannot fail with the compiled-in provider
+/// and roots; should it ever, the error says so on first use instead of panicking.
+pub fn default_client() -> Result<HttpClient, ClientError> {
+    build(None)
+}
+
+/// An error and its sources, joined by `: ` ("client error (Connect): invalid peer
+/// certificate: UnknownIssuer"): the outer messages of client errors say little alone.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
