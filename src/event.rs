@@ -154,6 +154,11 @@ impl Event {
         self
     }
 
+    pub(crate) fn with_received_at(mut self, at: SystemTime) -> Self {
+        self.received_at = at;
+        self
+    }
+
     pub(crate) fn with_verified(mut self, verified: Option<Verified>) -> Self {
         if let Some(v) = &verified {
             self.received_at = v.at;

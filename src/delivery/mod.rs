@@ -11,6 +11,7 @@
 //! Ordering is not promised; the event id travels with every delivery so the receiving end can
 //! deduplicate. Because state lives in the spool, a restart picks up where the last run stopped.
 
+pub mod handlers;
 pub mod http;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use futures_util::future::{BoxFuture, join_all};
 use serde_json::json;
 use tokio::sync::Notify;
 
+pub use self::handlers::RouterDestination;
 pub use self::http::HttpDestination;
 use crate::spool::{Attempt, Due, Spool, StoredEvent, now_ms};
 

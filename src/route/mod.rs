@@ -233,6 +233,17 @@ impl Router {
         self.inner.routes.is_empty()
     }
 
+    /// Every route's pattern, in registration order (repeated patterns once).
+    pub fn patterns(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for route in &self.inner.routes {
+            if !out.contains(&route.pattern.as_str()) {
+                out.push(&route.pattern);
+            }
+        }
+        out
+    }
+
     /// Patterns of the routes that match `kind`, in registration order.
     pub fn matching(&self, kind: &str) -> Vec<&str> {
         self.inner

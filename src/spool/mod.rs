@@ -19,6 +19,7 @@
 mod log;
 mod record;
 pub mod sink;
+pub mod spooled;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use self::log::{
 };
 pub use self::record::StoredEvent;
 pub use self::sink::{SpoolRoute, SpoolSink};
+pub use self::spooled::{Spooled, SpooledParts};
 
 /// Most operations applied in one group commit; more wait for the next one.
 const MAX_BATCH_OPS: usize = 4096;

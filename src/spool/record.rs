@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::SpoolError;
-use crate::event::Event;
+use crate::event::{Event, EventId, EventKind};
 
 /// An accepted event as the spool keeps it: enough to deliver it again exactly as received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +51,32 @@ impl StoredEvent {
                 .collect(),
             body: event.raw().to_vec(),
         }
+    }
+
+    /// The event again, as handlers take it: same source, id, type, body, kept headers and
+    /// receive time (without a [`Verified`](crate::event::Verified) proof).
+    pub fn to_event(&self) -> Result<Event, serde_json::Error> {
+        let json = serde_json::from_slice(&self.body)?;
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in &self.headers {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::try_from(name.as_str()),
+                http::HeaderValue::try_from(value.as_str()),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        let received =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.received_at_ms);
+        Ok(Event::new(
+            self.source.as_str(),
+            EventId::new(self.id.clone()),
+            EventKind::new(self.kind.clone()),
+            bytes::Bytes::from(self.body.clone()),
+            json,
+        )
+        .with_headers(headers)
+        .with_received_at(received))
     }
 
     pub(crate) fn encode(&self) -> Result<Vec<u8>, SpoolError> {

@@ -367,3 +367,70 @@ async fn https_upstreams_are_delivered_to_when_their_certificate_is_trusted() {
     drop(spool);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Library use with the spool on: the 202 comes once the event is on disk, and the in-process
+/// handlers run afterwards through the delivery machinery, with retries and dead letters.
+#[tokio::test]
+async fn in_process_handlers_run_from_the_spool_with_retries() {
+    use crate::support::{Recorder, SECRET, Server, sample, secret, send, signed};
+    use hookgate::source::Profile;
+    use hookgate::spool::{DeliveryStatus, EventStatus, Filter, Spooled};
+    use hookgate::{Gateway, Pipeline, Source};
+
+    let dir = temp("handlers");
+    let spool = Arc::new(Spool::open(&dir).unwrap());
+    let recorder = Recorder::default();
+    recorder.fail_next(2);
+    let stub = hookgate::Router::new().on("*", |_event: hookgate::Event| async {
+        Err::<(), _>(hookgate::HandlerError::NotImplemented)
+    });
+    let parts = Spooled::new(Arc::clone(&spool))
+        .handlers("recorder", recorder.router())
+        .handlers("stub", stub)
+        .policy(RetryPolicy {
+            initial_delay: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        })
+        .build();
+    let source = Source::from_profile("ninja", Profile::NinjaOne, &[secret(SECRET)]);
+    let pipeline = Pipeline::new(source.clone()).dedup_shared(parts.dedup.clone());
+    let server =
+        Server::start(Gateway::new().mount("/hooks/ninja", pipeline.service(parts.sink.clone())))
+            .await;
+
+    let body = sample(Profile::NinjaOne);
+    let reply = send(signed(&source, &server.url("/hooks/ninja"), body.clone())).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    // Accepted before any handler ran: the handlers only run when the deliverer does.
+    assert!(recorder.events().is_empty());
+    let again = send(signed(&source, &server.url("/hooks/ninja"), body.clone())).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "a duplicate, from the spool's dedup state"
+    );
+
+    deliver_until(&parts.deliverer, &spool, |s| s.pending_len() == 0).await;
+    let events = recorder.events();
+    assert_eq!(events.len(), 3, "two failures, then handled");
+    assert_eq!(events[2].raw().as_ref(), body.as_ref());
+    assert_eq!(events[2].source(), "ninja");
+
+    let listed = spool.list(&Filter::default(), 10).unwrap();
+    assert_eq!(listed.len(), 1);
+    let by_name = |name: &str| {
+        listed[0]
+            .deliveries
+            .iter()
+            .find(|d| d.destination == name)
+            .map(|d| (d.status, d.delivery.attempts))
+    };
+    assert_eq!(by_name("recorder"), Some((DeliveryStatus::Delivered, 3)));
+    // The stub says "not implemented": a dead letter after one attempt, to replay once written.
+    assert_eq!(by_name("stub"), Some((DeliveryStatus::Dead, 1)));
+    assert_eq!(listed[0].status, EventStatus::Dead);
+    drop(server);
+    drop(parts);
+    drop(spool);
+    let _ = std::fs::remove_dir_all(&dir);
+}
