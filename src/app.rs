@@ -50,6 +50,8 @@ pub struct App<B> {
     pub warnings: Vec<String>,
     /// Delivers spooled events onward; run it beside the server (spool enabled only).
     pub deliverer: Option<Arc<Deliverer>>,
+    /// The admin API and where it listens (`[admin] listen` set and the spool on).
+    pub admin: Option<(SocketAddr, axum::Router)>,
 }
 
 /// One mounted source, as reported at start-up (secrets only by fingerprint).
@@ -244,6 +246,14 @@ where
         });
     }
 
+    let admin = admin_for(
+        config,
+        spool.as_ref(),
+        deliverer.as_ref(),
+        &destinations,
+        &mut problems,
+    );
+
     match (listen, problems.is_empty()) {
         (Some(listen), true) => Ok(App {
             gateway,
@@ -256,12 +266,78 @@ where
             mounts,
             warnings,
             deliverer,
+            admin,
         }),
         _ => Err(ConfigError {
             origin: origin.to_owned(),
             problems,
         }),
     }
+}
+
+/// The admin API `[admin]` describes, if it is on.
+fn admin_for(
+    config: &Config,
+    spool: Option<&Arc<Spool>>,
+    deliverer: Option<&Arc<Deliverer>>,
+    destinations: &HashMap<String, Arc<dyn Destination>>,
+    problems: &mut Vec<String>,
+) -> Option<(SocketAddr, axum::Router)> {
+    let section = &config.admin;
+    let Some(listen) = &section.listen else {
+        if section.token.is_some() {
+            problems.push("admin.token is set but admin.listen is not: the API is off".into());
+        }
+        return None;
+    };
+    let addr = match listen.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            problems.push(format!(
+                "admin.listen: {listen:?} is not an address like 127.0.0.1:9091"
+            ));
+            None
+        }
+    };
+    if addr.is_some_and(|a| !a.ip().is_loopback()) && !section.allow_remote {
+        problems.push(format!(
+            "admin.listen: {listen} is not a loopback address; set admin.allow_remote = true \
+             if that is meant (and put TLS in front of it)"
+        ));
+    }
+    if config.server.listen == *listen && addr.is_some_and(|a| a.port() != 0) {
+        problems.push("admin.listen must differ from server.listen".into());
+    }
+    let token = match &section.token {
+        None => {
+            problems.push(
+                "admin.token is required when admin.listen is set (env:NAME or file:PATH, at \
+                 least 16 bytes)"
+                    .into(),
+            );
+            None
+        }
+        Some(text) => match secret::SecretRef::parse(text, 0).and_then(|r| r.resolve()) {
+            Ok(token) => Some(token),
+            Err(e) => {
+                problems.push(format!("admin.token: {e}"));
+                None
+            }
+        },
+    };
+    let Some(spool) = spool else {
+        if config.spool.enabled {
+            // `hookgate check`: the spool is not opened, the rest is checked.
+            return None;
+        }
+        problems
+            .push("the admin API works on the spool: enable [spool] or unset admin.listen".into());
+        return None;
+    };
+    let mut names: Vec<String> = destinations.keys().cloned().collect();
+    names.sort();
+    let ops = crate::admin::Ops::new(Arc::clone(spool), deliverer.cloned(), names);
+    Some((addr?, crate::admin::router(ops, &token?)))
 }
 
 /// Build the [`Source`] one `[[source]]` table describes (profile, overrides, secrets loaded).

@@ -51,6 +51,8 @@ pub struct Config {
     pub spool: SpoolSection,
     /// Delivery onward from the spool.
     pub delivery: DeliverySection,
+    /// The admin API (off unless `listen` is set).
+    pub admin: AdminSection,
     /// Keys found in the file that hookgate does not know (each one is a problem).
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -135,6 +137,22 @@ pub struct SpoolSection {
     pub max_pending: u64,
     /// Bytes of pending deliveries at most (bodies, once per destination); past it, 503.
     pub max_bytes: u64,
+    /// Delivered events are kept this long for queries and replay, then removed (as are dedup
+    /// records past their window). Dead letters and pending deliveries are never removed.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AdminSection {
+    /// Address of the admin API; the API is off when absent.
+    pub listen: Option<String>,
+    /// Reference (`env:`/`file:`) to the bearer token every admin request must carry.
+    pub token: Option<String>,
+    /// Allow a `listen` address that is not loopback (put TLS in front of it).
+    pub allow_remote: bool,
 }
 
 impl Default for SpoolSection {
@@ -145,6 +163,7 @@ impl Default for SpoolSection {
             path: None,
             max_pending: limits.max_pending,
             max_bytes: limits.max_bytes,
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -52,12 +52,16 @@
 //! * [`spec`]: OpenAPI webhook specs, loaded and compiled into validators.
 //! * [`codegen`]: `hookgate gen`, a typed receiver crate from a spec.
 //! * [`spool`]: the embedded durable store (group commit), for events and dedup state.
-//! * [`delivery`]: from the spool to destinations (log, HTTP upstream), retries, dead letters.
+//! * [`delivery`]: from the spool to destinations (log, HTTP(S) upstream, in-process
+//!   handlers), retries, dead letters.
+//! * [`admin`]: the admin API over the delivery log (list, show, replay, dead letters, purge).
+//! * [`client`]: the outbound HTTP(S) client.
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod answer;
 pub mod app;
 pub mod auth;

@@ -1,5 +1,8 @@
 //! The `hookgate` command: parse arguments, set up logging, and call the library.
 
+#[path = "hookgate/events.rs"]
+mod events;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,12 +14,16 @@ use hookgate::source::Profile;
 use hookgate::{Secret, SecretRef, Source, app, send};
 
 /// `println!` that does not panic when standard output is closed (`hookgate send --list | head`).
+#[macro_export]
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
+
+/// How often the retention horizon is applied.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Receive webhooks safely: verify, deduplicate, and route signed events.
 #[derive(Parser)]
@@ -82,6 +89,19 @@ enum Command {
         /// How the module names hookgate (`crate` for the modules inside hookgate itself).
         #[arg(long, default_value = "hookgate", requires = "module")]
         hookgate_crate: String,
+    },
+    /// Query the delivery log, replay events, retry dead letters, purge: through the admin API
+    /// of a running gateway, or on the spool of a stopped one.
+    #[command(
+        after_help = "Examples:\n  hookgate events list --status dead\n  hookgate events show 42\n  \
+                            hookgate events replay 42\n  hookgate events retry --source ninja\n  \
+                            hookgate events --config hookgate.toml list --type 'ALERT_*' --since 2h"
+    )]
+    Events {
+        #[command(flatten)]
+        connection: events::Connection,
+        #[command(subcommand)]
+        action: events::Action,
     },
     /// Build a sample event, sign it the way the real sender does, POST it, print the answer.
     #[command(
@@ -153,6 +173,7 @@ fn main() -> ExitCode {
                 data_dir,
             } => serve(config, listen, data_dir).await,
             Command::Check { config } => check(config),
+            Command::Events { connection, action } => events::run(connection, action).await,
             Command::Gen {
                 spec,
                 out,
@@ -290,6 +311,48 @@ async fn serve(
             let _ = stopped.wait_for(|stop| *stop).await;
         }))
     });
+    let mut background = Vec::new();
+    if let Some((admin_addr, router)) = app.admin {
+        let admin_listener = tokio::net::TcpListener::bind(admin_addr)
+            .await
+            .with_context(|| format!("cannot listen on {admin_addr} (admin API)"))?;
+        eprintln!(
+            "admin API on http://{} (bearer token required)",
+            admin_listener.local_addr()?
+        );
+        let mut stopped = stopped.clone();
+        background.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) =
+                hookgate::server::serve(admin_listener, router, Default::default(), shutdown).await
+            {
+                tracing::error!(%error, "admin API stopped");
+            }
+        }));
+    }
+    if let Some(spool) = &spool {
+        let (spool, retention) = (std::sync::Arc::clone(spool), config.spool.retention);
+        let mut stopped = stopped.clone();
+        background.push(tokio::spawn(async move {
+            loop {
+                match spool.sweep(retention).await {
+                    Ok(swept) if swept.events + swept.dedup_records > 0 => tracing::info!(
+                        events = swept.events,
+                        dedup_records = swept.dedup_records,
+                        "retention: removed what is past the horizon"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "retention sweep failed"),
+                }
+                tokio::select! {
+                    _ = stopped.wait_for(|stop| *stop) => break,
+                    () = tokio::time::sleep(SWEEP_EVERY) => {}
+                }
+            }
+        }));
+    }
     let shutdown = async move {
         shutdown_signal().await;
         let _ = stop.send(true);
@@ -297,6 +360,9 @@ async fn serve(
     hookgate::server::serve(listener, app.gateway, app.server, shutdown).await?;
     if let Some(delivering) = delivering {
         let _ = delivering.await;
+    }
+    for task in background {
+        let _ = task.await;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -149,7 +149,13 @@ pub struct Swept {
     pub dedup_records: usize,
 }
 
-/// The status of an event with these deliveries.
+impl EventStatus {
+    /// The status of an event with these deliveries.
+    pub fn of(deliveries: &[DeliveryView]) -> Self {
+        event_status(deliveries)
+    }
+}
+
 fn event_status(deliveries: &[DeliveryView]) -> EventStatus {
     let has = |s: DeliveryStatus| deliveries.iter().any(|d| d.status == s);
     if has(DeliveryStatus::Dead) {

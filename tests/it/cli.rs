@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hookgate-cli-{tag}-{}", std::process::id()));
@@ -121,6 +121,7 @@ pub(crate) struct Serve {
     child: Child,
     pub(crate) addr: String,
     lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stderr_lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Serve {
@@ -157,6 +158,15 @@ impl Serve {
                 }
             }
         };
+        let stderr_lines = std::sync::Arc::new(std::sync::Mutex::new(seen));
+        {
+            let stderr_lines = std::sync::Arc::clone(&stderr_lines);
+            std::thread::spawn(move || {
+                while let Ok(line) = rx.recv() {
+                    stderr_lines.lock().unwrap().push(line);
+                }
+            });
+        }
         let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         if let Some(stdout) = child.stdout.take() {
             let lines = std::sync::Arc::clone(&lines);
@@ -166,7 +176,34 @@ impl Serve {
                 }
             });
         }
-        Self { child, addr, lines }
+        Self {
+            child,
+            addr,
+            lines,
+            stderr_lines,
+        }
+    }
+
+    /// Wait (bounded) for a line on standard error starting with `prefix`; returns the rest.
+    pub(crate) fn stderr_after(&self, prefix: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self
+                .stderr_lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.strip_prefix(prefix))
+            {
+                return line.to_owned();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {prefix:?} on standard error: {:#?}",
+                self.stderr_lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Wait (bounded) until the server printed `n` lines on standard output, stop it, and

@@ -1,6 +1,7 @@
 //! Integration tests: real HTTP over real sockets against servers bound to 127.0.0.1:0.
 //! One test binary with modules, so the suite links once.
 
+mod admin;
 mod cli;
 mod codegen;
 mod crash;

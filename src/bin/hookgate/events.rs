@@ -1,0 +1,369 @@
+//! `hookgate events`: the delivery log from the command line.
+//!
+//! Against a running gateway it speaks to the admin API (`--url`, or `[admin] listen` of
+//! `--config`) with the bearer token; against a stopped one it opens the spool itself. Both run
+//! the same operations ([`hookgate::admin::Ops`]) and print the same JSON.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use hookgate::admin::{Ops, Query};
+use hookgate::config::Config;
+use hookgate::{SecretRef, app};
+use http_body_util::Full;
+use serde_json::Value;
+
+/// Where the delivery log is, and how to print it.
+#[derive(Args)]
+pub struct Connection {
+    /// Configuration file: its admin API if `[admin] listen` is set, else its spool.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded default (its spool is `<data-dir>/spool`).
+    #[arg(long, default_value = "hookgate-data", global = true)]
+    data_dir: PathBuf,
+    /// Admin API base URL of a running gateway, e.g. http://127.0.0.1:9091.
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// Reference to the admin token (env:NAME or file:PATH) for --url.
+    #[arg(long, default_value = "env:HOOKGATE_ADMIN_TOKEN", global = true)]
+    token: String,
+    /// Print the raw JSON answer.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// Which events.
+#[derive(Args, Default, Clone)]
+pub struct FilterArgs {
+    /// Source name.
+    #[arg(long)]
+    source: Option<String>,
+    /// Event type, exact or glob (ALERT_*).
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Event id.
+    #[arg(long)]
+    id: Option<String>,
+    /// pending, retrying, delivered, dead or unrouted.
+    #[arg(long)]
+    status: Option<String>,
+    /// Has a delivery to this destination.
+    #[arg(long)]
+    destination: Option<String>,
+    /// Received at or after: RFC 3339, or an age like 2h.
+    #[arg(long)]
+    since: Option<String>,
+    /// Received before: RFC 3339, or an age like 2h.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only events below this sequence number (the `next` of the page before).
+    #[arg(long)]
+    before: Option<u64>,
+    /// Events per page (default 50, at most 1000).
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+impl FilterArgs {
+    fn query(self) -> Query {
+        Query {
+            source: self.source,
+            kind: self.kind,
+            id: self.id,
+            status: self.status,
+            destination: self.destination,
+            since: self.since,
+            until: self.until,
+            before: self.before,
+            limit: self.limit,
+            ..Query::default()
+        }
+    }
+}
+
+/// What to do.
+#[derive(Subcommand)]
+pub enum Action {
+    /// List events, newest first.
+    List(FilterArgs),
+    /// Show one event: headers, body, and every delivery with its attempts.
+    Show {
+        /// The event's sequence number (the `seq` of `list`).
+        seq: u64,
+    },
+    /// Deliver one event again, or every event matching the filter.
+    Replay {
+        /// The event's sequence number; without it, the filter chooses.
+        seq: Option<u64>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Deliver to this destination instead of the event's own ones.
+        #[arg(long)]
+        to: Option<String>,
+        /// With no seq and no filter: replay every event.
+        #[arg(long)]
+        all: bool,
+    },
+    /// List the dead letters.
+    Dead(FilterArgs),
+    /// Retry dead letters: one event's, or every one matching the filter.
+    Retry {
+        /// The event's sequence number; without it, every matching dead letter.
+        seq: Option<u64>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Remove settled events matching the filter (events still pending are kept).
+    Purge {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// With no filter: every settled event.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// One request, as the API names it.
+struct Call {
+    post: bool,
+    path: String,
+    query: Vec<(&'static str, String)>,
+}
+
+pub async fn run(conn: Connection, action: Action) -> anyhow::Result<ExitCode> {
+    let config = match &conn.config {
+        Some(path) => Some(Config::load(path)?),
+        None => None,
+    };
+    let remote = match (&conn.url, &config) {
+        (Some(url), _) => Some((url.trim_end_matches('/').to_owned(), conn.token.clone())),
+        (None, Some(config)) => match (&config.admin.listen, &config.admin.token) {
+            (Some(listen), Some(token)) => Some((format!("http://{listen}"), token.clone())),
+            _ => None,
+        },
+        (None, None) => None,
+    };
+    let table = matches!(action, Action::List(_) | Action::Dead(_));
+    let answer = match remote {
+        Some((base, token)) => over_http(&base, &token, call(&action)).await?,
+        None => locally(&conn, config.as_ref(), action).await?,
+    };
+    if conn.json || !table {
+        print(&answer);
+    } else {
+        print_table(&answer);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn call(action: &Action) -> Call {
+    let (post, path, query) = match action {
+        Action::List(f) => (false, "/events".to_owned(), query_of(f)),
+        Action::Dead(f) => (false, "/dead".to_owned(), query_of(f)),
+        Action::Show { seq } => (false, format!("/events/{seq}"), Query::default()),
+        Action::Replay {
+            seq: Some(seq), to, ..
+        } => (
+            true,
+            format!("/events/{seq}/replay"),
+            Query {
+                to: to.clone(),
+                ..Query::default()
+            },
+        ),
+        Action::Replay {
+            seq: None,
+            filter,
+            to,
+            all,
+        } => (
+            true,
+            "/events/replay".to_owned(),
+            Query {
+                to: to.clone(),
+                all: all.then_some(true),
+                ..query_of(filter)
+            },
+        ),
+        Action::Retry { seq: Some(seq), .. } => {
+            (true, format!("/events/{seq}/retry"), Query::default())
+        }
+        Action::Retry { seq: None, filter } => (true, "/dead/retry".to_owned(), query_of(filter)),
+        Action::Purge { filter, all } => (
+            true,
+            "/events/purge".to_owned(),
+            Query {
+                all: all.then_some(true),
+                ..query_of(filter)
+            },
+        ),
+    };
+    Call {
+        post,
+        path,
+        query: query.pairs(),
+    }
+}
+
+fn query_of(filter: &FilterArgs) -> Query {
+    filter.clone().query()
+}
+
+async fn over_http(base: &str, token: &str, call: Call) -> anyhow::Result<Value> {
+    let token = SecretRef::parse(token, 0)
+        .and_then(|r| r.resolve())
+        .with_context(|| "the admin token (--token, or admin.token of --config)")?;
+    let mut url = format!("{base}{}", call.path);
+    if !call.query.is_empty() {
+        let mut encoded = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &call.query {
+            encoded.append_pair(k, v);
+        }
+        url.push('?');
+        url.push_str(&encoded.finish());
+    }
+    let bearer = format!(
+        "Bearer {}",
+        String::from_utf8(token.expose().to_vec()).context("the admin token is not UTF-8")?
+    );
+    let request = http::Request::builder()
+        .method(if call.post { "POST" } else { "GET" })
+        .uri(&url)
+        .header(http::header::AUTHORIZATION, bearer)
+        .body(Full::new(Bytes::new()))
+        .with_context(|| format!("invalid admin URL {url:?}"))?;
+    let reply = hookgate::send::post(request)
+        .await
+        .with_context(|| format!("cannot reach the admin API at {base}"))?;
+    let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    if !reply.status.is_success() {
+        let message = value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        bail!("the admin API answered {}: {message}", reply.status);
+    }
+    Ok(value)
+}
+
+async fn locally(
+    conn: &Connection,
+    config: Option<&Config>,
+    action: Action,
+) -> anyhow::Result<Value> {
+    let embedded;
+    let config = match config {
+        Some(config) => config,
+        None => {
+            embedded = app::embedded_config(&conn.data_dir, None)
+                .with_context(|| format!("cannot read {}", conn.data_dir.display()))?
+                .0;
+            &embedded
+        }
+    };
+    let path = config.spool_path();
+    if !path.exists() {
+        bail!("no spool at {} (nothing was received yet?)", path.display());
+    }
+    let spool = hookgate::spool::Spool::open(&path).with_context(|| {
+        format!(
+            "cannot open the spool at {}: a running gateway holds it; set [admin] listen and \
+             token in its configuration, or pass --url, to manage it while it runs",
+            path.display()
+        )
+    })?;
+    let destinations = config.routes.iter().map(|r| r.to.clone()).collect();
+    let ops = Ops::new(Arc::new(spool), None, destinations);
+    let result = match action {
+        Action::List(f) => ops.list(&f.query()),
+        Action::Dead(f) => ops.dead(&f.query()),
+        Action::Show { seq } => ops.show(seq),
+        Action::Replay {
+            seq: Some(seq), to, ..
+        } => ops.replay(seq, to.as_deref()).await,
+        Action::Replay {
+            seq: None,
+            filter,
+            to,
+            all,
+        } => {
+            let query = Query {
+                all: all.then_some(true),
+                ..filter.query()
+            };
+            ops.replay_matching(&query, to.as_deref()).await
+        }
+        Action::Retry { seq: Some(seq), .. } => ops.retry(seq).await,
+        Action::Retry { seq: None, filter } => ops.retry_matching(&filter.query()).await,
+        Action::Purge { filter, all } => {
+            let query = Query {
+                all: all.then_some(true),
+                ..filter.query()
+            };
+            ops.purge(&query).await
+        }
+    };
+    result.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn print(value: &Value) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    crate::outln!("{text}");
+}
+
+fn print_table(answer: &Value) {
+    let events = answer
+        .get("events")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    crate::outln!(
+        "{:>6}  {:<24}  {:<9}  {:<10}  {:<24}  {:<20}  DELIVERIES",
+        "SEQ",
+        "RECEIVED",
+        "STATUS",
+        "SOURCE",
+        "TYPE",
+        "ID"
+    );
+    let text = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    for e in events {
+        let deliveries: Vec<String> = e
+            .get("deliveries")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|d| {
+                let mut s = format!(
+                    "{}:{}({})",
+                    text(d, "destination"),
+                    text(d, "status"),
+                    d.get("attempts").and_then(Value::as_u64).unwrap_or(0)
+                );
+                if let Some(error) = d.get("last_error").and_then(Value::as_str) {
+                    if text(d, "status") != "delivered" {
+                        s.push_str(&format!(" {error}"));
+                    }
+                }
+                s
+            })
+            .collect();
+        crate::outln!(
+            "{:>6}  {:<24}  {:<9}  {:<10}  {:<24}  {:<20}  {}",
+            e.get("seq").and_then(Value::as_u64).unwrap_or(0),
+            text(e, "received_at"),
+            text(e, "status"),
+            text(e, "source"),
+            text(e, "type"),
+            text(e, "id"),
+            deliveries.join("; ")
+        );
+    }
+    if let Some(next) = answer.get("next").and_then(Value::as_u64) {
+        crate::outln!("more: --before {next}");
+    }
+}
