@@ -434,3 +434,69 @@ async fn in_process_handlers_run_from_the_spool_with_retries() {
     drop(spool);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_upstream_outage_delays_deliveries_and_loses_none() {
+    // A port nobody listens on yet: connections are refused until the upstream comes up.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{addr}/hook");
+    let dir = temp("outage");
+    let spool = Arc::new(Spool::open(&dir).unwrap());
+    let http = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5)).unwrap();
+    let policy = RetryPolicy {
+        initial_delay: Duration::from_millis(50),
+        factor: 2.0,
+        max_delay: Duration::from_millis(400),
+        ..RetryPolicy::default()
+    };
+    let deliverer = deliverer_to(&spool, http, policy);
+    for i in 0..20 {
+        spool_accept(&spool, &event(100 + i), &["up"]).await;
+    }
+    // The outage: every delivery fails at least twice and stays pending, none is given up.
+    deliver_until(&deliverer, &spool, |s| {
+        s.list(&hookgate::spool::Filter::default(), 100)
+            .unwrap()
+            .iter()
+            .all(|e| e.deliveries[0].delivery.attempts >= 2)
+    })
+    .await;
+    assert_eq!(spool.pending_len(), 20);
+    assert!(spool.dead().unwrap().is_empty());
+    let listed = spool
+        .list(&hookgate::spool::Filter::default(), 100)
+        .unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|e| e.status == hookgate::spool::EventStatus::Retrying)
+    );
+    let (_, deliveries) = spool.show(listed[0].seq).unwrap().unwrap();
+    let error = deliveries[0].delivery.history[0].error.clone().unwrap();
+    assert!(
+        error.contains("refused") || error.contains("Connect"),
+        "{error}"
+    );
+
+    // The upstream comes back: every event arrives.
+    let upstream = Upstream::default();
+    upstream.start_on(&addr.to_string()).await;
+    deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
+    let mut ids: Vec<String> = upstream
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, headers, _)| headers["x-hookgate-event-id"].to_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "every event delivered");
+    assert!(spool.dead().unwrap().is_empty());
+    drop(deliverer);
+    drop(spool);
+    let _ = std::fs::remove_dir_all(&dir);
+}
