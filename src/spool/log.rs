@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, encode, now_ms, seq_of,
-    split_delivery_key,
+    Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, now_ms,
+    seq_of, split_delivery_key,
 };
 use crate::route::glob_match;
 
@@ -361,6 +361,11 @@ impl Spool {
             };
             ops.push(Op::Remove(from, key.clone()));
             ops.push(Op::Put(Table::Pending, key, encode(&again)?));
+            ops.push(Op::Put(
+                Table::Due,
+                due_key(now, seq, &view.destination),
+                Vec::new(),
+            ));
             count += 1;
             bytes += again.bytes;
         }
@@ -371,6 +376,11 @@ impl Spool {
                     Table::Pending,
                     delivery_key(seq, destination),
                     encode(&fresh)?,
+                ));
+                ops.push(Op::Put(
+                    Table::Due,
+                    due_key(now, seq, destination),
+                    Vec::new(),
                 ));
                 count += 1;
                 bytes += fresh.bytes;

@@ -83,9 +83,12 @@ pub(crate) enum Table {
     Dead = 3,
     /// seq + destination -> [`Delivery`] made
     Delivered = 4,
+    /// next attempt time + seq + destination -> nothing: the pending deliveries by due time, so
+    /// that finding what is due costs what is due, not what is pending
+    Due = 5,
 }
 
-const TABLES: [&str; 5] = ["events", "dedup", "pending", "dead", "delivered"];
+const TABLES: [&str; 6] = ["events", "dedup", "pending", "dead", "delivered", "due"];
 
 /// Attempts kept in a delivery's history; older ones are dropped (the count stays exact).
 pub const MAX_HISTORY: usize = 32;
@@ -180,10 +183,25 @@ pub struct Due {
     pub delivery: Delivery,
 }
 
+/// The due index's key of a delivery due at `next_at_ms`.
+pub(crate) fn due_key(next_at_ms: u64, seq: u64, destination: &str) -> Vec<u8> {
+    let mut key = next_at_ms.to_be_bytes().to_vec();
+    key.extend_from_slice(&seq.to_be_bytes());
+    key.extend_from_slice(destination.as_bytes());
+    key
+}
+
 pub(crate) fn delivery_key(seq: u64, destination: &str) -> Vec<u8> {
     let mut key = seq.to_be_bytes().to_vec();
     key.extend_from_slice(destination.as_bytes());
     key
+}
+
+impl Due {
+    /// Its key in the due index, as it was when it was read.
+    fn index_key(&self) -> Vec<u8> {
+        due_key(self.delivery.next_at_ms, self.seq, &self.destination)
+    }
 }
 
 struct Write {
@@ -193,7 +211,7 @@ struct Write {
 
 /// The embedded durable store; see the [module docs](self).
 pub struct Spool {
-    tables: [Keyspace; 5],
+    tables: [Keyspace; 6],
     // What is pending, kept in memory so that the full check on every request costs nothing;
     // rebuilt from the pending table at open.
     pending: AtomicU64,
@@ -223,7 +241,7 @@ impl Spool {
         for name in TABLES {
             opened.push(db.keyspace(name, KeyspaceCreateOptions::default)?);
         }
-        let tables: [Keyspace; 5] = opened
+        let tables: [Keyspace; 6] = opened
             .try_into()
             .map_err(|_| SpoolError::Storage("keyspaces".into()))?;
         // Sequence numbers continue after the last stored event.
@@ -244,12 +262,24 @@ impl Spool {
                 .map_err(|e| SpoolError::Storage(format!("cannot start the writer: {e}")))?
         };
         let (mut pending, mut pending_bytes) = (0u64, 0u64);
+        let mut index = Vec::new();
         for guard in tables[Table::Pending as usize].iter() {
-            let value = guard.value()?;
+            let (key, value) = guard.into_inner()?;
             let delivery: Delivery =
                 postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
             pending += 1;
             pending_bytes += delivery.bytes;
+            let (seq, destination) = split_delivery_key(&key)?;
+            index.push(due_key(delivery.next_at_ms, seq, &destination));
+        }
+        // A spool written before the due index existed: build it once.
+        if pending > 0 && tables[Table::Due as usize].iter().next().is_none() {
+            let mut batch = db.batch();
+            for key in &index {
+                batch.insert(&tables[Table::Due as usize], key.as_slice(), []);
+            }
+            batch.commit()?;
+            db.persist(PersistMode::SyncAll)?;
         }
         Ok(Self {
             tables,
@@ -338,6 +368,11 @@ impl Spool {
                 delivery_key(seq, destination),
                 fresh.clone(),
             ));
+            ops.push(Op::Put(
+                Table::Due,
+                due_key(now, seq, destination),
+                Vec::new(),
+            ));
         }
         ops.extend(extra);
         self.commit(ops).await?;
@@ -374,17 +409,27 @@ impl Spool {
         self.pending_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Deliveries due at `now_ms`, at most `limit`, oldest event first.
+    /// Deliveries due at `now_ms`, at most `limit`, longest due first.
     pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, SpoolError> {
         let mut due = Vec::new();
-        for guard in self.table(Table::Pending).iter() {
-            let (key, value) = guard.into_inner()?;
+        let upper = now_ms.saturating_add(1).to_be_bytes();
+        for guard in self.table(Table::Due).range(..upper) {
+            let key = guard.key()?;
+            let corrupt = || SpoolError::Corrupt("due key".into());
+            let (at, rest) = key.split_at_checked(8).ok_or_else(corrupt)?;
+            let at = seq_of(at).ok_or_else(corrupt)?;
+            let (seq, destination) = split_delivery_key(rest)?;
+            let Some(value) = self
+                .table(Table::Pending)
+                .get(delivery_key(seq, &destination))?
+            else {
+                continue; // settled meanwhile
+            };
             let delivery: Delivery =
                 postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
-            if delivery.next_at_ms > now_ms {
-                continue;
+            if delivery.next_at_ms != at {
+                continue; // rescheduled meanwhile
             }
-            let (seq, destination) = split_delivery_key(&key)?;
             due.push(Due {
                 seq,
                 destination,
@@ -403,6 +448,7 @@ impl Spool {
         let mut done = delivery.clone();
         done.settled_at_ms = Some(now_ms());
         self.commit(vec![
+            Op::Remove(Table::Due, due.index_key()),
             Op::Remove(Table::Pending, key.clone()),
             Op::Put(Table::Delivered, key, encode(&done)?),
         ])
@@ -414,7 +460,11 @@ impl Spool {
     /// Forget a pending delivery whose event is gone.
     pub(crate) async fn drop_pending(&self, due: &Due) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
-        self.commit(vec![Op::Remove(Table::Pending, key)]).await?;
+        self.commit(vec![
+            Op::Remove(Table::Due, due.index_key()),
+            Op::Remove(Table::Pending, key),
+        ])
+        .await?;
         self.settled(&due.delivery);
         Ok(())
     }
@@ -422,8 +472,16 @@ impl Spool {
     /// Try again later, with this state.
     pub async fn reschedule(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
-        self.commit(vec![Op::Put(Table::Pending, key, encode(delivery)?)])
-            .await
+        self.commit(vec![
+            Op::Remove(Table::Due, due.index_key()),
+            Op::Put(
+                Table::Due,
+                due_key(delivery.next_at_ms, due.seq, &due.destination),
+                Vec::new(),
+            ),
+            Op::Put(Table::Pending, key, encode(delivery)?),
+        ])
+        .await
     }
 
     /// Give up: move the delivery to the dead letters.
@@ -432,6 +490,7 @@ impl Spool {
         let mut dead = delivery.clone();
         dead.settled_at_ms = Some(now_ms());
         self.commit(vec![
+            Op::Remove(Table::Due, due.index_key()),
             Op::Remove(Table::Pending, key.clone()),
             Op::Put(Table::Dead, key, encode(&dead)?),
         ])
@@ -500,7 +559,7 @@ pub(crate) fn seq_of(key: &[u8]) -> Option<u64> {
 fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Write>,
     db: &Database,
-    tables: &[Keyspace; 5],
+    tables: &[Keyspace; 6],
     commits: &AtomicU64,
 ) {
     while let Some(first) = rx.blocking_recv() {
@@ -614,6 +673,46 @@ mod tests {
         spool.bury(&due[0], &due[0].delivery).await.unwrap();
         assert_eq!(spool.pending_len(), 0);
         assert_eq!(spool.dead().unwrap()[0].destination, "upstream");
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_due_index_finds_only_what_is_due_and_is_rebuilt_when_missing() {
+        let dir = temp("due-index");
+        let up = ["up".to_owned()];
+        {
+            let spool = Spool::open(&dir).unwrap();
+            for i in 0..3 {
+                spool.accept(&event(i), &up, Vec::new()).await.unwrap();
+            }
+            // Two are retried much later; one stays due.
+            for due in spool.due(now_ms(), 10).unwrap().iter().take(2) {
+                let later = Delivery {
+                    attempts: 1,
+                    next_at_ms: now_ms() + 3_600_000,
+                    ..due.delivery.clone()
+                };
+                spool.reschedule(due, &later).await.unwrap();
+            }
+            assert_eq!(spool.due(now_ms(), 10).unwrap().len(), 1);
+            // Lose the index, as a spool written before it existed would not have it.
+            let keys: Vec<Vec<u8>> = spool
+                .table(Table::Due)
+                .iter()
+                .map(|g| g.key().unwrap().to_vec())
+                .collect();
+            assert_eq!(keys.len(), 3, "one index entry per pending delivery");
+            let ops = keys
+                .into_iter()
+                .map(|k| Op::Remove(Table::Due, k))
+                .collect();
+            spool.commit(ops).await.unwrap();
+            assert!(spool.due(now_ms(), 10).unwrap().is_empty());
+        }
+        let spool = Spool::open(&dir).unwrap();
+        assert_eq!(spool.due(now_ms(), 10).unwrap().len(), 1);
+        assert_eq!(spool.due(now_ms() + 7_200_000, 10).unwrap().len(), 3);
         drop(spool);
         let _ = std::fs::remove_dir_all(&dir);
     }
