@@ -2,8 +2,9 @@
 //!
 //! The body is forwarded byte for byte with the original `Content-Type`, plus metadata headers:
 //! `X-Hookgate-Source`, `X-Hookgate-Event-Id` (so the upstream can deduplicate: delivery is at
-//! least once), `X-Hookgate-Event-Type` and `X-Hookgate-Received-At`. A 2xx means delivered; 408,
-//! 429 and 5xx are retried (honouring `Retry-After` in seconds); any other 4xx is permanent.
+//! least once), `X-Hookgate-Event-Type`, and `X-Hookgate-Verified-At` (also sent as
+//! `X-Hookgate-Received-At`: the signature is verified as the request arrives). A 2xx means delivered; 408,
+//! 429 and 5xx are retried (honouring `Retry-After`, in seconds or as an HTTP date); any other 4xx is permanent.
 //! `http://` and `https://` upstreams are supported (see [`crate::client`] for TLS).
 //!
 //! Two options: an allow-list of the sender's request headers to pass on (never credentials:
@@ -91,14 +92,14 @@ impl HttpDestination {
 
     fn request(&self, event: &StoredEvent) -> Result<Request<Full<Bytes>>, http::Error> {
         let received = std::time::UNIX_EPOCH + Duration::from_millis(event.received_at_ms);
+        // The signature is verified as the request is received: one time, under both names.
+        let at = humantime::format_rfc3339_millis(received).to_string();
         let mut builder = Request::post(self.url.clone())
             .header("x-hookgate-source", &event.source)
             .header("x-hookgate-event-id", &event.id)
             .header("x-hookgate-event-type", &event.kind)
-            .header(
-                "x-hookgate-received-at",
-                humantime::format_rfc3339_millis(received).to_string(),
-            );
+            .header("x-hookgate-received-at", &at)
+            .header("x-hookgate-verified-at", &at);
         if let Some(content_type) = &event.content_type {
             builder = builder.header(header::CONTENT_TYPE, content_type);
         }
@@ -124,9 +125,17 @@ impl HttpDestination {
     }
 }
 
+/// `Retry-After` in seconds or as an HTTP date, capped at a day.
 fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    let seconds: u64 = value?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds.min(24 * 3600)))
+    let text = value?.to_str().ok()?.trim();
+    let after = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(text)
+            .ok()?
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    };
+    Some(after.min(Duration::from_secs(24 * 3600)))
 }
 
 impl Destination for HttpDestination {
@@ -176,5 +185,28 @@ impl Destination for HttpDestination {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date_and_is_capped() {
+        let value = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert_eq!(retry_after(Some(&value("7"))), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(Some(&value("999999"))),
+            Some(Duration::from_secs(24 * 3600))
+        );
+        let in_a_minute =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(60));
+        let after = retry_after(Some(&value(&in_a_minute))).unwrap();
+        assert!(after > Duration::from_secs(55) && after <= Duration::from_secs(60));
+        let past = retry_after(Some(&value("Sun, 06 Nov 1994 08:49:37 GMT")));
+        assert_eq!(past, Some(Duration::ZERO));
+        assert_eq!(retry_after(Some(&value("soon"))), None);
+        assert_eq!(retry_after(None), None);
     }
 }

@@ -20,6 +20,8 @@ use tokio::time::Instant;
 pub(crate) struct Upstream {
     pub(crate) script: Arc<Mutex<VecDeque<u16>>>,
     pub(crate) received: Arc<Mutex<Vec<(Instant, http::HeaderMap, Bytes)>>>,
+    /// `Retry-After` sent with every non-2xx answer, if set.
+    pub(crate) retry_after: Arc<Mutex<Option<String>>>,
 }
 
 impl Upstream {
@@ -48,6 +50,13 @@ impl Upstream {
                 let status = this.script.lock().unwrap().pop_front().unwrap_or(200);
                 let mut response = Response::new(Full::new(Bytes::new()));
                 *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                if let Some(after) = this.retry_after.lock().unwrap().clone() {
+                    if status >= 300 {
+                        response
+                            .headers_mut()
+                            .insert(http::header::RETRY_AFTER, after.parse().unwrap());
+                    }
+                }
                 Ok::<_, Infallible>(response)
             }
         });
@@ -496,6 +505,38 @@ async fn an_upstream_outage_delays_deliveries_and_loses_none() {
     ids.dedup();
     assert_eq!(ids.len(), 20, "every event delivered");
     assert!(spool.dead().unwrap().is_empty());
+    drop(deliverer);
+    drop(spool);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_the_backoff_is_honoured() {
+    let upstream = Upstream::default();
+    upstream.script.lock().unwrap().extend([429, 503]);
+    *upstream.retry_after.lock().unwrap() = Some("1".into());
+    let url = upstream.start().await;
+    let dir = temp("retry-after");
+    let spool = Arc::new(Spool::open(&dir).unwrap());
+    let http = HttpDestination::new(url.parse().unwrap(), Duration::from_secs(5)).unwrap();
+    let policy = RetryPolicy {
+        initial_delay: Duration::from_millis(10),
+        ..RetryPolicy::default()
+    };
+    let deliverer = deliverer_to(&spool, http, policy);
+    spool_accept(&spool, &event(9), &["up"]).await;
+    deliver_until(&deliverer, &spool, |s| s.pending_len() == 0).await;
+    let received = upstream.received.lock().unwrap();
+    assert_eq!(received.len(), 3, "429, 503, then delivered");
+    for gap in received.windows(2).map(|w| w[1].0 - w[0].0) {
+        // The backoff alone would be 10-40 ms; the upstream asked for a second.
+        assert!(gap >= Duration::from_millis(950), "{gap:?}");
+    }
+    assert_eq!(
+        received[0].1["x-hookgate-verified-at"],
+        received[0].1["x-hookgate-received-at"]
+    );
+    drop(received);
     drop(deliverer);
     drop(spool);
     let _ = std::fs::remove_dir_all(&dir);
