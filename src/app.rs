@@ -15,13 +15,14 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::HeaderName;
 use http_body::Body;
 
 use crate::auth::{HmacScheme, Scheme, Secret, TokenLocation, TokenScheme, secret};
 use crate::config::{Config, ConfigError, IdPlaceConfig, RouteConfig, SourceConfig};
-use crate::dedup::{DedupStore, DurableStore, MemoryStore};
+use crate::dedup::{DedupStore, DurableStore, MemoryStore, RedisStore};
 use crate::delivery::{Deliverer, Destination, HttpDestination, LogDestination, Outcome};
 use crate::event::Event;
 use crate::gateway::Gateway;
@@ -34,7 +35,8 @@ use crate::spec::Spec;
 use crate::spool::{Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
 
 /// What a route's `to` may be.
-pub const DESTINATIONS: &str = "`log`, or an http:// or https:// URL";
+pub const DESTINATIONS: &str =
+    "`log`, an http:// or https:// URL, a nats:// URL (JetStream) or a redis:// URL (a stream)";
 
 /// A gateway built from a configuration, ready to serve.
 pub struct App<B> {
@@ -113,13 +115,28 @@ where
         problems.push("no [[source]] is configured".into());
     }
 
-    let store: Arc<dyn DedupStore> = match &spool {
-        Some(spool) => Arc::new(DurableStore::new(
+    let store: Arc<dyn DedupStore> = match (&config.dedup.store, &spool) {
+        (Some(url), _) if !url.starts_with("redis://") => {
+            problems.push(format!(
+                "dedup.store: {url:?} is not supported (a redis:// URL, or leave it out)"
+            ));
+            Arc::new(MemoryStore::new())
+        }
+        (Some(url), _) => {
+            match RedisStore::new(url, config.dedup.ttl, config.dedup.in_flight_ttl) {
+                Ok(store) => Arc::new(store),
+                Err(e) => {
+                    problems.push(format!("dedup.store: {e}"));
+                    Arc::new(MemoryStore::new())
+                }
+            }
+        }
+        (None, Some(spool)) => Arc::new(DurableStore::new(
             Arc::clone(spool),
             config.dedup.ttl,
             config.dedup.in_flight_ttl,
         )),
-        None => Arc::new(MemoryStore::with_limits(
+        (None, None) => Arc::new(MemoryStore::with_limits(
             config.dedup.ttl,
             config.dedup.in_flight_ttl,
             config.dedup.max_entries,
@@ -128,20 +145,20 @@ where
 
     let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
     for (i, route) in config.routes.iter().enumerate() {
-        let first = config.routes.iter().find(|r| r.to == route.to);
-        if first.is_some_and(|f| {
-            (&f.forward_headers, &f.sign_secret, &f.ca_file)
-                != (&route.forward_headers, &route.sign_secret, &route.ca_file)
-        }) {
+        let name = route.destination_name();
+        let first = config.routes.iter().find(|r| r.destination_name() == name);
+        if first.is_some_and(|f| f.destination_settings() != route.destination_settings()) {
             problems.push(format!(
-                "route #{}: {:?} is also the destination of an earlier route with other \
-                 forward_headers, sign_secret or ca_file; one destination has one setting",
+                "route #{}: destination {name:?} is configured differently by an earlier route; \
+                 one destination has one setting (give routes that differ their own `name`)",
                 i + 1,
-                route.to
             ));
         }
+        if destinations.contains_key(name) {
+            continue;
+        }
         if let Some(destination) = check_route(i, route, config, &mut problems) {
-            destinations.insert(route.to.clone(), destination);
+            destinations.insert(name.to_owned(), destination);
         }
     }
     let deliverer = spool.as_ref().map(|spool| {
@@ -191,7 +208,7 @@ where
         let mut described = Vec::new();
         for route in &routes {
             for pattern in &route.events {
-                described.push(format!("{pattern} -> {}", route.to));
+                described.push(format!("{pattern} -> {}", route.destination_name()));
             }
         }
         let pipeline = Pipeline::new(source)
@@ -205,7 +222,7 @@ where
                     .flat_map(|r| {
                         r.events.iter().map(|pattern| SpoolRoute {
                             pattern: pattern.clone(),
-                            destination: r.to.clone(),
+                            destination: r.destination_name().to_owned(),
                         })
                     })
                     .collect();
@@ -227,7 +244,7 @@ where
                     .timeout(config.server.handler_timeout)
                     .retry_after(config.server.retry_after);
                 for route in &routes {
-                    let Some(destination) = destinations.get(&route.to) else {
+                    let Some(destination) = destinations.get(route.destination_name()) else {
                         continue;
                     };
                     for pattern in &route.events {
@@ -374,26 +391,61 @@ fn check_route(
         problems.push(format!("{label}: `to` is required ({DESTINATIONS})"));
         return None;
     }
-    let is_http = route.to.starts_with("http://") || route.to.starts_with("https://");
-    if !is_http {
-        if route.to != "log" {
+    let kind = DestinationKind::of(&route.to);
+    let mut misplaced = false;
+    for (key, set, allowed) in [
+        (
+            "forward_headers",
+            !route.forward_headers.is_empty(),
+            &[DestinationKind::Http][..],
+        ),
+        (
+            "sign_secret",
+            route.sign_secret.is_some(),
+            &[DestinationKind::Http],
+        ),
+        ("ca_file", route.ca_file.is_some(), &[DestinationKind::Http]),
+        ("subject", route.subject.is_some(), &[DestinationKind::Nats]),
+        (
+            "create_stream",
+            route.create_stream,
+            &[DestinationKind::Nats],
+        ),
+        (
+            "duplicate_window",
+            route.duplicate_window.is_some(),
+            &[DestinationKind::Nats],
+        ),
+        (
+            "stream",
+            route.stream.is_some(),
+            &[DestinationKind::Nats, DestinationKind::Redis],
+        ),
+        ("maxlen", route.maxlen.is_some(), &[DestinationKind::Redis]),
+    ] {
+        if set && !allowed.contains(&kind) && kind != DestinationKind::Unknown {
+            problems.push(format!(
+                "{label}: `{key}` does not apply to {:?} destinations",
+                kind.name()
+            ));
+            misplaced = true;
+        }
+    }
+    match kind {
+        DestinationKind::Log => {
+            return (!misplaced).then(|| Arc::new(LogDestination) as Arc<dyn Destination>);
+        }
+        DestinationKind::Nats => return nats_destination(&label, route, config, problems),
+        DestinationKind::Redis => return redis_destination(&label, route, config, problems),
+        DestinationKind::Unknown => {
             problems.push(format!(
                 "{label}: unknown destination {:?} ({DESTINATIONS})",
                 route.to
             ));
+            return None;
         }
-        for (key, set) in [
-            ("forward_headers", !route.forward_headers.is_empty()),
-            ("sign_secret", route.sign_secret.is_some()),
-            ("ca_file", route.ca_file.is_some()),
-        ] {
-            if set {
-                problems.push(format!(
-                    "{label}: `{key}` applies to http(s) destinations only"
-                ));
-            }
-        }
-        return (route.to == "log").then(|| Arc::new(LogDestination) as Arc<dyn Destination>);
+        DestinationKind::Http if misplaced => return None,
+        DestinationKind::Http => {}
     }
     let uri = match route.to.parse::<http::Uri>() {
         Ok(uri) if uri.host().is_some() => uri,
@@ -456,6 +508,108 @@ fn check_route(
         destination = destination.sign_with(secret);
     }
     Some(Arc::new(destination))
+}
+
+/// What kind of destination a route's `to` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DestinationKind {
+    Log,
+    Http,
+    Nats,
+    Redis,
+    Unknown,
+}
+
+impl DestinationKind {
+    fn of(to: &str) -> Self {
+        if to == "log" {
+            Self::Log
+        } else if to.starts_with("http://") || to.starts_with("https://") {
+            Self::Http
+        } else if to.starts_with("nats://") {
+            Self::Nats
+        } else if to.starts_with("redis://") {
+            Self::Redis
+        } else {
+            Self::Unknown
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Http => "http",
+            Self::Nats => "nats",
+            Self::Redis => "redis",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+fn nats_destination(
+    label: &str,
+    route: &RouteConfig,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Option<Arc<dyn Destination>> {
+    let subject = route
+        .subject
+        .as_deref()
+        .unwrap_or(crate::delivery::nats::DEFAULT_SUBJECT);
+    let mut destination = match crate::delivery::nats::NatsDestination::new(
+        &route.to,
+        subject,
+        config.delivery.timeout,
+    ) {
+        Ok(destination) => destination,
+        Err(e) => {
+            problems.push(format!("{label}: {e}"));
+            return None;
+        }
+    };
+    match (&route.stream, route.create_stream) {
+        (Some(_), true) if destination.stream_subject() == ">" => {
+            problems.push(format!(
+                "{label}: the subject template starts with a placeholder, so a created stream \
+                 would capture every subject on the server; start it with a fixed token \
+                 (webhooks.{{source}}.{{event}}) or create the stream yourself"
+            ));
+            return None;
+        }
+        (Some(stream), create) => {
+            let window = route.duplicate_window.unwrap_or(Duration::from_secs(120));
+            destination = destination.stream(stream, create, window);
+        }
+        (None, true) => {
+            problems.push(format!("{label}: create_stream needs `stream` (its name)"));
+            return None;
+        }
+        (None, false) => {}
+    }
+    Some(Arc::new(destination))
+}
+
+fn redis_destination(
+    label: &str,
+    route: &RouteConfig,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Option<Arc<dyn Destination>> {
+    let stream = route
+        .stream
+        .as_deref()
+        .unwrap_or(crate::delivery::redis_stream::DEFAULT_STREAM);
+    match crate::delivery::redis_stream::RedisStreamDestination::new(
+        &route.to,
+        stream,
+        config.delivery.timeout,
+    ) {
+        Ok(destination) => Some(Arc::new(destination.maxlen(route.maxlen))),
+        Err(e) => {
+            problems.push(format!("{label}: {e}"));
+            None
+        }
+    }
 }
 
 /// A handler that delivers synchronously, for pipelines without a spool: 2xx only after the
@@ -853,12 +1007,58 @@ mod tests {
         .unwrap();
         let all = err.problems.join("\n");
         for expected in [
-            "`forward_headers` applies to http(s) destinations only",
+            "`forward_headers` does not apply to \"log\" destinations",
             "authorization carries credentials and is never forwarded",
             "\"bad header\" is not a header name",
             "HOOKGATE_APP_TEST_UNSET_SIGN",
             "ca_file /nonexistent/ca.pem",
             "one destination has one setting",
+        ] {
+            assert!(all.contains(expected), "{expected:?} in {all}");
+        }
+    }
+
+    #[test]
+    fn broker_routes_and_the_dedup_store_are_checked() {
+        let err = build_text(
+            r#"
+            [dedup]
+            store = "memcached://127.0.0.1"
+            [[source]]
+            name = "a"
+            profile = "homa"
+            secrets = ["env:HOOKGATE_APP_TEST_UNSET"]
+            [[route]]
+            to = "http://127.0.0.1:9/hook"
+            subject = "x.{event}"
+            [[route]]
+            to = "nats://127.0.0.1:4222"
+            create_stream = true
+            [[route]]
+            to = "nats://127.0.0.1:4223"
+            subject = "{source}.{event}"
+            stream = "ALL"
+            create_stream = true
+            [[route]]
+            to = "nats://127.0.0.1:4224"
+            subject = "x.{nope}"
+            [[route]]
+            to = "redis://127.0.0.1:6379"
+            stream = "s.{source}"
+            maxlen = 10
+            subject = "x"
+        "#,
+        )
+        .err()
+        .unwrap();
+        let all = err.problems.join("\n");
+        for expected in [
+            "dedup.store: \"memcached://127.0.0.1\" is not supported",
+            "`subject` does not apply to \"http\" destinations",
+            "create_stream needs `stream`",
+            "would capture every subject on the server",
+            "nope",
+            "`subject` does not apply to \"redis\" destinations",
         ] {
             assert!(all.contains(expected), "{expected:?} in {all}");
         }

@@ -110,8 +110,11 @@ pub struct DedupSection {
     /// `server.handler_timeout`.
     #[serde(with = "humantime_serde")]
     pub in_flight_ttl: Duration,
-    /// How many ids are remembered at most (the oldest are forgotten first).
+    /// How many ids are remembered at most (the oldest are forgotten first; in-memory store).
     pub max_entries: usize,
+    /// Where the dedup state lives: absent for this process alone (in the spool when it is on,
+    /// else in memory), or a `redis://` URL shared by several replicas.
+    pub store: Option<String>,
 }
 
 impl Default for DedupSection {
@@ -120,6 +123,7 @@ impl Default for DedupSection {
             ttl: crate::dedup::memory::DEFAULT_TTL,
             in_flight_ttl: crate::dedup::memory::DEFAULT_IN_FLIGHT_TTL,
             max_entries: crate::dedup::memory::DEFAULT_MAX_ENTRIES,
+            store: None,
         }
     }
 }
@@ -297,15 +301,16 @@ pub enum IdPlaceConfig {
 }
 
 /// `[[route]]`: where events of some types from some source go.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RouteConfig {
     /// The source's name; every source when absent.
     pub source: Option<String>,
     /// Event types: exact names or globs (`ALERT_*`, `job.*`, `*`).
     pub events: Vec<String>,
-    /// Destination: `log` prints each event as a JSON line on standard output; an `http://`
-    /// URL receives each event by POST (the exact bytes, with hookgate's metadata headers).
+    /// Destination: `log` prints each event as a JSON line on standard output; an `http://` or
+    /// `https://` URL receives each event by POST (the exact bytes, with hookgate's metadata
+    /// headers); a `nats://` URL publishes to JetStream; a `redis://` URL appends to a stream.
     pub to: String,
     /// HTTP destinations: request headers of the sender to pass on (credentials never are).
     pub forward_headers: Vec<String>,
@@ -315,6 +320,39 @@ pub struct RouteConfig {
     /// HTTPS destinations: a PEM bundle of the CA certificates the upstream's certificate must
     /// chain to, instead of the public roots.
     pub ca_file: Option<PathBuf>,
+    /// The destination's name in the delivery log (default: `to`). Routes naming the same
+    /// destination must configure it the same way.
+    pub name: Option<String>,
+    /// NATS destinations: the subject template (`{source}`, `{event}`); default
+    /// `webhooks.{source}.{event}`.
+    pub subject: Option<String>,
+    /// NATS destinations: the JetStream stream (created when `create_stream`); Redis
+    /// destinations: the stream key template (default `webhooks`).
+    pub stream: Option<String>,
+    /// NATS destinations: create the stream if it does not exist.
+    pub create_stream: bool,
+    /// NATS destinations: the duplicate window of a created stream (default 2m, JetStream's).
+    #[serde(with = "humantime_serde")]
+    pub duplicate_window: Option<Duration>,
+    /// Redis destinations: trim the stream to about this many entries (`MAXLEN ~`).
+    pub maxlen: Option<u64>,
+}
+
+impl RouteConfig {
+    /// The destination's name in the delivery log.
+    pub fn destination_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.to)
+    }
+
+    /// The route without what selects events: equal for routes configuring a destination the
+    /// same way.
+    pub fn destination_settings(&self) -> Self {
+        Self {
+            source: None,
+            events: Vec::new(),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for RouteConfig {
@@ -326,6 +364,12 @@ impl Default for RouteConfig {
             forward_headers: Vec::new(),
             sign_secret: None,
             ca_file: None,
+            name: None,
+            subject: None,
+            stream: None,
+            create_stream: false,
+            duplicate_window: None,
+            maxlen: None,
         }
     }
 }

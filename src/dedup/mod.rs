@@ -45,6 +45,7 @@
 
 pub mod durable;
 pub mod memory;
+pub mod redis;
 
 use std::fmt;
 use std::future::Future;
@@ -60,6 +61,7 @@ use tower::{Layer, Service};
 
 pub use self::durable::DurableStore;
 pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
 use crate::answer;
 use crate::body::ResponseBody;
 use crate::event::{Event, EventId};

@@ -13,6 +13,8 @@
 
 pub mod handlers;
 pub mod http;
+pub mod nats;
+pub mod redis_stream;
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -1,0 +1,120 @@
+//! The cost of scaling out, in one run: the full pipeline with in-memory dedup and no hand-off
+//! (the baseline) against Redis dedup plus a JetStream publish acknowledged before the 202 (spool
+//! off, so each request pays both round trips), 64 requests in flight per iteration. Report the
+//! ratio of the two throughputs. Needs Redis on 127.0.0.1:6379 and NATS with JetStream on
+//! 127.0.0.1:4222; `cargo bench --bench scale`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::future::join_all;
+use hookgate::config::{Config, RouteConfig, SourceConfig};
+use hookgate::gateway::Gateway;
+use http_body_util::Full;
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+const IN_FLIGHT: u64 = 64;
+
+fn setup(
+    dir: &std::path::Path,
+    scaled: bool,
+    stream: &str,
+) -> (Gateway<Full<Bytes>>, hookgate::Source) {
+    std::fs::create_dir_all(dir).expect("dir");
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "bench-secret-0123456789abcdef").expect("secret");
+    let source = SourceConfig {
+        name: format!("homabench{}", std::process::id()),
+        profile: "homa".into(),
+        secrets: vec![format!("file:{}", secret.display())],
+        ..SourceConfig::default()
+    };
+    let mut config = Config::default();
+    config.server.data_dir = dir.to_path_buf();
+    config.spool.enabled = false;
+    config.sources = vec![source.clone()];
+    if scaled {
+        config.dedup.store = Some("redis://127.0.0.1:6379".into());
+        config.routes = vec![RouteConfig {
+            to: "nats://127.0.0.1:4222".into(),
+            subject: Some(format!("{}.{{source}}.{{event}}", stream.to_lowercase())),
+            stream: Some(stream.into()),
+            create_stream: true,
+            ..RouteConfig::default()
+        }];
+    }
+    let app = hookgate::app::build(&config, "bench", None).expect("config");
+    let source = hookgate::app::source_from_config(&source).expect("source");
+    (app.gateway, source)
+}
+
+fn reachable(addr: &str) -> bool {
+    std::net::TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(1))
+        .is_ok()
+}
+
+fn bench(c: &mut Criterion) {
+    if !reachable("127.0.0.1:6379") || !reachable("127.0.0.1:4222") {
+        eprintln!("SKIPPED: the scale benchmark needs Redis on 6379 and NATS on 4222");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let base = std::env::temp_dir().join(format!("hookgate-bench-scale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let stream = format!("HGBENCH{}", std::process::id());
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut group = c.benchmark_group("accept_64_in_flight_scaled");
+    group.throughput(Throughput::Elements(IN_FLIGHT));
+    group.measurement_time(Duration::from_secs(8));
+    for (name, scaled) in [("memory", false), ("redis_dedup+jetstream", true)] {
+        let (gateway, source) = {
+            let _guard = runtime.enter();
+            setup(&base.join(name), scaled, &stream)
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let requests: Vec<_> = (0..IN_FLIGHT)
+                        .map(|_| {
+                            let n = counter.fetch_add(1, Ordering::Relaxed);
+                            let body = format!(
+                                r#"{{"event":"ticket.closed","timestamp":"2026-01-01T00:00:00Z","data":{{"ticket_id":{n},"closed_at":"2026-01-01T00:00:00Z"}}}}"#
+                            );
+                            hookgate::send::signed_request(&source, "http://bench/hooks/homa", Bytes::from(body))
+                                .expect("request")
+                        })
+                        .collect();
+                    let start = Instant::now();
+                    runtime.block_on(async {
+                        let answers = join_all(requests.into_iter().map(|r| gateway.clone().oneshot(r))).await;
+                        for answer in answers {
+                            assert_eq!(answer.expect("infallible").status(), 202);
+                        }
+                    });
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+    runtime.block_on(async {
+        if let Ok(client) = async_nats::connect("127.0.0.1:4222").await {
+            let _ = async_nats::jetstream::new(client)
+                .delete_stream(&stream)
+                .await;
+        }
+    });
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
