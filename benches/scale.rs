@@ -1,7 +1,8 @@
 //! The cost of scaling out, in one run: the full pipeline with in-memory dedup and no hand-off
 //! (the baseline) against Redis dedup plus a JetStream publish acknowledged before the 202 (spool
-//! off, so each request pays both round trips), 64 requests in flight per iteration. Report the
-//! ratio of the two throughputs. Needs Redis on 127.0.0.1:6379 and NATS with JetStream on
+//! off, so each request pays both round trips), and against Redis dedup with the spool on (the
+//! default: the 202 after the fsync'd group commit, the publish afterwards), 64 requests in
+//! flight per iteration. Report the ratios of the throughputs. Needs Redis on 127.0.0.1:6379 and NATS with JetStream on
 //! 127.0.0.1:4222; `cargo bench --bench scale`.
 
 use std::sync::Arc;
@@ -19,25 +20,37 @@ use tower::ServiceExt;
 
 const IN_FLIGHT: u64 = 64;
 
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Memory,
+    RedisJetStream,
+    RedisSpool,
+}
+
 fn setup(
     dir: &std::path::Path,
-    scaled: bool,
+    mode: Mode,
     stream: &str,
-) -> (Gateway<Full<Bytes>>, hookgate::Source) {
+) -> (
+    Gateway<Full<Bytes>>,
+    hookgate::Source,
+    Option<Arc<hookgate::delivery::Deliverer>>,
+) {
     std::fs::create_dir_all(dir).expect("dir");
     let secret = dir.join("secret");
     std::fs::write(&secret, "bench-secret-0123456789abcdef").expect("secret");
     let source = SourceConfig {
         name: format!("homabench{}", std::process::id()),
         profile: "homa".into(),
+        path: Some("/hooks/homa".into()),
         secrets: vec![format!("file:{}", secret.display())],
         ..SourceConfig::default()
     };
     let mut config = Config::default();
     config.server.data_dir = dir.to_path_buf();
-    config.spool.enabled = false;
+    config.spool.enabled = mode == Mode::RedisSpool;
     config.sources = vec![source.clone()];
-    if scaled {
+    if mode != Mode::Memory {
         config.dedup.store = Some("redis://127.0.0.1:6379".into());
         config.routes = vec![RouteConfig {
             to: "nats://127.0.0.1:4222".into(),
@@ -47,9 +60,11 @@ fn setup(
             ..RouteConfig::default()
         }];
     }
-    let app = hookgate::app::build(&config, "bench", None).expect("config");
+    let spool = (mode == Mode::RedisSpool)
+        .then(|| Arc::new(hookgate::spool::Spool::open(&config.spool_path()).expect("spool")));
+    let app = hookgate::app::build(&config, "bench", spool).expect("config");
     let source = hookgate::app::source_from_config(&source).expect("source");
-    (app.gateway, source)
+    (app.gateway, source, app.deliverer)
 }
 
 fn reachable(addr: &str) -> bool {
@@ -73,11 +88,23 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("accept_64_in_flight_scaled");
     group.throughput(Throughput::Elements(IN_FLIGHT));
     group.measurement_time(Duration::from_secs(8));
-    for (name, scaled) in [("memory", false), ("redis_dedup+jetstream", true)] {
-        let (gateway, source) = {
+    for (name, mode) in [
+        ("memory", Mode::Memory),
+        ("redis_dedup+jetstream_ack", Mode::RedisJetStream),
+        ("redis_dedup+spool", Mode::RedisSpool),
+    ] {
+        let (gateway, source, deliverer) = {
             let _guard = runtime.enter();
-            setup(&base.join(name), scaled, &stream)
+            setup(&base.join(name), mode, &stream)
         };
+        // Durable mode publishes in the background, as `hookgate serve` does.
+        let stop = deliverer.map(|d| {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            runtime.spawn(d.run(async move {
+                let _ = rx.await;
+            }));
+            tx
+        });
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -104,6 +131,7 @@ fn bench(c: &mut Criterion) {
                 total
             })
         });
+        drop(stop);
     }
     group.finish();
     runtime.block_on(async {

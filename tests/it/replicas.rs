@@ -363,3 +363,49 @@ async fn redis_restarted_mid_run_fails_closed_and_recovers_without_a_restart() {
     drop(replica);
     let _ = std::fs::remove_dir_all(&setup.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_spool_a_broker_outage_answers_503_never_2xx() {
+    let setup = Setup::new("nospool");
+    let Some(mut nats) = NatsProcess::start(&setup.dir.join("nats-store")) else {
+        return;
+    };
+    let config = setup.config("a", "redis://127.0.0.1:6379", &nats.url());
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[dedup]\nstore = \"redis://127.0.0.1:6379\"\n",
+        "[spool]\nenabled = false\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let replica = start(&config, &setup.dir);
+    let source = setup.source();
+    let client = hookgate::client::build(None).unwrap();
+
+    // Up: the 202 comes after JetStream's ack, so the event is in the stream already.
+    assert_eq!(
+        post(&client, &source, &replica.addr, 1).await,
+        Some(StatusCode::ACCEPTED)
+    );
+    assert_eq!(stream_len(&nats.url(), &setup.stream).await, 1);
+    // Down: nothing can take the event durably, so the sender is told to retry.
+    nats.stop();
+    assert_eq!(
+        post(&client, &source, &replica.addr, 2).await,
+        Some(StatusCode::SERVICE_UNAVAILABLE)
+    );
+    // Back: the retry is processed (the failed attempt released its dedup claim).
+    nats.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match post(&client, &source, &replica.addr, 2).await {
+            Some(StatusCode::ACCEPTED) => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "not accepted after NATS returned: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stream_len(&nats.url(), &setup.stream).await, 2);
+    drop(replica);
+    let _ = std::fs::remove_dir_all(&setup.dir);
+}
