@@ -82,6 +82,9 @@ pub struct ServerSection {
     /// How long in-flight requests may take to finish at shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Runtime worker threads: 0 (default) one per core; 1 a single-threaded runtime (best
+    /// latency when the process is pinned to one core); N that many.
+    pub worker_threads: usize,
 }
 
 impl Default for ServerSection {
@@ -95,6 +98,7 @@ impl Default for ServerSection {
             max_headers: 100,
             retry_after: crate::dedup::DEFAULT_RETRY_AFTER,
             shutdown_grace: Duration::from_secs(30),
+            worker_threads: 0,
         }
     }
 }

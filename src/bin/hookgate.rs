@@ -22,6 +22,10 @@ macro_rules! outln {
     }};
 }
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How often the retention horizon is applied.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -155,10 +159,24 @@ fn init_logging() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `server.worker_threads` decides the runtime, so it is read before the runtime exists; any
+    // problem with the file is reported by `serve` itself.
+    let workers = match &cli.command {
+        Command::Serve {
+            config: Some(path), ..
+        } => Config::load(path)
+            .map(|c| c.server.worker_threads)
+            .unwrap_or(0),
+        _ => 0,
+    };
+    let mut builder = match workers {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if workers > 1 {
+        builder.worker_threads(workers);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
