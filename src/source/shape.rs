@@ -172,20 +172,24 @@ pub fn default_keep_headers() -> Vec<HeaderName> {
 fn composite(parts: &[IdPart], headers: &HeaderMap, json: &Value) -> Option<EventId> {
     let mut hasher = Sha256::new();
     for part in parts {
-        // Each part is framed by a tag and its length so that ("ab","c") and ("a","bc") differ.
-        let mut buf = Vec::new();
+        // Each part is hashed on its own, streamed (no canonical copy of a large `data` object
+        // is built), and the outer hash takes the parts' fixed-size digests: ("ab","c") and
+        // ("a","bc") still differ.
+        let mut inner = Sha256::new();
         match part {
             IdPart::Header(name) => {
-                let value = headers.get(name)?;
-                buf.extend_from_slice(value.as_bytes());
+                inner.update(headers.get(name)?.as_bytes());
+                hasher.update([0u8]);
             }
             IdPart::Pointer(pointer) => match json.pointer(pointer)? {
                 Value::Null => return None,
-                value => canonical(value, &mut buf),
+                value => {
+                    canonical(value, &mut HashWriter(&mut inner));
+                    hasher.update([1u8]);
+                }
             },
         }
-        hasher.update((buf.len() as u64).to_be_bytes());
-        hasher.update(&buf);
+        hasher.update(inner.finalize());
     }
     Some(hashed(hasher))
 }
