@@ -15,6 +15,7 @@ pub mod handlers;
 pub mod http;
 pub mod nats;
 pub mod redis_stream;
+mod template;
 
 use std::collections::HashMap;
 use std::io::Write;

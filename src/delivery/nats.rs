@@ -42,6 +42,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
+use super::template::{self, Part, TemplateError};
 use super::{Destination, Outcome};
 use crate::spool::StoredEvent;
 
@@ -93,14 +94,6 @@ pub enum NatsError {
     EmptyToken(String),
 }
 
-/// One piece of a subject template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Source,
-    Event,
-}
-
 /// A validated subject template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Template {
@@ -116,35 +109,10 @@ impl Template {
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(NatsError::Whitespace(text.to_owned()));
         }
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while !rest.is_empty() {
-            match rest.find(['{', '}']) {
-                None => {
-                    parts.push(Part::Literal(rest.to_owned()));
-                    rest = "";
-                }
-                Some(at) if rest[at..].starts_with('}') => {
-                    return Err(NatsError::Brace(text.to_owned()));
-                }
-                Some(at) => {
-                    if at > 0 {
-                        parts.push(Part::Literal(rest[..at].to_owned()));
-                    }
-                    let after = &rest[at + 1..];
-                    let close = after
-                        .find(['{', '}'])
-                        .filter(|&end| after[end..].starts_with('}'))
-                        .ok_or_else(|| NatsError::Brace(text.to_owned()))?;
-                    parts.push(match &after[..close] {
-                        "source" => Part::Source,
-                        "event" => Part::Event,
-                        other => return Err(NatsError::UnknownPlaceholder(other.to_owned())),
-                    });
-                    rest = &after[close + 1..];
-                }
-            }
-        }
+        let parts = template::parse(text).map_err(|e| match e {
+            TemplateError::Brace => NatsError::Brace(text.to_owned()),
+            TemplateError::UnknownPlaceholder(name) => NatsError::UnknownPlaceholder(name),
+        })?;
         fn literal(part: &Part) -> Option<&str> {
             match part {
                 Part::Literal(s) => Some(s.as_str()),

@@ -51,6 +51,7 @@ use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
 
+use super::template::{self, Part, TemplateError};
 use super::{Destination, Outcome};
 use crate::spool::StoredEvent;
 
@@ -123,14 +124,6 @@ pub enum RedisStreamError {
     Brace(String),
 }
 
-/// One piece of a stream template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Source,
-    Event,
-}
-
 /// A validated stream template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Template {
@@ -143,37 +136,10 @@ impl Template {
         if text.is_empty() {
             return Err(RedisStreamError::EmptyStream);
         }
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while !rest.is_empty() {
-            match rest.find(['{', '}']) {
-                None => {
-                    parts.push(Part::Literal(rest.to_owned()));
-                    rest = "";
-                }
-                Some(at) if rest[at..].starts_with('}') => {
-                    return Err(RedisStreamError::Brace(text.to_owned()));
-                }
-                Some(at) => {
-                    if at > 0 {
-                        parts.push(Part::Literal(rest[..at].to_owned()));
-                    }
-                    let after = &rest[at + 1..];
-                    let close = after
-                        .find(['{', '}'])
-                        .filter(|&end| after[end..].starts_with('}'))
-                        .ok_or_else(|| RedisStreamError::Brace(text.to_owned()))?;
-                    parts.push(match &after[..close] {
-                        "source" => Part::Source,
-                        "event" => Part::Event,
-                        other => {
-                            return Err(RedisStreamError::UnknownPlaceholder(other.to_owned()));
-                        }
-                    });
-                    rest = &after[close + 1..];
-                }
-            }
-        }
+        let parts = template::parse(text).map_err(|e| match e {
+            TemplateError::Brace => RedisStreamError::Brace(text.to_owned()),
+            TemplateError::UnknownPlaceholder(name) => RedisStreamError::UnknownPlaceholder(name),
+        })?;
         Ok(Self {
             text: text.to_owned(),
             parts,
