@@ -74,7 +74,7 @@ async fn claims_are_exclusive_and_only_their_owner_commits_or_releases() {
 
 #[tokio::test]
 async fn without_redis_claims_fail_closed_and_recover_when_it_returns() {
-    let Some(mut redis) = RedisProcess::start() else {
+    let Some(mut redis) = RedisProcess::redis() else {
         return;
     };
     let store = RedisStore::new(

@@ -286,7 +286,7 @@ async fn send_all(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_stopped_mid_run_loses_nothing_acknowledged() {
     let setup = Setup::new("natsdown");
-    let Some(mut nats) = NatsProcess::start(&setup.dir.join("nats-store")) else {
+    let Some(mut nats) = NatsProcess::nats(&setup.dir.join("nats-store")) else {
         return;
     };
     if !services::available("Redis", services::REDIS) {
@@ -326,7 +326,7 @@ async fn redis_restarted_mid_run_fails_closed_and_recovers_without_a_restart() {
     if !services::available("NATS", services::NATS) {
         return;
     }
-    let Some(mut redis) = RedisProcess::start() else {
+    let Some(mut redis) = RedisProcess::redis() else {
         return;
     };
     let setup = Setup::new("redisdown");
@@ -367,7 +367,7 @@ async fn redis_restarted_mid_run_fails_closed_and_recovers_without_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_spool_a_broker_outage_answers_503_never_2xx() {
     let setup = Setup::new("nospool");
-    let Some(mut nats) = NatsProcess::start(&setup.dir.join("nats-store")) else {
+    let Some(mut nats) = NatsProcess::nats(&setup.dir.join("nats-store")) else {
         return;
     };
     let config = setup.config("a", "redis://127.0.0.1:6379", &nats.url());

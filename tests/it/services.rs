@@ -23,86 +23,57 @@ pub fn available(name: &str, addr: &str) -> bool {
     false
 }
 
-/// A private `redis-server` on its own port, for tests that stop and restart Redis without
-/// disturbing the shared one. Killed on drop.
-pub struct RedisProcess {
+/// A private server process (`redis-server`, `nats-server`) on its own free port, for tests that
+/// stop and restart a service without disturbing the shared one. Killed on drop.
+pub struct ServerProcess {
     pub port: u16,
+    scheme: &'static str,
+    program: &'static str,
+    args: Vec<std::ffi::OsString>,
     child: Option<std::process::Child>,
 }
 
-impl RedisProcess {
-    /// Start one on a free port; None (with the reason printed, or a panic under CI) when
-    /// `redis-server` is not installed.
-    pub fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut this = Self { port, child: None };
-        if !this.restart() {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(!ci, "redis-server is not installed, and CI=true");
-            eprintln!("SKIPPED: redis-server is not installed");
-            return None;
-        }
-        Some(this)
-    }
+/// A private Redis: nothing on disk, so a restart forgets every key.
+pub type RedisProcess = ServerProcess;
+/// A private NATS with JetStream; its streams survive restarts (same store directory).
+pub type NatsProcess = ServerProcess;
 
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// (Re)start it on its port and wait until it accepts connections.
-    pub fn restart(&mut self) -> bool {
-        let Ok(child) = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-        else {
-            return false;
-        };
-        self.child = Some(child);
-        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
-        for _ in 0..200 {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    /// SIGKILL it: every connection drops, every key is gone.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A private `nats-server` with JetStream on its own port and store directory, for tests that
-/// stop and restart NATS. Its streams persist across restarts (same store directory). Killed on
-/// drop.
-pub struct NatsProcess {
-    pub port: u16,
-    store: std::path::PathBuf,
-    child: Option<std::process::Child>,
-}
-
-impl NatsProcess {
-    /// Start one; None (with the reason printed, or a panic under CI) when `nats-server` is not
+impl ServerProcess {
+    /// Start `redis-server`; None (with the reason printed, or a panic under CI) when it is not
     /// installed.
-    pub fn start(store: &std::path::Path) -> Option<Self> {
+    pub fn redis() -> Option<Self> {
+        Self::start("redis", "redis-server", |port| {
+            ["--port", &port.to_string(), "--bind", "127.0.0.1"]
+                .into_iter()
+                .chain(["--save", "", "--appendonly", "no"])
+                .map(Into::into)
+                .collect()
+        })
+    }
+
+    /// Start `nats-server` with JetStream storing into `store`; None as for [`Self::redis`].
+    pub fn nats(store: &std::path::Path) -> Option<Self> {
+        let program = if std::path::Path::new("/usr/sbin/nats-server").exists() {
+            "/usr/sbin/nats-server"
+        } else {
+            "nats-server"
+        };
+        Self::start("nats", program, |port| {
+            let mut args: Vec<std::ffi::OsString> = ["-a", "127.0.0.1", "-p", &port.to_string()]
+                .into_iter()
+                .chain(["-js", "-sd"])
+                .map(Into::into)
+                .collect();
+            args.push(store.into());
+            args
+        })
+    }
+
+    fn start(
+        scheme: &'static str,
+        program: &'static str,
+        args: impl FnOnce(u16) -> Vec<std::ffi::OsString>,
+    ) -> Option<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -110,45 +81,29 @@ impl NatsProcess {
             .port();
         let mut this = Self {
             port,
-            store: store.to_path_buf(),
+            scheme,
+            program,
+            args: args(port),
             child: None,
         };
         if !this.restart() {
             let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(!ci, "nats-server is not installed, and CI=true");
-            eprintln!("SKIPPED: nats-server is not installed");
+            assert!(!ci, "{program} is not installed, and CI=true");
+            eprintln!("SKIPPED: {program} is not installed");
             return None;
         }
         Some(this)
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
-    /// (Re)start it and wait until it accepts connections.
+    /// (Re)start it on its port and wait until it accepts connections; false when the program
+    /// cannot be run.
     pub fn restart(&mut self) -> bool {
-        let binary = ["nats-server", "/usr/sbin/nats-server"]
-            .into_iter()
-            .find(|b| {
-                std::process::Command::new(b)
-                    .arg("--version")
-                    .output()
-                    .is_ok()
-            });
-        let Some(binary) = binary else {
-            return false;
-        };
-        let Ok(child) = std::process::Command::new(binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
+        let Ok(child) = std::process::Command::new(self.program)
+            .args(&self.args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -163,10 +118,10 @@ impl NatsProcess {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("nats-server did not start on port {}", self.port);
+        panic!("{} did not start on port {}", self.program, self.port);
     }
 
-    /// Stop it the way an operator would (SIGTERM, so JetStream flushes its store).
+    /// Stop it the way an operator would (SIGTERM: JetStream flushes its store).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = std::process::Command::new("kill")
@@ -176,7 +131,7 @@ impl NatsProcess {
         }
     }
 
-    /// SIGKILL it.
+    /// SIGKILL it: every connection drops at once.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -185,7 +140,7 @@ impl NatsProcess {
     }
 }
 
-impl Drop for NatsProcess {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }
