@@ -29,6 +29,31 @@ impl Upstream {
         self.start_on("127.0.0.1:0").await
     }
 
+    /// Record `req` and answer it with the next scripted status (200 when the script is done).
+    async fn answer(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        self.received
+            .lock()
+            .unwrap()
+            .push((Instant::now(), parts.headers, body));
+        let status = self.script.lock().unwrap().pop_front().unwrap_or(200);
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+        if let Some(after) = self.retry_after.lock().unwrap().clone() {
+            if status >= 300 {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, after.parse().unwrap());
+            }
+        }
+        response
+    }
+
     /// Serve on `addr`; returns the hook URL.
     pub(crate) async fn start_on(&self, addr: &str) -> String {
         let listener = TcpListener::bind(addr).await.unwrap();
@@ -36,29 +61,7 @@ impl Upstream {
         let this = self.clone();
         let svc = tower::service_fn(move |req: Request<Incoming>| {
             let this = this.clone();
-            async move {
-                let (parts, body) = req.into_parts();
-                let body = body
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
-                this.received
-                    .lock()
-                    .unwrap()
-                    .push((Instant::now(), parts.headers, body));
-                let status = this.script.lock().unwrap().pop_front().unwrap_or(200);
-                let mut response = Response::new(Full::new(Bytes::new()));
-                *response.status_mut() = StatusCode::from_u16(status).unwrap();
-                if let Some(after) = this.retry_after.lock().unwrap().clone() {
-                    if status >= 300 {
-                        response
-                            .headers_mut()
-                            .insert(http::header::RETRY_AFTER, after.parse().unwrap());
-                    }
-                }
-                Ok::<_, Infallible>(response)
-            }
+            async move { Ok::<_, Infallible>(this.answer(req).await) }
         });
         tokio::spawn(hookgate::server::serve(
             listener,
@@ -321,19 +324,7 @@ async fn start_tls(upstream: &Upstream) -> (String, String) {
                 };
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let this = this.clone();
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        this.received
-                            .lock()
-                            .unwrap()
-                            .push((Instant::now(), parts.headers, body));
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-                    }
+                    async move { Ok::<_, Infallible>(this.answer(req).await) }
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), svc)
