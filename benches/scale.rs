@@ -5,20 +5,17 @@
 //! flight per iteration. Report the ratios of the throughputs. Needs Redis on 127.0.0.1:6379 and NATS with JetStream on
 //! 127.0.0.1:4222; `cargo bench --bench scale`.
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use futures_util::future::join_all;
 use hookgate::config::{Config, RouteConfig, SourceConfig};
 use hookgate::gateway::Gateway;
 use http_body_util::Full;
-use tokio::time::Instant;
-use tower::ServiceExt;
-
-const IN_FLIGHT: u64 = 64;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -86,7 +83,7 @@ fn bench(c: &mut Criterion) {
     let stream = format!("HGBENCH{}", std::process::id());
     let counter = Arc::new(AtomicU64::new(0));
     let mut group = c.benchmark_group("accept_64_in_flight_scaled");
-    group.throughput(Throughput::Elements(IN_FLIGHT));
+    group.throughput(Throughput::Elements(common::IN_FLIGHT));
     group.measurement_time(Duration::from_secs(8));
     for (name, mode) in [
         ("memory", Mode::Memory),
@@ -107,28 +104,7 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let requests: Vec<_> = (0..IN_FLIGHT)
-                        .map(|_| {
-                            let n = counter.fetch_add(1, Ordering::Relaxed);
-                            let body = format!(
-                                r#"{{"event":"ticket.closed","timestamp":"2026-01-01T00:00:00Z","data":{{"ticket_id":{n},"closed_at":"2026-01-01T00:00:00Z"}}}}"#
-                            );
-                            hookgate::send::signed_request(&source, "http://bench/hooks/homa", Bytes::from(body))
-                                .expect("request")
-                        })
-                        .collect();
-                    let start = Instant::now();
-                    runtime.block_on(async {
-                        let answers = join_all(requests.into_iter().map(|r| gateway.clone().oneshot(r))).await;
-                        for answer in answers {
-                            assert_eq!(answer.expect("infallible").status(), 202);
-                        }
-                    });
-                    total += start.elapsed();
-                }
-                total
+                common::accept_rounds(&runtime, &gateway, &source, &counter, iters)
             })
         });
         drop(stop);
