@@ -1,13 +1,18 @@
 //! The ceiling for `bench/load.sh`: a bare hyper 1 server that reads the whole POST body and
 //! answers `202 {"status":"accepted"}`, doing nothing else (no signature, no parsing, no dedup).
 //!
-//! It is built like `hookgate serve`: a multi-thread tokio runtime, hyper-util's HTTP/1 + HTTP/2
-//! auto builder, `TCP_NODELAY` on every connection. Whatever hookgate does on top of this is what
-//! the load test measures.
+//! It is built like `hookgate serve`: mimalloc, a multi-thread tokio runtime, hyper-util's
+//! HTTP/1 + HTTP/2 auto builder, `TCP_NODELAY` on every connection. Whatever hookgate does on top
+//! of this is what the load test measures.
 //!
 //! ```sh
 //! cargo run --release --example bare_hyper -- 127.0.0.1:8081
 //! ```
+
+// The same allocator as the `hookgate` binary, so the two are compared like for like.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::convert::Infallible;
 

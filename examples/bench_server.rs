@@ -11,6 +11,11 @@
 //! cargo run --release --example bench_server -- 127.0.0.1:8082 /tmp/homa-secret
 //! ```
 
+// The same allocator as the `hookgate` binary, so the two are compared like for like.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::convert::Infallible;
 use std::process::ExitCode;
 
