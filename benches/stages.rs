@@ -12,9 +12,10 @@
 //!
 //! * `verify`: [`Scheme::verify`] on a signed request: Homa's HMAC-SHA256 (hex), and NinjaRMM's
 //!   static bearer token as a contrast (it never reads the body).
-//! * `parse`: [`hookgate::parse::event_from_bytes`] (`parse/homa`): JSON to a `serde_json::Value`,
-//!   the event type, and Homa's composite id (a SHA-256 over the canonical form of `event`,
-//!   `timestamp`, `data`); and its two parts alone, `parse/serde_json` and `parse/id`.
+//! * `parse`: [`hookgate::parse::event_from_bytes`] (`parse/homa`): JSON to the sonic-rs tree the
+//!   pipeline reads, the event type, and Homa's composite id (a SHA-256 over the canonical form of
+//!   `event`, `timestamp`, `data`); its parts alone, `parse/sonic_rs` and `parse/id` (the id over a
+//!   `serde_json::Value`); and `parse/serde_json`, the parse hookgate did before, for comparison.
 //! * `validate`: the profile's [`SpecValidator`] on the parsed event (Homa; NinjaRMM and NinjaOne
 //!   at 64 KB only, since `benches/validate.rs` covers them at 1 KB).
 //! * `dedup`: [`MemoryStore`] claim + commit of a fresh key (a miss) and the claim of a committed
@@ -196,6 +197,9 @@ fn parse_stage(c: &mut Criterion) {
         );
         group.throughput(Throughput::Bytes(body.len() as u64));
         // The parts: the JSON alone, and the composite id over the parsed value.
+        group.bench_function(format!("sonic_rs/{label}"), |b| {
+            b.iter(|| sonic_rs::from_slice::<sonic_rs::Value>(black_box(&body)).expect("json"))
+        });
         group.bench_function(format!("serde_json/{label}"), |b| {
             b.iter(|| serde_json::from_slice::<Value>(black_box(&body)).expect("json"))
         });

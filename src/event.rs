@@ -4,9 +4,14 @@
 //! [`Authenticate`](crate::auth::Authenticate) stage verified. It keeps the exact bytes that were
 //! signed ([`Event::raw`]) next to their parsed form ([`Event::json`]), so a forwarder can pass on
 //! exactly what the sender signed and a handler can read fields without parsing again.
+//!
+//! The body is parsed once, into the cheap tree of [`tree`](crate::tree) that the type, id and
+//! schema checks read; the `serde_json::Value` that [`Event::json`] returns is built from it the
+//! first time a handler asks, so a forwarder or a handler that deserializes its own type never
+//! pays for one.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -68,13 +73,15 @@ impl fmt::Debug for Verified {
 }
 
 /// The id an event is deduplicated by: a sender's id, or a content hash where it sends none.
+///
+/// Shared text: cloning one does not copy it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventId(String);
+pub struct EventId(Arc<str>);
 
 impl EventId {
     /// Wrap an id.
     pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
+        Self(Arc::from(id.into()))
     }
 
     /// The id as text.
@@ -90,13 +97,15 @@ impl fmt::Display for EventId {
 }
 
 /// The event type that routes the event (`ALERT_TRIGGERED`, `job.completed`, `CONDITION.TRIGGERED`).
+///
+/// Shared text: cloning one does not copy it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventKind(String);
+pub struct EventKind(Arc<str>);
 
 impl EventKind {
     /// Wrap an event type.
     pub fn new(kind: impl Into<String>) -> Self {
-        Self(kind.into())
+        Self(Arc::from(kind.into()))
     }
 
     /// The event type as text.
@@ -121,9 +130,17 @@ pub struct Event {
     kind: EventKind,
     received_at: SystemTime,
     raw: Bytes,
-    json: Arc<serde_json::Value>,
-    headers: HeaderMap,
+    parsed: Arc<Parsed>,
+    headers: Arc<HeaderMap>,
     verified: Option<Verified>,
+}
+
+/// The parsed body in its two forms; at least one is set when the event is built, the other is
+/// derived from it on first use.
+#[derive(Default)]
+struct Parsed {
+    tree: OnceLock<sonic_rs::Value>,
+    json: OnceLock<serde_json::Value>,
 }
 
 impl Event {
@@ -136,21 +153,46 @@ impl Event {
         raw: Bytes,
         json: serde_json::Value,
     ) -> Self {
+        let parsed = Parsed::default();
+        let _ = parsed.json.set(json);
+        Self::with_parsed(source.into(), id, kind, raw, parsed)
+    }
+
+    /// An event whose body was parsed into `tree` (what [`Parse`](crate::parse::Parse) builds).
+    pub(crate) fn from_tree(
+        source: Arc<str>,
+        id: EventId,
+        kind: EventKind,
+        raw: Bytes,
+        tree: sonic_rs::Value,
+    ) -> Self {
+        let parsed = Parsed::default();
+        let _ = parsed.tree.set(tree);
+        Self::with_parsed(source, id, kind, raw, parsed)
+    }
+
+    fn with_parsed(
+        source: Arc<str>,
+        id: EventId,
+        kind: EventKind,
+        raw: Bytes,
+        parsed: Parsed,
+    ) -> Self {
         Self {
-            source: source.into(),
+            source,
             id,
             kind,
             received_at: SystemTime::now(),
             raw,
-            json: Arc::new(json),
-            headers: HeaderMap::new(),
+            parsed: Arc::new(parsed),
+            headers: Arc::default(),
             verified: None,
         }
     }
 
     /// Set the headers kept on the event (for example to test a handler that reads them).
     pub fn with_headers(mut self, headers: HeaderMap) -> Self {
-        self.headers = headers;
+        self.headers = Arc::new(headers);
         self
     }
 
@@ -197,9 +239,25 @@ impl Event {
         &self.raw
     }
 
-    /// The parsed body.
+    /// The parsed body, as a `serde_json::Value` (built on the first call, then shared by every
+    /// clone of the event).
     pub fn json(&self) -> &serde_json::Value {
-        &self.json
+        self.parsed
+            .json
+            .get_or_init(|| match self.parsed.tree.get() {
+                Some(tree) => crate::tree::to_serde(tree),
+                None => serde_json::Value::Null,
+            })
+    }
+
+    /// The parsed body as the tree the pipeline's own stages read.
+    pub(crate) fn tree(&self) -> &sonic_rs::Value {
+        self.parsed
+            .tree
+            .get_or_init(|| match self.parsed.json.get() {
+                Some(json) => crate::tree::from_serde(json),
+                None => sonic_rs::Value::new_null(),
+            })
     }
 
     /// The request headers the source keeps (never the credential headers).

@@ -85,6 +85,7 @@ pub mod server;
 pub mod source;
 pub mod spec;
 pub mod spool;
+pub(crate) mod tree;
 pub mod typed;
 pub mod validate;
 

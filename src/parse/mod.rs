@@ -57,6 +57,7 @@ use crate::event::{Event, Verified};
 use crate::future::take_ready;
 use crate::rejection::Rejection;
 use crate::source::EventShape;
+use crate::tree::Sonic;
 
 /// Response future of [`Parse`].
 pub type ResponseFuture<B, E> =
@@ -106,17 +107,16 @@ pub fn event_from_bytes(
     bytes: Bytes,
     verified: Option<Verified>,
 ) -> Result<Event, Rejection> {
-    let json: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| Rejection::MalformedJson(e.to_string()))?;
-    let kind = shape.kind_of(&json)?;
-    let id = shape.id_of(headers, &json, &bytes);
+    let tree = crate::tree::parse(&bytes).map_err(|e| Rejection::MalformedJson(e.to_string()))?;
+    let kind = shape.kind_in::<Sonic>(&tree)?;
+    let id = shape.id_in::<Sonic>(headers, &tree, &bytes);
     let mut kept = HeaderMap::new();
     for name in &shape.keep_headers {
         for value in headers.get_all(name) {
             kept.append(name.clone(), value.clone());
         }
     }
-    Ok(Event::new(Arc::clone(source), id, kind, bytes, json)
+    Ok(Event::from_tree(Arc::clone(source), id, kind, bytes, tree)
         .with_headers(kept)
         .with_verified(verified))
 }

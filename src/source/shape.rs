@@ -13,15 +13,18 @@
 //!
 //! If no place resolves, the id is `sha256:<hex>` of the raw body.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Write;
 
 use http::{HeaderMap, HeaderName};
+use jsonschema::json::{Array, Json, JsonNumber, Node, Object, SerdeJson};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::event::{EventId, EventKind};
 use crate::rejection::Rejection;
+use crate::tree::pointer;
 
 /// Ids longer than this (from a header or a field) are hashed to keep dedup keys small.
 const MAX_ID_LEN: usize = 200;
@@ -101,9 +104,14 @@ impl EventShape {
 
     /// Read the event type from a parsed body.
     pub fn kind_of(&self, json: &Value) -> Result<EventKind, Rejection> {
+        self.kind_in::<SerdeJson>(json)
+    }
+
+    /// [`kind_of`](Self::kind_of) in any representation `jsonschema` validates.
+    pub(crate) fn kind_in<'a, F: Json>(&self, json: F::Node<'a>) -> Result<EventKind, Rejection> {
         let mut kind = String::new();
-        for (i, pointer) in self.kind.iter().enumerate() {
-            match json.pointer(pointer).and_then(scalar_text) {
+        for (i, place) in self.kind.iter().enumerate() {
+            match pointer::<F>(json.clone(), place).and_then(|v| scalar_text::<F>(&v)) {
                 Some(text) => {
                     if !kind.is_empty() {
                         kind.push('.');
@@ -111,7 +119,7 @@ impl EventShape {
                     kind.push_str(&text);
                 }
                 None if i == 0 => {
-                    return Err(Rejection::MissingEventType(format!("{pointer:?}")));
+                    return Err(Rejection::MissingEventType(format!("{place:?}")));
                 }
                 None => {}
             }
@@ -124,6 +132,16 @@ impl EventShape {
 
     /// Work out the event id; see the [module docs](self).
     pub fn id_of(&self, headers: &HeaderMap, json: &Value, raw: &[u8]) -> EventId {
+        self.id_in::<SerdeJson>(headers, json, raw)
+    }
+
+    /// [`id_of`](Self::id_of) in any representation `jsonschema` validates.
+    pub(crate) fn id_in<'a, F: Json>(
+        &self,
+        headers: &HeaderMap,
+        json: F::Node<'a>,
+        raw: &[u8],
+    ) -> EventId {
         for place in &self.id {
             match place {
                 IdPlace::Single(IdPart::Header(name)) => {
@@ -136,20 +154,23 @@ impl EventShape {
                         return bounded(text);
                     }
                 }
-                IdPlace::Single(IdPart::Pointer(pointer)) => match json.pointer(pointer) {
-                    None | Some(Value::Null) => {}
-                    Some(value) => match scalar_text(value) {
-                        Some(text) if !text.is_empty() => return bounded(&text),
-                        Some(_) => {}
-                        None => {
-                            let mut hasher = Sha256::new();
-                            canonical(value, &mut HashWriter(&mut hasher));
-                            return hashed(hasher);
-                        }
-                    },
-                },
+                IdPlace::Single(IdPart::Pointer(place)) => {
+                    match pointer::<F>(json.clone(), place) {
+                        None => {}
+                        Some(value) if value.is_null() => {}
+                        Some(value) => match scalar_text::<F>(&value) {
+                            Some(text) if !text.is_empty() => return bounded(&text),
+                            Some(_) => {}
+                            None => {
+                                let mut hasher = Sha256::new();
+                                canonical::<F, _>(&value, &mut HashWriter(&mut hasher));
+                                return hashed(hasher);
+                            }
+                        },
+                    }
+                }
                 IdPlace::Composite(parts) => {
-                    if let Some(id) = composite(parts, headers, json) {
+                    if let Some(id) = composite::<F>(parts, headers, json.clone()) {
                         return id;
                     }
                 }
@@ -169,7 +190,11 @@ pub fn default_keep_headers() -> Vec<HeaderName> {
     ]
 }
 
-fn composite(parts: &[IdPart], headers: &HeaderMap, json: &Value) -> Option<EventId> {
+fn composite<'a, F: Json>(
+    parts: &[IdPart],
+    headers: &HeaderMap,
+    json: F::Node<'a>,
+) -> Option<EventId> {
     let mut hasher = Sha256::new();
     for part in parts {
         // Each part is hashed on its own, streamed (no canonical copy of a large `data` object
@@ -181,13 +206,14 @@ fn composite(parts: &[IdPart], headers: &HeaderMap, json: &Value) -> Option<Even
                 inner.update(headers.get(name)?.as_bytes());
                 hasher.update([0u8]);
             }
-            IdPart::Pointer(pointer) => match json.pointer(pointer)? {
-                Value::Null => return None,
-                value => {
-                    canonical(value, &mut HashWriter(&mut inner));
-                    hasher.update([1u8]);
+            IdPart::Pointer(place) => {
+                let value = pointer::<F>(json.clone(), place)?;
+                if value.is_null() {
+                    return None;
                 }
-            },
+                canonical::<F, _>(&value, &mut HashWriter(&mut inner));
+                hasher.update([1u8]);
+            }
         }
         hasher.update(inner.finalize());
     }
@@ -206,13 +232,14 @@ fn bounded(text: &str) -> EventId {
     }
 }
 
-/// The text of a string or number; `None` for anything else.
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// The text of a string, number or boolean; `None` for anything else.
+fn scalar_text<'a, F: Json>(value: &F::Node<'a>) -> Option<String> {
+    if let Some(s) = value.as_string() {
+        Some(s.into_owned())
+    } else if let Some(n) = value.as_number() {
+        Some(n.to_number().to_string())
+    } else {
+        value.as_boolean().map(|b| b.to_string())
     }
 }
 
@@ -229,40 +256,51 @@ impl Write for HashWriter<'_> {
     }
 }
 
-/// Write `value` as canonical JSON: object keys sorted, no whitespace. Does not depend on whether
-/// serde_json keeps insertion order.
-fn canonical<W: Write>(value: &Value, out: &mut W) {
+/// Write `value` as canonical JSON: object keys sorted, no whitespace, strings and numbers as
+/// `serde_json` writes them. The same bytes whichever representation the value is in.
+fn canonical<'a, F: Json, W: Write>(value: &F::Node<'a>, out: &mut W) {
     // Writing into a hasher or a Vec cannot fail, so write errors are ignored.
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_unstable();
-            let _ = out.write_all(b"{");
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    let _ = out.write_all(b",");
-                }
-                let _ = serde_json::to_writer(&mut *out, key);
-                let _ = out.write_all(b":");
-                if let Some(v) = map.get(key) {
-                    canonical(v, out);
-                }
+    if let Some(object) = value.as_object() {
+        // A repeated key counts once, with its last value (what `Object::get` returns): a stable
+        // sort keeps repeats in document order, and the last of each run is kept.
+        let mut members: Vec<(Cow<'a, str>, F::Node<'a>)> =
+            object.members().map(|(name, v)| (name.into(), v)).collect();
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut members = members.into_iter().peekable();
+        let mut kept = Vec::new();
+        while let Some((name, v)) = members.next() {
+            if members.peek().is_none_or(|(next, _)| *next != name) {
+                kept.push((v, name));
             }
-            let _ = out.write_all(b"}");
         }
-        Value::Array(items) => {
-            let _ = out.write_all(b"[");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    let _ = out.write_all(b",");
-                }
-                canonical(item, out);
+        let members = kept;
+        let _ = out.write_all(b"{");
+        for (i, (v, key)) in members.iter().enumerate() {
+            if i > 0 {
+                let _ = out.write_all(b",");
             }
-            let _ = out.write_all(b"]");
+            let _ = serde_json::to_writer(&mut *out, key);
+            let _ = out.write_all(b":");
+            canonical::<F, W>(v, out);
         }
-        scalar => {
-            let _ = serde_json::to_writer(&mut *out, scalar);
+        let _ = out.write_all(b"}");
+    } else if let Some(items) = value.as_array() {
+        let _ = out.write_all(b"[");
+        for (i, item) in items.elements().enumerate() {
+            if i > 0 {
+                let _ = out.write_all(b",");
+            }
+            canonical::<F, W>(&item, out);
         }
+        let _ = out.write_all(b"]");
+    } else if let Some(s) = value.as_string() {
+        let _ = serde_json::to_writer(&mut *out, s.as_ref());
+    } else if let Some(n) = value.as_number() {
+        let _ = serde_json::to_writer(&mut *out, n.to_number().as_ref());
+    } else if let Some(b) = value.as_boolean() {
+        let _ = out.write_all(if b { b"true" } else { b"false" });
+    } else {
+        let _ = out.write_all(b"null");
     }
 }
 
@@ -336,6 +374,41 @@ mod tests {
         assert_eq!(s.id_of(&h, &a, b"1"), s.id_of(&h, &b, b"2"));
         assert_ne!(s.id_of(&h, &a, b"1"), s.id_of(&h, &c, b"1"));
         assert!(s.id_of(&h, &a, b"").as_str().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn the_parsed_tree_gives_the_ids_and_types_serde_json_gives() {
+        use crate::tree::{self, Sonic};
+        let composite = IdPlace::Composite(
+            ["/event", "/timestamp", "/data"]
+                .into_iter()
+                .map(|p| IdPart::Pointer(p.into()))
+                .collect(),
+        );
+        let shapes = [
+            shape(vec![composite]),
+            shape(vec![IdPlace::Single(IdPart::Pointer("/data".into()))]),
+            shape(vec![IdPlace::Single(IdPart::Pointer("/data/n".into()))]),
+        ];
+        let docs = [
+            r#"{"event":"e","timestamp":"t","data":{"b":[1,2.5,-3,null,true,"\u00e9\n"],"a":{}}}"#,
+            r#"{"event":"e","timestamp":7,"data":{"x":1,"x":2,"a":[{"z":0,"y":1e2}]}}"#,
+            r#"{"event":"e","event":"f","timestamp":"t","data":{"n":18446744073709551616}}"#,
+            r#"{"event":true,"timestamp":"t","data":{"n":-12}}"#,
+        ];
+        for doc in docs {
+            let tree = tree::parse(doc.as_bytes()).unwrap();
+            let serde: Value = serde_json::from_str(doc).unwrap();
+            for s in &shapes {
+                let headers = HeaderMap::new();
+                assert_eq!(
+                    s.id_in::<Sonic>(&headers, &tree, doc.as_bytes()),
+                    s.id_of(&headers, &serde, doc.as_bytes()),
+                    "{doc}"
+                );
+                assert_eq!(s.kind_in::<Sonic>(&tree).ok(), s.kind_of(&serde).ok());
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@ use jsonschema::paths::Location;
 use jsonschema::{Keyword, ValidationError};
 use serde_json::{Map, Value};
 
+use crate::tree::Sonic;
+
 /// Distinct (place, value) pairs remembered at most; past it only the total grows.
 const MAX_DISTINCT: usize = 1024;
 
@@ -117,8 +119,8 @@ struct ExtensibleEnum {
 }
 
 impl ExtensibleEnum {
-    fn check(&self, instance: &Value) {
-        if let Value::String(s) = instance {
+    fn check(&self, instance: &sonic_rs::Value) {
+        if let Some(s) = sonic_rs::JsonValueTrait::as_str(instance) {
             if !self.known.contains(s) {
                 self.unknown.record(&self.place, s);
             }
@@ -126,20 +128,20 @@ impl ExtensibleEnum {
     }
 }
 
-impl<'i> Keyword<'i> for ExtensibleEnum {
-    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+impl<'i> Keyword<'i, Sonic> for ExtensibleEnum {
+    fn validate(&self, instance: &'i sonic_rs::Value) -> Result<(), ValidationError<'i>> {
         self.check(instance);
         Ok(())
     }
 
-    fn is_valid(&self, instance: &'i Value) -> bool {
+    fn is_valid(&self, instance: &'i sonic_rs::Value) -> bool {
         self.check(instance);
         true
     }
 }
 
 /// What a keyword factory returns to `jsonschema`.
-type Built<'a> = Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>>;
+type Built<'a> = Result<Box<dyn for<'i> Keyword<'i, Sonic>>, ValidationError<'a>>;
 
 /// The factory `jsonschema` calls for each `x-extensible-enum` in a schema.
 pub(crate) fn factory(

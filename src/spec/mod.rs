@@ -31,6 +31,7 @@ pub use self::enums::UnknownValues;
 use crate::event::Event;
 use crate::rejection::Problem;
 use crate::route::glob_match;
+use crate::tree::Sonic;
 use crate::validate::Validator as EventValidator;
 
 /// The most problems listed in one 422 answer.
@@ -86,7 +87,7 @@ pub struct Spec {
     openapi30: bool,
     order: KeyOrder,
     events: Vec<SpecEvent>,
-    validators: Vec<jsonschema::Validator>,
+    validators: Vec<jsonschema::Validator<Sonic>>,
     exact: HashMap<String, usize>,
     unknown_values: Arc<UnknownValues>,
 }
@@ -404,7 +405,7 @@ impl Spec {
         }
 
         let unknown_values = Arc::new(UnknownValues::default());
-        let mut options = jsonschema::options()
+        let mut options = jsonschema::options_for::<Sonic>()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(false)
             .with_keyword(
@@ -524,13 +525,22 @@ impl Spec {
     /// Validate `json` as an event of type `kind`. `None` when the spec does not describe the
     /// type; otherwise every problem found (at most 20).
     pub fn validate(&self, kind: &str, json: &Value) -> Option<Result<(), Vec<Problem>>> {
+        self.validate_tree(kind, &crate::tree::from_serde(json))
+    }
+
+    /// [`validate`](Self::validate) on the tree the pipeline parsed (no `serde_json::Value`).
+    pub(crate) fn validate_tree(
+        &self,
+        kind: &str,
+        tree: &sonic_rs::Value,
+    ) -> Option<Result<(), Vec<Problem>>> {
         let validator = &self.validators[self.index_for(kind)?];
-        if validator.is_valid(json) {
+        if validator.is_valid(tree) {
             return Some(Ok(()));
         }
         let problems = enums::quietly(|| {
             validator
-                .iter_errors(json)
+                .iter_errors(tree)
                 .take(MAX_PROBLEMS)
                 .map(|error| Problem {
                     instance_path: error.instance_path().to_string(),
@@ -567,7 +577,7 @@ impl SpecValidator {
 impl EventValidator for SpecValidator {
     fn validate(&self, event: &Event) -> Result<(), Vec<Problem>> {
         let kind = event.kind().as_str();
-        match self.spec.validate(kind, event.json()) {
+        match self.spec.validate_tree(kind, event.tree()) {
             Some(result) => result,
             None => match self.unknown_events {
                 UnknownEvents::Accept => {
