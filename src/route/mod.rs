@@ -31,6 +31,7 @@
 
 mod glob;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
@@ -248,8 +249,8 @@ impl Router {
     pub fn matching(&self, kind: &str) -> Vec<&str> {
         self.inner
             .matches(kind)
-            .into_iter()
-            .map(|i| self.inner.routes[i].pattern.as_str())
+            .iter()
+            .map(|&i| self.inner.routes[i].pattern.as_str())
             .collect()
     }
 
@@ -261,18 +262,22 @@ impl Router {
             tracing::debug!(kind = %event.kind(), "no route for this event type; acknowledged");
             return Ok(());
         }
+        let timeout = inner.timeout.unwrap_or(DEFAULT_HANDLER_TIMEOUT);
+        let timed_out =
+            || HandlerError::Failed(format!("handlers did not finish within {timeout:?}").into());
+        if let [only] = matched[..] {
+            // The common case: one handler, called without a join.
+            let call = (inner.routes[only].handler)(event);
+            return tokio::time::timeout(timeout, call)
+                .await
+                .unwrap_or_else(|_| Err(timed_out()));
+        }
         let calls = matched
             .iter()
             .map(|&i| (inner.routes[i].handler)(event.clone()));
-        let all = join_all(calls);
-        let timeout = inner.timeout.unwrap_or(DEFAULT_HANDLER_TIMEOUT);
-        let results = match tokio::time::timeout(timeout, all).await {
+        let results = match tokio::time::timeout(timeout, join_all(calls)).await {
             Ok(results) => results,
-            Err(_) => {
-                return Err(HandlerError::Failed(
-                    format!("handlers did not finish within {timeout:?}").into(),
-                ));
-            }
+            Err(_) => return Err(timed_out()),
         };
         let mut outcome = Ok(());
         for result in results {
@@ -301,16 +306,22 @@ impl RouterInner {
         self.routes.push(Route { pattern, handler });
     }
 
-    fn matches(&self, kind: &str) -> Vec<usize> {
-        let mut found: Vec<usize> = self.exact.get(kind).cloned().unwrap_or_default();
-        found.extend(
-            self.globs
-                .iter()
-                .copied()
-                .filter(|&i| glob_match(&self.routes[i].pattern, kind)),
-        );
+    /// The routes for `kind`, in the order they were added. Borrowed when no glob matches.
+    fn matches(&self, kind: &str) -> Cow<'_, [usize]> {
+        let exact = self.exact.get(kind).map_or(&[][..], Vec::as_slice);
+        let mut globs = self
+            .globs
+            .iter()
+            .copied()
+            .filter(|&i| glob_match(&self.routes[i].pattern, kind))
+            .peekable();
+        if globs.peek().is_none() {
+            return Cow::Borrowed(exact);
+        }
+        let mut found = exact.to_vec();
+        found.extend(globs);
         found.sort_unstable();
-        found
+        Cow::Owned(found)
     }
 }
 
