@@ -454,6 +454,109 @@ mod tests {
         assert!(parse(escaped.as_bytes()).is_ok());
     }
 
+    /// The JSON Schema Test Suite (draft 2020-12) through both representations: every instance
+    /// is parsed from its exact text by [`parse`] and by `serde_json`, and the two validators
+    /// (same schema, same options) must give the same answer, valid or not, fast path or
+    /// error path. Where `jsonschema` itself agrees with the suite on `serde_json` (nearly
+    /// everywhere), the tree must too. The suite's numbers, big integers and unicode strings
+    /// are the point: they are where a representation can go wrong.
+    ///
+    /// The suite is not in the repository: `.ci/run` unpacks it from python-jsonschema's source
+    /// distribution on PyPI into `target/json-schema-test-suite/`.
+    #[test]
+    fn json_schema_test_suite_gives_the_same_answers_as_serde_json() {
+        use serde_json::value::RawValue;
+
+        #[derive(serde::Deserialize)]
+        struct Group {
+            description: String,
+            schema: serde_json::Value,
+            tests: Vec<Case>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Case {
+            description: String,
+            data: Box<RawValue>,
+            valid: bool,
+        }
+
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/json-schema-test-suite/draft2020-12");
+        if !root.is_dir() {
+            let why = format!(
+                "the JSON Schema Test Suite is not at {} (.ci/run unpacks it)",
+                root.display()
+            );
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{why}, and CI=true"
+            );
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let mut files: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        for optional in ["bignum", "float-overflow", "non-bmp-regex"] {
+            files.push(root.join(format!("optional/{optional}.json")));
+        }
+        files.sort();
+        let (mut cases, mut disagree, mut wrong) = (0, Vec::new(), Vec::new());
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            let groups: Vec<Group> = serde_json::from_str(&text).unwrap();
+            for group in groups {
+                let options = || {
+                    jsonschema::options()
+                        .with_draft(jsonschema::Draft::Draft202012)
+                        .should_validate_formats(false)
+                };
+                let on_tree = jsonschema::options_for::<Sonic>()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .should_validate_formats(false)
+                    .build(&group.schema);
+                let on_serde = options().build(&group.schema);
+                let (on_tree, on_serde) = match (on_tree, on_serde) {
+                    (Ok(t), Ok(s)) => (t, s),
+                    // Remote references: neither can compile them here.
+                    (Err(_), Err(_)) => continue,
+                    _ => panic!("{file:?} {}: compiles for one only", group.description),
+                };
+                for case in group.tests {
+                    cases += 1;
+                    let place = format!(
+                        "{} / {} / {}",
+                        file.file_name().unwrap().to_string_lossy(),
+                        group.description,
+                        case.description
+                    );
+                    let serde: serde_json::Value = serde_json::from_str(case.data.get()).unwrap();
+                    let tree = parse(case.data.get().as_bytes())
+                        .unwrap_or_else(|e| panic!("{place}: the tree refused the instance: {e}"));
+                    let by_serde = on_serde.is_valid(&serde);
+                    let by_tree = on_tree.is_valid(&tree);
+                    if by_tree != by_serde || on_tree.validate(&tree).is_ok() != by_tree {
+                        disagree.push(place.clone());
+                    }
+                    if by_serde == case.valid && by_tree != case.valid {
+                        wrong.push(place);
+                    }
+                }
+            }
+        }
+        assert!(cases > 1000, "only {cases} cases: is the suite complete?");
+        assert!(
+            disagree.is_empty(),
+            "tree and serde_json disagree: {disagree:#?}"
+        );
+        assert!(
+            wrong.is_empty(),
+            "tree is wrong where serde_json is right: {wrong:#?}"
+        );
+    }
+
     #[test]
     fn pointers_resolve_in_both_representations() {
         let text = r#"{"a":{"b/c":[10,{"~d":"x"}]},"a":{"b/c":[20,{"~d":"y"}]},"":1}"#;
