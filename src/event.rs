@@ -5,7 +5,7 @@
 //! signed ([`Event::raw`]) next to their parsed form ([`Event::json`]), so a forwarder can pass on
 //! exactly what the sender signed and a handler can read fields without parsing again.
 //!
-//! The body is parsed once, into the cheap tree of [`tree`](crate::tree) that the type, id and
+//! The body is parsed once, into a cheap tree (sonic-rs) that the type, id and
 //! schema checks read; the `serde_json::Value` that [`Event::json`] returns is built from it the
 //! first time a handler asks, so a forwarder or a handler that deserializes its own type never
 //! pays for one.
