@@ -5,10 +5,10 @@
 //! signed ([`Event::raw`]) next to their parsed form ([`Event::json`]), so a forwarder can pass on
 //! exactly what the sender signed and a handler can read fields without parsing again.
 //!
-//! The body is parsed once, into a cheap tree (sonic-rs) that the type, id and
-//! schema checks read; the `serde_json::Value` that [`Event::json`] returns is built from it the
-//! first time a handler asks, so a forwarder or a handler that deserializes its own type never
-//! pays for one.
+//! The body is parsed once, into a cheap tree (sonic-rs) that the type, id and schema checks
+//! read; the `serde_json::Value` that [`Event::json`] returns (and typed handlers deserialize
+//! from) is built from it the first time it is asked for, so a forwarder, or a handler that reads
+//! only the type, id or raw bytes, never pays for one.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
