@@ -7,10 +7,13 @@
 //! no `serde_json::Value` is built on the request path. A handler that asks for
 //! [`Event::json`](crate::Event::json) gets one, built on first use from the tree.
 //!
-//! What a reader sees is what `serde_json` (which hookgate used before) would have shown it:
+//! What a reader sees is what `serde_json` (which hookgate used before) would have shown it, with
+//! one deliberate difference:
 //!
-//! * a repeated object key reads as its **last** value, as in a `serde_json::Map` (the whole
-//!   document is still one the sender signed; its raw bytes are passed on unchanged);
+//! * an object with a **repeated key** is refused. Parsers disagree about such a document (the
+//!   first value, the last, or both), so the type hookgate routes by, the value the schema checks,
+//!   and what a consumer downstream reads from the raw bytes could differ. RFC 8259 leaves the
+//!   meaning open; I-JSON (RFC 7493) forbids it. No sender's serializer produces one;
 //! * integers beyond 64 bits read as the nearest `f64`, numbers beyond `f64` are refused;
 //! * nesting deeper than [`MAX_DEPTH`] is refused before the parser sees it (sonic-rs recurses, and
 //!   a deep enough document would overflow the stack: a crash, not an error).
@@ -37,6 +40,9 @@ pub enum TreeError {
     /// Arrays and objects nested deeper than [`MAX_DEPTH`].
     #[error("nesting deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// An object names the same key twice (the key, shortened to 64 characters).
+    #[error("the key {0:?} appears more than once in one object")]
+    RepeatedKey(String),
 }
 
 /// Parse `bytes` into a tree; see the [module docs](self).
@@ -44,13 +50,40 @@ pub fn parse(bytes: &[u8]) -> Result<Value, TreeError> {
     if nesting_exceeds(bytes, MAX_DEPTH) {
         return Err(TreeError::TooDeep);
     }
-    sonic_rs::from_slice(bytes).map_err(|e| {
+    let tree: Value = sonic_rs::from_slice(bytes).map_err(|e| {
         // sonic-rs appends an excerpt of the input to its message; keep only the description
         // and the position.
         let text = e.to_string();
         let what = text.split(" at line ").next().unwrap_or("invalid JSON");
         TreeError::Syntax(format!("{what} at line {} column {}", e.line(), e.column()))
-    })
+    })?;
+    match repeated_key(&tree) {
+        Some(key) => Err(TreeError::RepeatedKey(key.chars().take(64).collect())),
+        None => Ok(tree),
+    }
+}
+
+/// The first key some object of `value` names twice. Recursion is bounded by [`MAX_DEPTH`].
+fn repeated_key(value: &Value) -> Option<&str> {
+    if let Some(items) = value.as_array() {
+        return items.iter().find_map(repeated_key);
+    }
+    let members = value.as_object()?;
+    if members.len() <= 16 {
+        // Small objects (nearly all): compare each key with the ones before it, no allocation.
+        for (i, (key, _)) in members.iter().enumerate() {
+            if members.iter().take(i).any(|(earlier, _)| earlier == key) {
+                return Some(key);
+            }
+        }
+    } else {
+        let mut keys: Vec<&str> = members.iter().map(|(key, _)| key).collect();
+        keys.sort_unstable();
+        if let Some(pair) = keys.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Some(pair[0]);
+        }
+    }
+    members.iter().find_map(|(_, v)| repeated_key(v))
 }
 
 /// Whether arrays and objects nest deeper than `limit` in `bytes`, which may not be JSON at all.
@@ -91,8 +124,6 @@ fn nesting_exceeds(bytes: &[u8], limit: usize) -> bool {
 }
 
 /// The `serde_json` form of a tree (what [`Event::json`](crate::Event::json) returns).
-///
-/// A repeated key keeps its last value, as `serde_json` would have.
 pub fn to_serde(value: &Value) -> serde_json::Value {
     if let Some(s) = value.as_str() {
         return serde_json::Value::String(s.to_owned());
@@ -340,14 +371,9 @@ impl<'a> Object<'a, Sonic> for &'a sonic_rs::Object {
     }
 
     fn get(&self, key: &String) -> Option<&'a Value> {
-        // The last of repeated keys, as `serde_json::Map` keeps it.
-        let mut found = None;
-        for (name, value) in self.iter() {
-            if name == key {
-                found = Some(value);
-            }
-        }
-        found
+        // `parse` refuses repeated keys, so the first match is the only one.
+        self.iter()
+            .find_map(|(name, value)| (name == key).then_some(value))
     }
 
     fn members(&self) -> Self::MembersIter {
@@ -384,7 +410,6 @@ mod tests {
     #[test]
     fn reads_like_serde_json() {
         let cases: &[&str] = &[
-            r#"{"a":1,"a":2}"#,
             r#"{"b":[1,2.5,-3,"x",null,true],"a":{"c":{}}}"#,
             "18446744073709551616",
             "-9223372036854775809",
@@ -424,6 +449,30 @@ mod tests {
             assert!(parse(case.as_bytes()).is_err(), "{case}");
         }
         assert!(parse(b"\"\xff\"").is_err());
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        for doc in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"b":{"c":[{"d":1,"e":2,"d":3}]}}"#,
+            r#"[{"x":1},{"y":2,"y":2}]"#,
+        ] {
+            assert!(
+                matches!(parse(doc.as_bytes()), Err(TreeError::RepeatedKey(_))),
+                "{doc}"
+            );
+        }
+        // A large object takes the sorting path.
+        let mut large: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        assert!(parse(format!("{{{}}}", large.join(",")).as_bytes()).is_ok());
+        large.push("\"k7\":0".into());
+        assert_eq!(
+            parse(format!("{{{}}}", large.join(",")).as_bytes()),
+            Err(TreeError::RepeatedKey("k7".into()))
+        );
+        // The same key in different objects is fine.
+        assert!(parse(br#"{"a":{"a":1},"b":[{"a":2},{"a":3}]}"#).is_ok());
     }
 
     #[test]
@@ -559,7 +608,7 @@ mod tests {
 
     #[test]
     fn pointers_resolve_in_both_representations() {
-        let text = r#"{"a":{"b/c":[10,{"~d":"x"}]},"a":{"b/c":[20,{"~d":"y"}]},"":1}"#;
+        let text = r#"{"a":{"b/c":[20,{"~d":"y"}]},"":1}"#;
         let tree = parse(text.as_bytes()).unwrap();
         let serde: serde_json::Value = serde_json::from_str(text).unwrap();
         for (p, expected) in [

@@ -267,19 +267,12 @@ fn hash_canonical<'a, F: Json>(value: &F::Node<'a>, hasher: &mut Sha256) {
 fn canonical<'a, F: Json, W: Write>(value: &F::Node<'a>, out: &mut W) {
     // Writing into a hasher or a Vec cannot fail, so write errors are ignored.
     if let Some(object) = value.as_object() {
-        // A repeated key counts once, with its last value (what `Object::get` returns): a stable
-        // sort keeps repeats in document order, and the last of each run is kept.
-        let mut members: Vec<(Cow<'a, str>, usize, F::Node<'a>)> = object
-            .members()
-            .enumerate()
-            .map(|(i, (name, v))| (name.into(), i, v))
-            .collect();
-        // By name, and among repeats the last first, so `dedup_by` (which keeps the first of a
-        // run) keeps the last.
-        members.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        members.dedup_by(|later, kept| later.0 == kept.0);
+        // Keys are unique: serde_json maps hold each once, and `tree::parse` refuses repeats.
+        let mut members: Vec<(Cow<'a, str>, F::Node<'a>)> =
+            object.members().map(|(name, v)| (name.into(), v)).collect();
+        members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let _ = out.write_all(b"{");
-        for (i, (key, _, v)) in members.iter().enumerate() {
+        for (i, (key, v)) in members.iter().enumerate() {
             if i > 0 {
                 let _ = out.write_all(b",");
             }
@@ -396,8 +389,8 @@ mod tests {
         ];
         let docs = [
             r#"{"event":"e","timestamp":"t","data":{"b":[1,2.5,-3,null,true,"\u00e9\n"],"a":{}}}"#,
-            r#"{"event":"e","timestamp":7,"data":{"x":1,"x":2,"a":[{"z":0,"y":1e2}]}}"#,
-            r#"{"event":"e","event":"f","timestamp":"t","data":{"n":18446744073709551616}}"#,
+            r#"{"event":"e","timestamp":7,"data":{"x":1,"a":[{"z":0,"y":1e2}]}}"#,
+            r#"{"event":"f","timestamp":"t","data":{"n":18446744073709551616}}"#,
             r#"{"event":true,"timestamp":"t","data":{"n":-12}}"#,
         ];
         for doc in docs {
