@@ -10,6 +10,7 @@ mod delivery;
 mod hostile;
 mod nats;
 mod profiles;
+mod properties;
 mod redis_stream;
 mod replicas;
 mod services;
