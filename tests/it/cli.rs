@@ -184,6 +184,11 @@ impl Serve {
         }
     }
 
+    /// Every line written on standard error so far.
+    pub(crate) fn stderr_lines(&self) -> Vec<String> {
+        self.stderr_lines.lock().unwrap().clone()
+    }
+
     /// Wait (bounded) for a line on standard error starting with `prefix`; returns the rest.
     pub(crate) fn stderr_after(&self, prefix: &str) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

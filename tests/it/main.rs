@@ -13,6 +13,7 @@ mod profiles;
 mod properties;
 mod redis_stream;
 mod replicas;
+mod security;
 mod services;
 mod specs;
 mod support;
