@@ -983,6 +983,36 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_api_is_off_by_default_and_needs_a_token_and_loopback() {
+        let secret =
+            std::env::temp_dir().join(format!("hookgate-admin-test-{}", std::process::id()));
+        std::fs::write(&secret, "an-admin-test-secret-0123").unwrap();
+        let secret = format!("file:{}", secret.display());
+        let source =
+            format!("[[source]]\nname = \"a\"\nprofile = \"homa\"\nsecrets = [\"{secret}\"]\n");
+        let app = build_text(&source).unwrap();
+        assert!(
+            app.admin.is_none(),
+            "the admin API must be off unless configured"
+        );
+
+        let problems = |admin: &str| {
+            build_text(&format!("{source}\n[admin]\n{admin}"))
+                .err()
+                .map(|e| e.problems.join("\n"))
+                .unwrap_or_default()
+        };
+        let remote = problems(&format!("listen = \"0.0.0.0:9091\"\ntoken = \"{secret}\""));
+        assert!(remote.contains("not a loopback address"), "{remote}");
+        let tokenless = problems("listen = \"127.0.0.1:9091\"");
+        assert!(tokenless.contains("admin.token is required"), "{tokenless}");
+        let allowed = problems(&format!(
+            "listen = \"0.0.0.0:9091\"\ntoken = \"{secret}\"\nallow_remote = true"
+        ));
+        assert!(allowed.is_empty(), "{allowed}");
+    }
+
+    #[test]
     fn route_options_are_checked() {
         let err = build_text(
             r#"

@@ -343,6 +343,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn credential_headers_are_never_kept_even_when_asked_for() {
+        let secret = crate::Secret::new(b"a-test-secret-0123456789".to_vec(), "test").unwrap();
+        let scheme = Profile::Homa.scheme(std::slice::from_ref(&secret));
+        let mut shape = Profile::Homa.shape();
+        let signature = scheme.credential_header().unwrap().clone();
+        for name in [
+            signature.clone(),
+            http::header::AUTHORIZATION,
+            http::header::PROXY_AUTHORIZATION,
+            http::header::COOKIE,
+        ] {
+            shape.keep_headers.push(name);
+        }
+        let source = Source::new("h", scheme, shape);
+        let kept = &source.shape().keep_headers;
+        assert!(!kept.contains(&signature), "{kept:?}");
+        assert!(!kept.contains(&http::header::AUTHORIZATION));
+        assert!(!kept.contains(&http::header::PROXY_AUTHORIZATION));
+        assert!(!kept.contains(&http::header::COOKIE));
+        assert!(kept.contains(&http::header::CONTENT_TYPE));
+    }
+
+    #[test]
     fn names_round_trip() {
         for name in Profile::names() {
             assert_eq!(Profile::from_name(name).unwrap().name(), name);

@@ -172,3 +172,47 @@ to = "http://127.0.0.1:9/unreachable"
         .collect();
     (logs, answers, expected)
 }
+
+/// Every place hookgate compares a secret-derived value (HMAC, bearer or query token, admin
+/// token) uses `subtle`'s constant-time `ct_eq`, and none compares such a value with `==`/`!=`.
+/// Timing cannot be asserted in a test without flakiness, so this checks the code itself: a new
+/// comparison of secret material with `==` in these files fails it.
+#[test]
+fn secrets_are_compared_in_constant_time_only() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let secret_words = [
+        "computed",
+        "presented",
+        "digest",
+        "expected",
+        "mac",
+        "secret",
+        "token",
+    ];
+    for (file, comparisons) in [
+        ("src/auth/hmac.rs", 1),
+        ("src/auth/token.rs", 1),
+        ("src/admin/mod.rs", 1),
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let code: Vec<&str> = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect();
+        let constant_time = code.iter().filter(|l| l.contains(".ct_eq(")).count();
+        assert!(
+            constant_time >= comparisons,
+            "{file}: expected {comparisons} ct_eq comparison(s), found {constant_time}"
+        );
+        for line in &code {
+            if line.contains("==") || line.contains("!=") {
+                let lower = line.to_ascii_lowercase();
+                let hit = secret_words.iter().find(|w| lower.contains(*w));
+                assert!(
+                    hit.is_none(),
+                    "{file}: secret material compared with ==: {line}"
+                );
+            }
+        }
+    }
+}
