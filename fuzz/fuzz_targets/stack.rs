@@ -29,14 +29,21 @@ static STACK: OnceLock<Stack> = OnceLock::new();
 fn stack() -> &'static Stack {
     STACK.get_or_init(|| {
         let spec = Profile::Homa.spec().expect("built in").expect("compiles");
-        let source = Source::from_profile("homa", Profile::Homa, &common::secrets()).with_spec(spec);
+        let source =
+            Source::from_profile("homa", Profile::Homa, &common::secrets()).with_spec(spec);
         let router = Router::new().on("*", |_event: Event| async { Ok::<_, Infallible>(()) });
-        let service = Pipeline::new(source.clone()).max_body_bytes(64 * 1024).service(router);
+        let service = Pipeline::new(source.clone())
+            .max_body_bytes(64 * 1024)
+            .service(router);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .expect("runtime");
-        Stack { runtime, source, service }
+        Stack {
+            runtime,
+            source,
+            service,
+        }
     })
 }
 
