@@ -15,6 +15,41 @@ fn secret_bytes() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(any::<u8>(), hookgate::auth::MIN_SECRET_BYTES..96)
 }
 
+/// One HMAC configuration under test: algorithm, encoding, optional prefix, and its secret.
+#[derive(Debug, Clone)]
+struct Config {
+    algorithm: usize,
+    encoding: usize,
+    prefix: bool,
+    key: Vec<u8>,
+}
+
+impl Config {
+    fn scheme(&self) -> HmacScheme {
+        hmac(
+            self.algorithm,
+            self.encoding,
+            self.prefix,
+            &[Secret::new(self.key.clone(), "prop").unwrap()],
+        )
+    }
+
+    fn encoding(&self) -> Encoding {
+        ENCODINGS[self.encoding]
+    }
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (0..3usize, 0..3usize, any::<bool>(), secret_bytes()).prop_map(
+        |(algorithm, encoding, prefix, key)| Config {
+            algorithm,
+            encoding,
+            prefix,
+            key,
+        },
+    )
+}
+
 fn body() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(any::<u8>(), 0..2048)
 }
@@ -60,14 +95,11 @@ proptest! {
 
     #[test]
     fn what_is_signed_verifies_and_one_flipped_body_bit_does_not(
-        algorithm in 0..3usize,
-        encoding in 0..3usize,
-        prefix: bool,
-        key in secret_bytes(),
+        config in config(),
         body in body(),
         flip in any::<(usize, u8)>(),
     ) {
-        let scheme = hmac(algorithm, encoding, prefix, &[Secret::new(key, "prop").unwrap()]);
+        let scheme = config.scheme();
         let signed = headers(scheme.sign(&body).unwrap());
         prop_assert_eq!(scheme.verify(&signed, &body), Ok(0));
         if !body.is_empty() {
@@ -83,18 +115,18 @@ proptest! {
 
     #[test]
     fn one_flipped_bit_of_the_mac_is_refused(
-        algorithm in 0..3usize,
-        encoding in 0..3usize,
-        key in secret_bytes(),
+        config in config(),
         body in body(),
         flip in any::<(usize, u8)>(),
     ) {
-        let scheme = hmac(algorithm, encoding, false, &[Secret::new(key, "prop").unwrap()]);
+        // Without the prefix, so the header value is the encoded MAC alone.
+        let config = Config { prefix: false, ..config };
+        let scheme = config.scheme();
         let (name, value) = scheme.sign(&body).unwrap();
-        let mut mac = decode(ENCODINGS[encoding], value.to_str().unwrap());
+        let mut mac = decode(config.encoding(), value.to_str().unwrap());
         let at = flip.0 % mac.len();
         mac[at] ^= 1 << (flip.1 % 8);
-        let forged = HeaderValue::from_str(&encode(ENCODINGS[encoding], &mac)).unwrap();
+        let forged = HeaderValue::from_str(&encode(config.encoding(), &mac)).unwrap();
         prop_assert_eq!(
             scheme.verify(&headers((name, forged)), &body),
             Err(Rejection::InvalidSignature)
@@ -103,14 +135,11 @@ proptest! {
 
     #[test]
     fn one_flipped_bit_of_the_header_text_is_refused_unless_it_means_the_same_mac(
-        algorithm in 0..3usize,
-        encoding in 0..3usize,
-        prefix: bool,
-        key in secret_bytes(),
+        config in config(),
         body in body(),
         flip in any::<(usize, u8)>(),
     ) {
-        let scheme = hmac(algorithm, encoding, prefix, &[Secret::new(key, "prop").unwrap()]);
+        let scheme = config.scheme();
         let (name, value) = scheme.sign(&body).unwrap();
         let mut text = value.as_bytes().to_vec();
         let at = flip.0 % text.len();
@@ -122,7 +151,7 @@ proptest! {
         // Only a change that does not change the MAC may pass: hex letters in the other case,
         // or the (optional) prefix in the other case.
         let same = value.as_bytes().eq_ignore_ascii_case(&text)
-            && (ENCODINGS[encoding] == Encoding::Hex || at < scheme.prefix().len());
+            && (config.encoding() == Encoding::Hex || at < scheme.prefix().len());
         if same {
             prop_assert_eq!(verdict, Ok(0));
         } else {
