@@ -236,6 +236,7 @@ where
                 .limits(SpoolLimits {
                     max_pending: config.spool.max_pending,
                     max_bytes: config.spool.max_bytes,
+                    min_free_bytes: config.spool.min_free_bytes,
                 });
                 gateway = gateway.mount(path.clone(), pipeline.service(sink));
             }

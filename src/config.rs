@@ -145,6 +145,9 @@ pub struct SpoolSection {
     pub max_pending: u64,
     /// Bytes of pending deliveries at most (bodies, once per destination); past it, 503.
     pub max_bytes: u64,
+    /// Free space to keep on the spool's filesystem: below it new events get 503 until space
+    /// returns, so the store never fails a write for lack of disk (0 turns the check off).
+    pub min_free_bytes: u64,
     /// Delivered events are kept this long for queries and replay, then removed (as are dedup
     /// records past their window). Dead letters and pending deliveries are never removed.
     #[serde(with = "humantime_serde")]
@@ -171,6 +174,7 @@ impl Default for SpoolSection {
             path: None,
             max_pending: limits.max_pending,
             max_bytes: limits.max_bytes,
+            min_free_bytes: limits.min_free_bytes,
             retention: Duration::from_secs(7 * 24 * 3600),
         }
     }

@@ -50,6 +50,8 @@ macro_rules! rejections {
             NotAccepted(Duration),
             /// 503: a store hookgate needs is unreachable; retry later.
             Unavailable(Duration),
+            /// 503: the spool is at its limit (pending deliveries or free disk space); retry later.
+            SpoolFull(Duration),
         }
 
         impl Rejection {
@@ -60,7 +62,7 @@ macro_rules! rejections {
                     Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
                     Self::MissingEventType(_) | Self::InvalidEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
                     Self::InFlight(_) => StatusCode::CONFLICT,
-                    Self::NotAccepted(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    Self::NotAccepted(_) | Self::Unavailable(_) | Self::SpoolFull(_) => StatusCode::SERVICE_UNAVAILABLE,
                 }
             }
 
@@ -74,6 +76,7 @@ macro_rules! rejections {
                     Self::InFlight(_) => "in_flight",
                     Self::NotAccepted(_) => "not_accepted",
                     Self::Unavailable(_) => "unavailable",
+                    Self::SpoolFull(_) => "spool_full",
                 }
             }
 
@@ -86,6 +89,7 @@ macro_rules! rejections {
                     Self::InFlight(_) => "the same event is being processed; retry later".to_owned(),
                     Self::NotAccepted(_) => "the event was not accepted; retry later".to_owned(),
                     Self::Unavailable(_) => "a store hookgate depends on is unavailable; retry later".to_owned(),
+                    Self::SpoolFull(_) => "the spool is at its limit (pending deliveries or free disk space); retry later".to_owned(),
                 }
             }
         }
@@ -135,7 +139,10 @@ impl Rejection {
     /// How long the sender should wait before retrying, for the statuses that invite a retry.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::InFlight(d) | Self::NotAccepted(d) | Self::Unavailable(d) => Some(*d),
+            Self::InFlight(d)
+            | Self::NotAccepted(d)
+            | Self::Unavailable(d)
+            | Self::SpoolFull(d) => Some(*d),
             _ => None,
         }
     }

@@ -15,7 +15,18 @@
 //! The spool holds events ([`StoredEvent`], by sequence number) and the dedup state that
 //! survives restarts ([`crate::dedup::durable`]). Delivery onward (forwarders, retries, dead
 //! letters) builds on it.
+//!
+//! # Disk space
+//!
+//! A journal write that fails for lack of space poisons a fjall database until the process
+//! restarts, so the spool never lets it come to that: while its filesystem has less free space
+//! than [`SpoolLimits::min_free_bytes`] (default 128 MiB), new events are refused with 503 and
+//! `Retry-After`, and they are accepted again as soon as space returns. The writer also refuses
+//! any batch unless twice its size plus 32 MiB is free (room for a memtable flush), whatever
+//! the reserve; measured on a tmpfs, a 4 MiB margin alone still let the database be poisoned. Nothing that was refused was
+//! acknowledged, so senders retry it; nothing that was acknowledged is touched.
 
+mod disk;
 mod log;
 mod record;
 pub mod sink;
@@ -59,6 +70,14 @@ pub enum SpoolError {
     /// The writer thread is gone (the spool is shutting down).
     #[error("the spool is closed")]
     Closed,
+    /// The spool's filesystem has too little free space for this write; nothing was written.
+    #[error("the spool's disk is full ({free} bytes free, {needed} needed)")]
+    DiskFull {
+        /// Bytes free when the write was refused.
+        free: u64,
+        /// Bytes the write needed, its margin included.
+        needed: u64,
+    },
     /// A stored record does not decode.
     #[error("spool record {0} is corrupt")]
     Corrupt(String),
@@ -171,15 +190,35 @@ pub struct SpoolLimits {
     pub max_pending: u64,
     /// Bytes of pending deliveries (bodies, once per destination) at most.
     pub max_bytes: u64,
+    /// Free space to keep on the spool's filesystem; below it new events are refused (0: no
+    /// check). See [Disk space](self#disk-space).
+    pub min_free_bytes: u64,
 }
+
+/// Default [`SpoolLimits::min_free_bytes`]: room for fjall's journal to be flushed and
+/// compacted after the last event was accepted.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 128 << 20;
 
 impl Default for SpoolLimits {
     fn default() -> Self {
         Self {
             max_pending: 1_000_000,
             max_bytes: 1 << 30,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
+}
+
+/// Why the spool refuses new events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fullness {
+    /// It holds as many pending deliveries, or bytes of them, as its limits allow.
+    Pending,
+    /// Its filesystem has less free space than [`SpoolLimits::min_free_bytes`].
+    Disk {
+        /// Bytes free.
+        free: u64,
+    },
 }
 
 /// A delivery that is due, with what it needs.
@@ -231,6 +270,7 @@ pub struct Spool {
     maintenance: tokio::sync::Mutex<()>,
     next_seq: AtomicU64,
     commits: Arc<AtomicU64>,
+    disk: Arc<disk::DiskWatch>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -273,11 +313,13 @@ impl Spool {
         };
         let (writes, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
+        let disk = Arc::new(disk::DiskWatch::new(dir));
         let writer = {
             let (db, tables, commits) = (db.clone(), tables.clone(), Arc::clone(&commits));
+            let disk = Arc::clone(&disk);
             std::thread::Builder::new()
                 .name("hookgate-spool-writer".into())
-                .spawn(move || write_loop(rx, &db, &tables, &commits))
+                .spawn(move || write_loop(rx, &db, &tables, &commits, &disk))
                 .map_err(|e| SpoolError::Storage(format!("cannot start the writer: {e}")))?
         };
         let (mut pending, mut pending_bytes) = (0u64, 0u64);
@@ -308,6 +350,7 @@ impl Spool {
             maintenance: tokio::sync::Mutex::new(()),
             next_seq: AtomicU64::new(next_seq),
             commits,
+            disk,
             writer: Some(writer),
         })
     }
@@ -404,8 +447,33 @@ impl Spool {
 
     /// Is the spool at or over `limits`? New events should then be refused (503).
     pub fn is_full(&self, limits: &SpoolLimits) -> bool {
-        self.pending.load(Ordering::Relaxed) >= limits.max_pending
+        self.fullness(limits).is_some()
+    }
+
+    /// Why the spool is at or over `limits`, if it is: too much pending, or too little disk.
+    /// The disk check applies to every event (each one is written), the pending check only to
+    /// events that will be delivered, so callers decide which to apply.
+    pub fn fullness(&self, limits: &SpoolLimits) -> Option<Fullness> {
+        if self.pending.load(Ordering::Relaxed) >= limits.max_pending
             || self.pending_bytes.load(Ordering::Relaxed) >= limits.max_bytes
+        {
+            return Some(Fullness::Pending);
+        }
+        self.disk_low(limits)
+    }
+
+    /// [`Fullness::Disk`] if the spool's filesystem has less free space than the limits keep.
+    pub fn disk_low(&self, limits: &SpoolLimits) -> Option<Fullness> {
+        if limits.min_free_bytes == 0 {
+            return None;
+        }
+        let free = self.disk.free_bytes();
+        (free < limits.min_free_bytes).then_some(Fullness::Disk { free })
+    }
+
+    /// Bytes free on the spool's filesystem (read at most every 50 ms).
+    pub fn free_bytes(&self) -> u64 {
+        self.disk.free_bytes()
     }
 
     /// One pending delivery is settled (delivered or buried): it no longer counts.
@@ -580,6 +648,7 @@ fn write_loop(
     db: &Database,
     tables: &[Keyspace; 6],
     commits: &AtomicU64,
+    disk: &disk::DiskWatch,
 ) {
     while let Some(first) = rx.blocking_recv() {
         // Everything that queued up while the last fsync ran goes into this one.
@@ -593,6 +662,28 @@ fn write_loop(
                 }
                 Err(_) => break,
             }
+        }
+        // Refuse a batch that would not fit with a margin: a journal write that fails for lack
+        // of space poisons the database until restart, a refused batch only fails its writers.
+        let bytes: u64 = waiting
+            .iter()
+            .flat_map(|write| &write.ops)
+            .map(|op| match op {
+                Op::Put(_, key, value) => (key.len() + value.len()) as u64,
+                Op::Remove(_, key) => key.len() as u64,
+            })
+            .sum();
+        let needed = bytes
+            .saturating_mul(2)
+            .saturating_add(disk::WRITER_MARGIN_BYTES);
+        let free = disk.refresh(now_ms());
+        if free < needed {
+            tracing::error!(free, needed, "spool disk full; the writes are refused");
+            let refused = SpoolError::DiskFull { free, needed };
+            for write in waiting {
+                let _ = write.done.send(Err(refused.clone()));
+            }
+            continue;
         }
         let mut batch = db.batch();
         for write in &waiting {

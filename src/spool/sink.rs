@@ -18,7 +18,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-use super::{Op, Spool, SpoolLimits, StoredEvent, Table, now_ms};
+use super::{Fullness, Op, Spool, SpoolError, SpoolLimits, StoredEvent, Table, now_ms};
 use crate::answer;
 use crate::dedup::DedupKey;
 use crate::delivery::Deliverer;
@@ -108,9 +108,27 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                 return Ok(Rejection::Misconfigured.into_response());
             };
             let destinations = sink.destinations(event.kind().as_str());
-            if !destinations.is_empty() && sink.spool.is_full(&sink.limits) {
-                tracing::warn!("spool full; refusing new events until deliveries drain");
-                return Ok(Rejection::Unavailable(sink.retry_after).into_response());
+            // Every event is written (the dedup record at least); only events that will be
+            // delivered add to what is pending.
+            let full = if destinations.is_empty() {
+                sink.spool.disk_low(&sink.limits)
+            } else {
+                sink.spool.fullness(&sink.limits)
+            };
+            match full {
+                Some(Fullness::Pending) => {
+                    tracing::warn!("spool full; refusing new events until deliveries drain");
+                    return Ok(Rejection::SpoolFull(sink.retry_after).into_response());
+                }
+                Some(Fullness::Disk { free }) => {
+                    tracing::warn!(
+                        free,
+                        min_free = sink.limits.min_free_bytes,
+                        "spool disk low; refusing new events until space returns"
+                    );
+                    return Ok(Rejection::SpoolFull(sink.retry_after).into_response());
+                }
+                None => {}
             }
             let record = StoredEvent::from_event(&event);
             let expires = now_ms()
@@ -127,6 +145,10 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                     }
                     Ok(answer::accepted(event.id(), event.kind()))
                 }
+                Err(error @ SpoolError::DiskFull { .. }) => {
+                    tracing::warn!(%error, id = %event.id(), "cannot spool the event; not accepted");
+                    Ok(Rejection::SpoolFull(sink.retry_after).into_response())
+                }
                 Err(error) => {
                     tracing::error!(%error, id = %event.id(), "cannot spool the event; not accepted");
                     Ok(Rejection::Unavailable(sink.retry_after).into_response())
@@ -140,7 +162,15 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
 mod tests {
     use super::*;
     use crate::event::{EventId, EventKind};
+    use http_body_util::BodyExt;
     use tower::ServiceExt;
+
+    /// The `error` code of a JSON error answer.
+    async fn error_code(response: Response<Full<Bytes>>) -> Option<String> {
+        let bytes = response.into_body().collect().await.ok()?.to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        Some(body["error"].as_str()?.to_owned())
+    }
 
     #[tokio::test]
     async fn a_full_spool_refuses_new_events_with_503() {
@@ -154,6 +184,7 @@ mod tests {
         let limits = SpoolLimits {
             max_pending: 2,
             max_bytes: u64::MAX,
+            min_free_bytes: 0,
         };
         let sink = SpoolSink::new(
             Arc::clone(&spool),
@@ -184,6 +215,7 @@ mod tests {
         let full = sink.clone().oneshot(request("3")).await.unwrap();
         assert_eq!(full.status(), http::StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(full.headers()[http::header::RETRY_AFTER], "7");
+        assert_eq!(error_code(full).await.as_deref(), Some("spool_full"));
         // A delivery drains: room again.
         let due = spool.due(now_ms(), 1).unwrap();
         spool.delivered(&due[0], &due[0].delivery).await.unwrap();
@@ -191,6 +223,44 @@ mod tests {
             sink.oneshot(request("3")).await.unwrap().status(),
             http::StatusCode::ACCEPTED
         );
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn too_little_free_disk_refuses_every_event_and_writes_nothing() {
+        let dir = std::env::temp_dir().join(format!("hookgate-sink-disk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Arc::new(Spool::open(&dir).unwrap());
+        // More free space wanted than any disk has: the spool counts as full, even for an event
+        // with no destination (its dedup record would still be written).
+        let limits = SpoolLimits {
+            min_free_bytes: u64::MAX,
+            ..SpoolLimits::default()
+        };
+        let sink = SpoolSink::new(
+            Arc::clone(&spool),
+            Vec::new(),
+            None,
+            Duration::from_secs(60),
+            Duration::from_secs(3),
+        )
+        .limits(limits);
+        let event = Event::new(
+            "s",
+            EventId::new("disk-1"),
+            EventKind::new("k"),
+            Bytes::from_static(b"{}"),
+            serde_json::json!({}),
+        );
+        let mut req = Request::post("/").body(()).unwrap();
+        req.extensions_mut().insert(event);
+        let full = sink.oneshot(req).await.unwrap();
+        assert_eq!(full.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(full.headers()[http::header::RETRY_AFTER], "3");
+        assert_eq!(error_code(full).await.as_deref(), Some("spool_full"));
+        assert_eq!(spool.events().count(), 0);
+        assert_eq!(spool.commits(), 0);
         drop(spool);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -7,6 +7,7 @@ mod codegen;
 mod crash;
 mod dedup_redis;
 mod delivery;
+mod diskfull;
 mod hostile;
 mod nats;
 mod profiles;
