@@ -191,6 +191,11 @@ where
             problems.push(format!("{label}: path {path:?} is used twice"));
         }
         let before = problems.len();
+        if sc.decompress.is_some_and(|d| d.max_bytes == 0) {
+            problems.push(format!(
+                "{label}: decompress.max_bytes must be above 0 (leave [source.decompress] out to refuse compressed bodies)"
+            ));
+        }
         let source = resolve_source(sc, &label, &mut problems);
         let routes: Vec<&RouteConfig> = config
             .routes
@@ -211,10 +216,13 @@ where
                 described.push(format!("{pattern} -> {}", route.destination_name()));
             }
         }
-        let pipeline = Pipeline::new(source)
+        let mut pipeline = Pipeline::new(source)
             .max_body_bytes(sc.max_body_bytes.unwrap_or(config.server.max_body_bytes))
             .dedup_shared(Arc::clone(&store))
             .retry_after(config.server.retry_after);
+        if let Some(decompress) = sc.decompress {
+            pipeline = pipeline.decompress(crate::auth::Decompress::up_to(decompress.max_bytes));
+        }
         match &spool {
             Some(spool) => {
                 let spool_routes = routes
@@ -965,6 +973,7 @@ mod tests {
             name = "b"
             profile = "zapier"
             secrets = ["file:/nonexistent/hookgate/secret"]
+            decompress = { max_bytes = 0 }
             [[route]]
             source = "c"
             to = "kafka://somewhere"
@@ -977,6 +986,10 @@ mod tests {
         assert!(all.contains("unknown profile \"zapier\""), "{all}");
         assert!(all.contains("/nonexistent/hookgate/secret"), "{all}");
         assert!(all.contains("no source is named \"c\""), "{all}");
+        assert!(
+            all.contains("decompress.max_bytes must be above 0"),
+            "{all}"
+        );
         assert!(
             all.contains("unknown destination \"kafka://somewhere\""),
             "{all}"

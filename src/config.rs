@@ -253,6 +253,9 @@ pub struct SourceConfig {
     pub secrets: Vec<String>,
     /// Per-source body cap, overriding `server.max_body_bytes`.
     pub max_body_bytes: Option<usize>,
+    /// Accept `gzip`/`deflate` bodies, inflated under this cap and verified on the inflated
+    /// bytes; without it a compressed body is 415.
+    pub decompress: Option<DecompressConfig>,
     /// Overrides of the profile's authentication.
     pub auth: Option<AuthConfig>,
     /// JSON pointers whose values, joined by `.`, form the event type.
@@ -278,6 +281,15 @@ impl SourceConfig {
             .clone()
             .unwrap_or_else(|| format!("/hooks/{}", self.name))
     }
+}
+
+/// `[source.decompress]`: opt-in decompression of compressed bodies
+/// ([`crate::auth::decode`]).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecompressConfig {
+    /// Largest inflated body accepted; past it, 413 `decompressed_too_large`.
+    pub max_bytes: usize,
 }
 
 /// `[source.auth]`: how requests are authenticated, overriding the profile.

@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use tower::Layer;
 
-use crate::auth::{Authenticate, AuthenticateLayer};
+use crate::auth::{Authenticate, AuthenticateLayer, Decompress};
 use crate::body::DEFAULT_MAX_BODY_BYTES;
 use crate::dedup::{DEFAULT_RETRY_AFTER, Dedup, DedupLayer, DedupStore, MemoryStore};
 use crate::limit::{BodyLimit, BodyLimitLayer};
@@ -61,6 +61,7 @@ pub type PipelineService<S> = BodyLimit<Authenticate<Parse<Validate<Dedup<S>>>>>
 pub struct Pipeline {
     source: Source,
     max_body_bytes: usize,
+    decompress: Option<Decompress>,
     validator: Arc<dyn Validator>,
     dedup: Arc<dyn DedupStore>,
     retry_after: Duration,
@@ -80,6 +81,7 @@ impl Pipeline {
         Self {
             source,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            decompress: None,
             validator,
             dedup: Arc::new(MemoryStore::new()),
             retry_after: DEFAULT_RETRY_AFTER,
@@ -89,6 +91,14 @@ impl Pipeline {
     /// Refuse bodies over `max` bytes with 413.
     pub fn max_body_bytes(mut self, max: usize) -> Self {
         self.max_body_bytes = max;
+        self
+    }
+
+    /// Accept `gzip` and `deflate` bodies, inflated under `decompress`'s cap and verified on the
+    /// inflated bytes (the body cap applies to the compressed bytes). Off by default: compressed
+    /// bodies are 415. See [`decode`](crate::auth::decode).
+    pub fn decompress(mut self, decompress: Decompress) -> Self {
+        self.decompress = Some(decompress);
         self
     }
 
@@ -148,7 +158,11 @@ impl<S> Layer<S> for Pipeline {
             Arc::clone(self.source.shape()),
         )
         .layer(validate);
-        let auth = AuthenticateLayer::from_shared(Arc::clone(self.source.scheme())).layer(parse);
+        let mut auth = AuthenticateLayer::from_shared(Arc::clone(self.source.scheme()));
+        if let Some(decompress) = self.decompress {
+            auth = auth.decompress(decompress);
+        }
+        let auth = auth.layer(parse);
         BodyLimitLayer::new(self.max_body_bytes).layer(auth)
     }
 }

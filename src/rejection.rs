@@ -101,8 +101,13 @@ rejections! {
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than this endpoint accepts"),
     /// 400: the body could not be read to its end (the client went away or sent broken framing).
     BodyRead => (BAD_REQUEST, "body_read_failed", "the body could not be read"),
-    /// 415: the body is compressed or otherwise encoded; only identity is accepted.
-    UnsupportedEncoding => (UNSUPPORTED_MEDIA_TYPE, "unsupported_content_encoding", "only uncompressed bodies are accepted"),
+    /// 415: the body is compressed in a way this endpoint does not accept (any coding, unless
+    /// decompression is on; then anything but one of gzip or deflate).
+    UnsupportedEncoding => (UNSUPPORTED_MEDIA_TYPE, "unsupported_content_encoding", "this endpoint does not accept the body's content encoding"),
+    /// 413: the body inflates to more than the decompression cap.
+    DecompressedTooLarge => (PAYLOAD_TOO_LARGE, "decompressed_too_large", "the body inflates to more than this endpoint accepts"),
+    /// 400: the body is not valid in its declared content encoding.
+    MalformedEncoding => (BAD_REQUEST, "malformed_encoding", "the body is not valid in its content encoding"),
     /// 401: the request carries no signature where one is required.
     MissingSignature => (UNAUTHORIZED, "missing_signature", "the request is not signed"),
     /// 401: the signature is present but cannot be decoded.

@@ -2,25 +2,34 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use super::{Authenticate, Scheme};
+use super::{Authenticate, Decompress, Scheme};
 
 /// Applies [`Authenticate`] to a service; see the [module docs](super).
 #[derive(Debug, Clone)]
 pub struct AuthenticateLayer {
     scheme: Arc<Scheme>,
+    decompress: Option<Decompress>,
 }
 
 impl AuthenticateLayer {
     /// Verify requests with `scheme`.
     pub fn new(scheme: Scheme) -> Self {
-        Self {
-            scheme: Arc::new(scheme),
-        }
+        Self::from_shared(Arc::new(scheme))
     }
 
     /// Verify requests with a shared `scheme`.
     pub fn from_shared(scheme: Arc<Scheme>) -> Self {
-        Self { scheme }
+        Self {
+            scheme,
+            decompress: None,
+        }
+    }
+
+    /// Accept `gzip` and `deflate` bodies, inflated to at most the cap and verified on the
+    /// inflated bytes; without it they are refused with 415. See [`decode`](super::decode).
+    pub fn decompress(mut self, decompress: Decompress) -> Self {
+        self.decompress = Some(decompress);
+        self
     }
 }
 
@@ -28,6 +37,10 @@ impl<S> Layer<S> for AuthenticateLayer {
     type Service = Authenticate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate::new(inner, Arc::clone(&self.scheme))
+        let service = Authenticate::new(inner, Arc::clone(&self.scheme));
+        match self.decompress {
+            Some(decompress) => service.decompress(decompress),
+            None => service,
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! and never reaches the inner service.
 //!
 //! Compressed bodies (`Content-Encoding` other than `identity`) are refused with 415 before the body
-//! is read: hookgate verifies what the sender signed and does not inflate untrusted input.
+//! is read, unless the layer was given a [`Decompress`] cap: then `gzip` and `deflate` bodies are
+//! inflated under that cap and verified on the inflated bytes (see [`decode`]).
 //!
 //! # Example
 //!
@@ -39,6 +40,7 @@
 //! # }
 //! ```
 
+pub mod decode;
 pub mod hmac;
 mod layer;
 pub mod secret;
@@ -55,6 +57,8 @@ use http_body::Body;
 use http_body_util::Full;
 use tower::Service;
 
+use self::decode::Coding;
+pub use self::decode::Decompress;
 pub use self::hmac::{Algorithm, Encoding, HmacScheme};
 pub use self::layer::AuthenticateLayer;
 pub use self::secret::{MIN_SECRET_BYTES, Secret, SecretError, SecretRef};
@@ -122,12 +126,24 @@ pub type ResponseFuture<B, E> =
 pub struct Authenticate<S> {
     inner: S,
     scheme: Arc<Scheme>,
+    decompress: Option<Decompress>,
 }
 
 impl<S> Authenticate<S> {
-    /// Wrap `inner`, verifying requests with `scheme`.
+    /// Wrap `inner`, verifying requests with `scheme`; compressed bodies are refused (415).
     pub fn new(inner: S, scheme: Arc<Scheme>) -> Self {
-        Self { inner, scheme }
+        Self {
+            inner,
+            scheme,
+            decompress: None,
+        }
+    }
+
+    /// Accept `gzip` and `deflate` bodies, inflated under `decompress`'s cap and verified on the
+    /// inflated bytes ([`decode`]).
+    pub fn decompress(mut self, decompress: Decompress) -> Self {
+        self.decompress = Some(decompress);
+        self
     }
 
     /// The wrapped service.
@@ -144,14 +160,6 @@ impl<S> Authenticate<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
-}
-
-/// True when the body is encoded (compressed) in a way we do not verify.
-pub(crate) fn is_encoded(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::CONTENT_ENCODING)
-        .iter()
-        .any(|v| !v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"))
 }
 
 impl<S, B, ResBody> Service<Request<B>> for Authenticate<S>
@@ -173,15 +181,28 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let mut inner = take_ready(&mut self.inner);
         let scheme = Arc::clone(&self.scheme);
+        let decompress = self.decompress;
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            if is_encoded(&parts.headers) {
-                return Ok(Rejection::UnsupportedEncoding.into_response());
-            }
-            let bytes = match buffer_request(&parts.extensions, body).await {
+            let coding = decode::coding(&parts.headers);
+            // Refused before a byte of the body is read.
+            let inflate_to = match (coding, decompress) {
+                (Coding::Identity, _) => None,
+                (Coding::Gzip | Coding::Deflate, Some(d)) => Some(d.max_bytes()),
+                _ => return Ok(Rejection::UnsupportedEncoding.into_response()),
+            };
+            let mut bytes = match buffer_request(&parts.extensions, body).await {
                 Ok(bytes) => bytes,
                 Err(rejection) => return Ok(rejection.into_response()),
             };
+            if let Some(max) = inflate_to {
+                bytes = match decode::inflate(coding, &bytes, max) {
+                    Ok(bytes) => bytes,
+                    Err(rejection) => return Ok(rejection.into_response()),
+                };
+                parts.headers.remove(header::CONTENT_ENCODING);
+                parts.headers.remove(header::CONTENT_LENGTH);
+            }
             match scheme.verify(&parts.headers, &parts.uri, &bytes) {
                 Ok(key_index) => {
                     parts

@@ -280,6 +280,106 @@ async fn compressed_bodies_are_415_and_identity_is_fine() {
     assert_eq!(status, StatusCode::ACCEPTED, "{json}");
 }
 
+/// Compress `data` in `encoding` (`gzip` or `deflate`, the zlib format).
+fn compress(encoding: &str, data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let level = flate2::Compression::default();
+    match encoding {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        _ => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+    }
+}
+
+#[tokio::test]
+async fn opted_in_decompression_verifies_the_inflated_body_under_a_cap() {
+    // Wire cap 64 KiB, inflated cap 256 KiB.
+    let source = Source::from_profile("homa", Profile::Homa, &[secret(SECRET)]);
+    let recorder = Recorder::default();
+    let svc = Pipeline::new(source.clone())
+        .max_body_bytes(64 << 10)
+        .decompress(hookgate::auth::Decompress::up_to(256 << 10))
+        .service(recorder.router());
+    let server = Server::start(Gateway::new().mount("/hooks/homa", svc)).await;
+    let url = server.url("/hooks/homa");
+    let post = |wire: Vec<u8>, encoding: &'static str, signed_over: &[u8]| {
+        let headers = [
+            credential(&source, signed_over),
+            (
+                http::header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding),
+            ),
+        ];
+        send(request_with(&url, Bytes::from(wire), &headers))
+    };
+
+    // Signed over the JSON, sent compressed: accepted, and the handler sees the JSON.
+    for encoding in ["gzip", "deflate"] {
+        let body = sample(Profile::Homa);
+        let reply = post(compress(encoding, &body), encoding, &body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::ACCEPTED,
+            "{encoding}: {:?}",
+            reply.body
+        );
+        let events = recorder.events();
+        let last = events.last().unwrap();
+        assert_eq!(last.raw(), &body, "{encoding}");
+        assert!(last.headers().get(http::header::CONTENT_ENCODING).is_none());
+    }
+    // Signed over the compressed bytes instead: not what hookgate verifies, 401.
+    let body = sample(Profile::Homa);
+    let wire = compress("gzip", &body);
+    let reply = post(wire.clone(), "gzip", &wire).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json(&reply)["error"], "invalid_signature");
+    // A bomb: 48 KiB on the wire, 64 MiB inflated; refused at the cap, not inflated whole.
+    let bomb = compress("gzip", &vec![b' '; 64 << 20]);
+    assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+    let reply = post(bomb, "gzip", b"").await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json(&reply)["error"], "decompressed_too_large");
+    // Not gzip at all: 400, before any signature is looked at.
+    let reply = post(b"{\"plain\":true}".to_vec(), "gzip", b"{\"plain\":true}").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(json(&reply)["error"], "malformed_encoding");
+    // Encodings hookgate does not inflate, and stacked ones, stay 415.
+    for encoding in ["br", "zstd", "gzip, gzip", "deflate, gzip"] {
+        let body = sample(Profile::Homa);
+        let reply = post(compress("gzip", &body), encoding, &body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{encoding}"
+        );
+    }
+    // The wire cap still applies to the compressed bytes.
+    // (xorshift noise does not compress: 100 KB on the wire, under the inflated cap)
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..100_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let reply = post(compress("gzip", &noise), "gzip", &noise).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json(&reply)["error"], "payload_too_large");
+    assert_eq!(recorder.events().len(), 2);
+    let reply = send(signed(&source, &url, sample(Profile::Homa))).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+}
+
 #[tokio::test]
 async fn a_query_string_the_scheme_does_not_sign_changes_nothing() {
     let (server, mounted) = seed_gateway(MAX_BODY).await;
