@@ -2,6 +2,7 @@
 //! One test binary with modules, so the suite links once.
 
 mod admin;
+mod audit;
 mod cli;
 mod codegen;
 mod crash;
