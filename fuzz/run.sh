@@ -6,8 +6,8 @@
 # Needs cargo-fuzz (`cargo install cargo-fuzz`) and a C++ compiler for libFuzzer. The targets run
 # one after another; set FUZZ_PARALLEL=N to run N at once. Each starts from the checked-in seed
 # corpus in fuzz/corpus/<target>/ (read only) and keeps what it finds in fuzz/work/<target>/ (not
-# committed); crashes go to fuzz/artifacts/<target>/. A crash fails the script. A summary goes to
-# fuzz/last-run.md.
+# committed); crashes go to fuzz/artifacts/<target>/. A crash fails the script. A summary goes on
+# top of fuzz/last-run.md, above the earlier runs.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -60,6 +60,7 @@ for entry in "${pids[@]}"; do
     fi
 done
 
+earlier=$(cat last-run.md 2>/dev/null || true)
 {
     echo "# Fuzz run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo
@@ -77,6 +78,10 @@ done
         entries=$(find "corpus/$target" "work/$target" -type f | wc -l)
         echo "| $target | $result | $runs | $speed | $entries | $secs |"
     done
-} | tee last-run.md
+} | tee last-run.new
+if [ -n "$earlier" ]; then
+    printf '\n%s\n' "$earlier" >>last-run.new
+fi
+mv last-run.new last-run.md
 
 exit "$failed"
