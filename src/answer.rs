@@ -25,6 +25,14 @@ fn json<B: From<Full<Bytes>>>(status: StatusCode, answer: &Answer<'_>) -> Respon
     let bytes = serde_json::to_vec(answer).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = Response::new(B::from(Full::new(Bytes::from(bytes))));
     *response.status_mut() = status;
+    let code = if answer.status == "accepted" {
+        "accepted"
+    } else {
+        "duplicate"
+    };
+    response
+        .extensions_mut()
+        .insert(crate::observe::Outcome::new(code));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

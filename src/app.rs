@@ -26,6 +26,7 @@ use crate::dedup::{DedupStore, DurableStore, MemoryStore, RedisStore};
 use crate::delivery::{Deliverer, Destination, HttpDestination, LogDestination, Outcome};
 use crate::event::Event;
 use crate::gateway::Gateway;
+use crate::health::Health;
 use crate::pipeline::Pipeline;
 use crate::route::HandlerError;
 use crate::route::Router;
@@ -169,6 +170,11 @@ where
         ))
     });
 
+    let limits = SpoolLimits {
+        max_pending: config.spool.max_pending,
+        max_bytes: config.spool.max_bytes,
+        min_free_bytes: config.spool.min_free_bytes,
+    };
     let mut gateway = Gateway::new();
     let mut mounts = Vec::new();
     let mut paths = std::collections::HashSet::new();
@@ -241,11 +247,7 @@ where
                     config.dedup.ttl,
                     config.server.retry_after,
                 )
-                .limits(SpoolLimits {
-                    max_pending: config.spool.max_pending,
-                    max_bytes: config.spool.max_bytes,
-                    min_free_bytes: config.spool.min_free_bytes,
-                });
+                .limits(limits);
                 gateway = gateway.mount(path.clone(), pipeline.service(sink));
             }
             None => {
@@ -272,11 +274,26 @@ where
         });
     }
 
+    // What /readyz checks, on the webhook listener and the admin listener alike.
+    let mut health = Health::new();
+    if let Some(spool) = &spool {
+        health = health.spool(Arc::clone(spool), limits);
+    }
+    if config.dedup.store.is_some() {
+        health = health.dedup(Arc::clone(&store));
+    }
+    let mut names: Vec<&String> = destinations.keys().collect();
+    names.sort();
+    for name in names {
+        health = health.destination(name.clone(), Arc::clone(&destinations[name]));
+    }
+    let gateway = gateway.health(health.clone());
     let admin = admin_for(
         config,
         spool.as_ref(),
         deliverer.as_ref(),
         &destinations,
+        health,
         &mut problems,
     );
 
@@ -307,6 +324,7 @@ fn admin_for(
     spool: Option<&Arc<Spool>>,
     deliverer: Option<&Arc<Deliverer>>,
     destinations: &HashMap<String, Arc<dyn Destination>>,
+    health: Health,
     problems: &mut Vec<String>,
 ) -> Option<(SocketAddr, axum::Router)> {
     let section = &config.admin;
@@ -363,7 +381,10 @@ fn admin_for(
     let mut names: Vec<String> = destinations.keys().cloned().collect();
     names.sort();
     let ops = crate::admin::Ops::new(Arc::clone(spool), deliverer.cloned(), names);
-    Some((addr?, crate::admin::router(ops, &token?)))
+    Some((
+        addr?,
+        crate::admin::router(ops, &token?).merge(crate::admin::probes(health)),
+    ))
 }
 
 /// Build the [`Source`] one `[[source]]` table describes (profile, overrides, secrets loaded).

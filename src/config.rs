@@ -53,6 +53,8 @@ pub struct Config {
     pub delivery: DeliverySection,
     /// The admin API (off unless `listen` is set).
     pub admin: AdminSection,
+    /// How logs are written.
+    pub log: LogSection,
     /// Keys found in the file that hookgate does not know (each one is a problem).
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -152,6 +154,28 @@ pub struct SpoolSection {
     /// records past their window). Dead letters and pending deliveries are never removed.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LogSection {
+    /// `text` (one line per record, the default), `pretty` (multi-line, for people) or `json`
+    /// (one JSON object per line, for collectors). `HOOKGATE_LOG_FORMAT` overrides it.
+    pub format: LogFormat,
+}
+
+/// How log records are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per record.
+    #[default]
+    Text,
+    /// Several lines per record, with the span's fields laid out.
+    Pretty,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `[admin]`

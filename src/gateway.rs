@@ -3,6 +3,9 @@
 //! [`Gateway`] answers 404 for a path where no source is mounted and 405 (with `Allow: POST`) for
 //! any method but POST on a source's path; everything else goes to that source's pipeline. Paths
 //! match exactly: no prefix matching, no decoding of `%2F` or `..`.
+//!
+//! With [`health`](Gateway::health), `GET /healthz` and `GET /readyz` are answered too (see
+//! [`crate::health`]), unless a source is mounted at one of those paths.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -20,6 +23,7 @@ use http_body_util::{BodyExt, Full};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
+use crate::health::Health;
 use crate::rejection::Rejection;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -32,12 +36,14 @@ type Mounted<B> = BoxCloneSyncService<Request<B>, Response<GatewayBody>, Infalli
 /// Routes requests to sources by path; see the [module docs](self).
 pub struct Gateway<B> {
     mounts: Arc<HashMap<String, Mounted<B>>>,
+    health: Option<Arc<Health>>,
 }
 
 impl<B> Clone for Gateway<B> {
     fn clone(&self) -> Self {
         Self {
             mounts: Arc::clone(&self.mounts),
+            health: self.health.clone(),
         }
     }
 }
@@ -47,7 +53,14 @@ impl<B: Send + 'static> Gateway<B> {
     pub fn new() -> Self {
         Self {
             mounts: Arc::new(HashMap::new()),
+            health: None,
         }
+    }
+
+    /// Answer `GET /healthz` and `GET /readyz` with these checks.
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(Arc::new(health));
+        self
     }
 
     /// Serve `service` at exactly `path`. A later mount at the same path replaces the earlier.
@@ -92,6 +105,10 @@ impl<B> fmt::Debug for Gateway<B> {
     }
 }
 
+fn boxed(response: Response<Full<Bytes>>) -> Response<GatewayBody> {
+    response.map(|b| b.map_err(|never| match never {}).boxed_unsync())
+}
+
 fn reject(rejection: Rejection) -> Response<GatewayBody> {
     rejection
         .into_response::<Full<Bytes>>()
@@ -110,6 +127,19 @@ impl<B: Send + 'static> Service<Request<B>> for Gateway<B> {
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let Some(service) = self.mounts.get(req.uri().path()) else {
+            if let Some(health) = &self.health {
+                let probe = matches!(*req.method(), Method::GET | Method::HEAD);
+                match req.uri().path() {
+                    "/healthz" if probe => {
+                        return Box::pin(async { Ok(boxed(crate::health::healthz())) });
+                    }
+                    "/readyz" if probe => {
+                        let health = Arc::clone(health);
+                        return Box::pin(async move { Ok(boxed(health.readyz().await)) });
+                    }
+                    _ => {}
+                }
+            }
             return Box::pin(async { Ok(reject(Rejection::UnknownSource)) });
         };
         if req.method() != Method::POST {

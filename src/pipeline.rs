@@ -3,11 +3,11 @@
 //! [`Pipeline`] composes the stages in the only safe order:
 //!
 //! ```text
-//! BodyLimit -> Authenticate -> Parse -> Validate -> Dedup -> (your service, usually a Router)
+//! Observe -> BodyLimit -> Authenticate -> Parse -> Validate -> Dedup -> (your service, usually a Router)
 //! ```
 //!
 //! so the body is capped before it is buffered, verified before it is parsed, and claimed before
-//! it is handled. Each stage is also usable alone; see their modules.
+//! it is handled; [`Observe`] wraps it all in a span and metrics per request. Each stage is also usable alone; see their modules.
 //!
 //! # Example
 //!
@@ -48,13 +48,14 @@ use crate::auth::{Authenticate, AuthenticateLayer, Decompress};
 use crate::body::DEFAULT_MAX_BODY_BYTES;
 use crate::dedup::{DEFAULT_RETRY_AFTER, Dedup, DedupLayer, DedupStore, MemoryStore};
 use crate::limit::{BodyLimit, BodyLimitLayer};
+use crate::observe::{Observe, ObserveLayer};
 use crate::parse::{Parse, ParseLayer};
 use crate::source::Source;
 use crate::spec::SpecValidator;
 use crate::validate::{Validate, ValidateLayer, Validator};
 
 /// The service a [`Pipeline`] builds around `S`.
-pub type PipelineService<S> = BodyLimit<Authenticate<Parse<Validate<Dedup<S>>>>>;
+pub type PipelineService<S> = Observe<BodyLimit<Authenticate<Parse<Validate<Dedup<S>>>>>>;
 
 /// Builder and [`Layer`] for the full stack of one source; see the [module docs](self).
 #[derive(Clone)]
@@ -163,6 +164,7 @@ impl<S> Layer<S> for Pipeline {
             auth = auth.decompress(decompress);
         }
         let auth = auth.layer(parse);
-        BodyLimitLayer::new(self.max_body_bytes).layer(auth)
+        let limit = BodyLimitLayer::new(self.max_body_bytes).layer(auth);
+        ObserveLayer::new(Arc::clone(self.source.name())).layer(limit)
     }
 }

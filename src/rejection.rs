@@ -178,6 +178,9 @@ impl Rejection {
         tracing::trace!(status = %self.status(), code = self.code(), "rejected");
         let mut response = Response::new(B::from(Full::new(Bytes::from(bytes))));
         *response.status_mut() = self.status();
+        response
+            .extensions_mut()
+            .insert(crate::observe::Outcome::new(self.code()));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

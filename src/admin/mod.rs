@@ -16,6 +16,9 @@
 //! | `POST /events/purge?<filter>` | remove matching settled events (pending ones are kept) |
 //! | `GET /dead?<filter>` | events with dead letters |
 //! | `POST /dead/retry?<filter>` | retry the matching dead letters |
+//! | `GET /ui`, `GET /ui/events/{seq}` | the event inbox: HTML pages with replay and retry buttons; sign in at `/ui/login` with the token |
+//! | `GET /metrics` | every metric, Prometheus text format ([`crate::observe`]) |
+//! | `GET /healthz`, `GET /readyz` | liveness and readiness ([`crate::health`]), from [`probes`]: **no token** |
 //!
 //! A filter is any of `source`, `type` (exact or glob), `id`, `status` (pending, retrying,
 //! delivered, dead, unrouted), `destination`, `since`, `until` (RFC 3339 or an age like `2h`)
@@ -52,6 +55,7 @@
 //! ```
 
 mod ops;
+mod ui;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query as QueryParams, Request, State};
@@ -67,6 +71,8 @@ use subtle::ConstantTimeEq;
 
 pub use self::ops::{DEFAULT_LIMIT, MAX_LIMIT, OpError, Ops, Query};
 use crate::auth::Secret;
+use crate::health::Health;
+use crate::observe;
 
 /// A JSON error answer: `{"error": code, "message": text}`.
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -158,20 +164,104 @@ async fn purge(
     answer(ops.purge(&params(query)?).await)
 }
 
-/// The SHA-256 of the expected token: what requests are compared against.
-#[derive(Clone)]
-struct TokenDigest([u8; 32]);
+/// `GET /metrics`: every metric in the Prometheus text format, the spool's gauges read now.
+async fn metrics(State(ops): State<Ops>) -> Response {
+    let spool = ops.spool();
+    metrics::gauge!(observe::SPOOL_PENDING).set(spool.pending_len() as f64);
+    metrics::gauge!(observe::SPOOL_FREE_BYTES).set(spool.free_bytes() as f64);
+    match spool.oldest_pending_age() {
+        Ok(age) => {
+            metrics::gauge!(observe::SPOOL_OLDEST_AGE).set(age.unwrap_or_default().as_secs_f64())
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the oldest pending delivery"),
+    }
+    match observe::render_prometheus() {
+        Some(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "no_metrics",
+            "no Prometheus recorder is installed (hookgate::observe::install_prometheus)",
+        ),
+    }
+}
 
-async fn authorize(State(expected): State<TokenDigest>, req: Request, next: Next) -> Response {
-    let presented = req
+/// `/healthz` and `/readyz` over `health`, without the token: orchestrators probe them. Merge
+/// them into the [`router`].
+pub fn probes(health: Health) -> Router {
+    let health = std::sync::Arc::new(health);
+    Router::new()
+        .route("/healthz", get(|| async { crate::health::healthz() }))
+        .route(
+            "/readyz",
+            get(
+                |State(health): State<std::sync::Arc<Health>>| async move { health.readyz().await },
+            ),
+        )
+        .with_state(health)
+}
+
+/// What requests are compared against: the SHA-256 of the token, and the inbox's session
+/// cookie value (a digest of the token under another label, so the cookie never holds it).
+#[derive(Clone)]
+pub(crate) struct Auth {
+    token: [u8; 32],
+    session: String,
+}
+
+impl Auth {
+    fn new(token: &Secret) -> Self {
+        let mut session = Sha256::new();
+        session.update(b"hookgate inbox session\0");
+        session.update(token.expose());
+        Self {
+            token: Sha256::digest(token.expose()).into(),
+            session: hex::encode(session.finalize()),
+        }
+    }
+
+    /// Is `presented` the admin token? (Constant time: both sides are hashed first.)
+    pub(crate) fn token_matches(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        bool::from(digest.ct_eq(&self.token))
+    }
+
+    /// The session cookie's value.
+    pub(crate) fn session(&self) -> &str {
+        &self.session
+    }
+
+    fn session_matches(&self, presented: &str) -> bool {
+        bool::from(presented.as_bytes().ct_eq(self.session.as_bytes()))
+    }
+}
+
+async fn authorize(State(auth): State<Auth>, req: Request, next: Next) -> Response {
+    let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let ok = presented.is_some_and(|token| {
-        let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-        bool::from(digest.ct_eq(&expected.0))
-    });
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| auth.token_matches(token.trim()));
+    let cookie = !bearer
+        && ui::session_cookie(req.headers()).is_some_and(|value| auth.session_matches(value));
+    if cookie && req.method() == http::Method::POST && !ui::same_origin(req.headers()) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "a form post from another origin is refused",
+        );
+    }
+    let ok = bearer || cookie;
+    if !ok && req.uri().path().starts_with("/ui") && req.method() == http::Method::GET {
+        return axum::response::Redirect::to("/ui/login").into_response();
+    }
     if !ok {
         let mut response = error(
             StatusCode::UNAUTHORIZED,
@@ -187,10 +277,19 @@ async fn authorize(State(expected): State<TokenDigest>, req: Request, next: Next
     next.run(req).await
 }
 
-/// The admin API over `ops`, protected by `token`; see the [module docs](self).
+/// The admin API and the event inbox over `ops`, protected by `token`; see the
+/// [module docs](self).
 pub fn router(ops: Ops, token: &Secret) -> Router {
-    let digest = TokenDigest(Sha256::digest(token.expose()).into());
+    let auth = Auth::new(token);
+    let login = Router::new()
+        .route("/ui/login", get(ui::login_page).post(ui::login))
+        .with_state(auth.clone());
     Router::new()
+        .route("/ui", get(ui::inbox))
+        .route("/ui/events/{seq}", get(ui::event))
+        .route("/ui/events/{seq}/replay", post(ui::replay))
+        .route("/ui/events/{seq}/retry", post(ui::retry))
+        .route("/ui/logout", post(ui::logout))
         .route("/events", get(list))
         .route("/events/replay", post(replay_matching))
         .route("/events/purge", post(purge))
@@ -199,7 +298,9 @@ pub fn router(ops: Ops, token: &Secret) -> Router {
         .route("/events/{seq}/retry", post(retry_one))
         .route("/dead", get(dead))
         .route("/dead/retry", post(retry_matching))
+        .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint") })
         .with_state(ops)
-        .layer(middleware::from_fn_with_state(digest, authorize))
+        .layer(middleware::from_fn_with_state(auth, authorize))
+        .merge(login)
 }

@@ -253,6 +253,16 @@ impl std::fmt::Debug for Ops {
 }
 
 impl Ops {
+    /// The spool these operations work on.
+    pub fn spool(&self) -> &Arc<Spool> {
+        &self.spool
+    }
+
+    /// The destinations a replay may target.
+    pub fn destinations(&self) -> &[String] {
+        &self.destinations
+    }
+
     /// Operations on `spool`. `destinations` are the names a replay may target; `deliverer`,
     /// when running, is woken after replays.
     pub fn new(

@@ -160,6 +160,11 @@ impl HmacScheme {
         }
     }
 
+    /// How many secrets it verifies against.
+    pub fn secret_count(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The header the signature is read from.
     pub fn header(&self) -> &HeaderName {
         &self.header

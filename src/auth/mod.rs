@@ -50,6 +50,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
@@ -66,6 +67,7 @@ pub use self::token::{TokenLocation, TokenScheme};
 use crate::body::{ResponseBody, buffer_request};
 use crate::event::Verified;
 use crate::future::take_ready;
+use crate::observe;
 use crate::rejection::Rejection;
 
 /// How a source proves that a request came from the sender.
@@ -102,6 +104,14 @@ impl Scheme {
         match self {
             Self::Hmac(s) => s.sign(body),
             Self::Token(s) => s.sign(),
+        }
+    }
+
+    /// How many secrets it accepts (0: it refuses everything).
+    pub fn secret_count(&self) -> usize {
+        match self {
+            Self::Hmac(s) => s.secret_count(),
+            Self::Token(s) => s.secret_count(),
         }
     }
 
@@ -191,10 +201,13 @@ where
                 (Coding::Gzip | Coding::Deflate, Some(d)) => Some(d.max_bytes()),
                 _ => return Ok(Rejection::UnsupportedEncoding.into_response()),
             };
+            let started = Instant::now();
             let mut bytes = match buffer_request(&parts.extensions, body).await {
                 Ok(bytes) => bytes,
                 Err(rejection) => return Ok(rejection.into_response()),
             };
+            observe::stage("read_body", started);
+            let started = Instant::now();
             if let Some(max) = inflate_to {
                 bytes = match decode::inflate(coding, &bytes, max) {
                     Ok(bytes) => bytes,
@@ -203,7 +216,9 @@ where
                 parts.headers.remove(header::CONTENT_ENCODING);
                 parts.headers.remove(header::CONTENT_LENGTH);
             }
-            match scheme.verify(&parts.headers, &parts.uri, &bytes) {
+            let verdict = scheme.verify(&parts.headers, &parts.uri, &bytes);
+            observe::stage("verify", started);
+            match verdict {
                 Ok(key_index) => {
                     parts
                         .extensions

@@ -56,6 +56,11 @@ impl TokenScheme {
         }
     }
 
+    /// How many secrets it accepts.
+    pub fn secret_count(&self) -> usize {
+        self.digests.len()
+    }
+
     /// Where the token is read from.
     pub fn location(&self) -> &TokenLocation {
         &self.location

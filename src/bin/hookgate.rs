@@ -31,7 +31,20 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Receive webhooks safely: verify, deduplicate, and route signed events.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  hookgate serve                          the embedded default, no configuration\n  \
+                  hookgate serve --config hookgate.toml\n  \
+                  hookgate send homa --all                every example of a sender's spec, signed\n  \
+                  hookgate verify homa --secret env:S --request captured.http\n  \
+                  hookgate events tail                    follow events as they arrive\n\n\
+                  Exit codes: 0 success; 1 the command's check failed (problems, refusals, a failed\n\
+                  verification; each says why); 2 usage, input or connection error; 3 (verify) a valid\n\
+                  signature on a stale event. Colour and progress only on a terminal; NO_COLOR turns\n\
+                  colour off."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,10 +120,50 @@ enum Command {
         #[command(subcommand)]
         action: events::Action,
     },
+    /// Check a captured request offline: does it verify for this source, and if not, why not
+    /// (wrong secret, wrong header, re-serialized body, stale timestamp, ...).
+    #[command(
+        after_help = "Examples:\n  hookgate verify homa --secret env:HOMA_SECRET --request captured.http\n  \
+                            hookgate verify --config hookgate.toml --source ninja --headers h.txt --body body.json\n\n\
+                            A captured request is the request line, the headers, a blank line and the exact body\n\
+                            bytes; --headers takes `Name: value` lines (a request or status line is skipped).\n\n\
+                            Exit codes: 0 verified; 1 not verified (the reason is printed); 3 verified but the\n\
+                            event's timestamp is past the tolerance; 2 usage or input error."
+    )]
+    Verify {
+        /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter).
+        profile: Option<String>,
+        /// Take the source (profile, secrets) from this configuration.
+        #[arg(long, short, requires = "source")]
+        config: Option<PathBuf>,
+        /// Name of the source in --config.
+        #[arg(long)]
+        source: Option<String>,
+        /// Secret reference (env:NAME or file:PATH); defaults to the embedded default's secret.
+        #[arg(long)]
+        secret: Option<String>,
+        /// Data directory of the embedded default.
+        #[arg(long, default_value = "hookgate-data")]
+        data_dir: PathBuf,
+        /// A captured HTTP request: request line, headers, blank line, body.
+        #[arg(long, conflicts_with_all = ["headers", "body"], required_unless_present = "headers")]
+        request: Option<PathBuf>,
+        /// Captured headers, one `Name: value` per line.
+        #[arg(long, requires = "body")]
+        headers: Option<PathBuf>,
+        /// The exact body bytes, as received.
+        #[arg(long)]
+        body: Option<PathBuf>,
+        /// How far an event's own timestamp may be from now.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        tolerance: std::time::Duration,
+    },
     /// Build a sample event, sign it the way the real sender does, POST it, print the answer.
     #[command(
         after_help = "Examples:\n  hookgate send ninjaone\n  hookgate send homa --event ticket.closed\n  \
-                            hookgate send --config hookgate.toml --source ninja --body alert.json"
+                            hookgate send homa --all\n  \
+                            hookgate send --config hookgate.toml --source ninja --body alert.json\n\n\
+                            Exit codes: 0 every event got a 2xx; 1 one or more did not; 2 usage or input error."
     )]
     Send {
         /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter).
@@ -140,10 +193,14 @@ enum Command {
         /// List the sample event types of each profile and exit.
         #[arg(long)]
         list: bool,
+        /// Send every example of the source's spec, one after another (each a new event).
+        #[arg(long, conflicts_with_all = ["event", "body", "list"])]
+        all: bool,
     },
 }
 
-fn init_logging() {
+fn init_logging(configured: hookgate::config::LogFormat) {
+    use hookgate::config::LogFormat;
     use tracing_subscriber::EnvFilter;
     // The store's own info lines (memtable flushes, ingestion) are noise at the default level.
     let filter = EnvFilter::try_from_default_env()
@@ -153,26 +210,32 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    if std::env::var("HOOKGATE_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
-    } else {
-        builder.init();
+    let format = match std::env::var("HOOKGATE_LOG_FORMAT").as_deref() {
+        Ok("json") => LogFormat::Json,
+        Ok("pretty") => LogFormat::Pretty,
+        Ok("text") => LogFormat::Text,
+        _ => configured,
+    };
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.pretty().init(),
+        LogFormat::Text => builder.init(),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    // `server.worker_threads` decides the runtime, so it is read before the runtime exists; any
-    // problem with the file is reported by `serve` itself.
-    let workers = match &cli.command {
+    // `server.worker_threads` and `log.format` decide the runtime and the logger, so they are
+    // read before either exists; any problem with the file is reported by `serve` itself.
+    let (workers, log_format) = match &cli.command {
         Command::Serve {
             config: Some(path), ..
         } => Config::load(path)
-            .map(|c| c.server.worker_threads)
-            .unwrap_or(0),
-        _ => 0,
+            .map(|c| (c.server.worker_threads, c.log.format))
+            .unwrap_or_default(),
+        _ => Default::default(),
     };
+    init_logging(log_format);
     let mut builder = match workers {
         1 => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
@@ -218,6 +281,32 @@ fn main() -> ExitCode {
                     force,
                 ),
             },
+            Command::Verify {
+                profile,
+                config,
+                source,
+                secret,
+                data_dir,
+                request,
+                headers,
+                body,
+                tolerance,
+            } => {
+                let target = Target {
+                    profile,
+                    config,
+                    source,
+                    url: Some(String::new()),
+                    secret,
+                    data_dir,
+                };
+                let captured = match (request, headers, body) {
+                    (Some(request), _, _) => Captured::Request(request),
+                    (None, Some(headers), Some(body)) => Captured::Parts(headers, body),
+                    _ => bail!("give --request, or --headers with --body"),
+                };
+                verify_captured(&target, &captured, tolerance)
+            }
             Command::Send {
                 profile,
                 config,
@@ -228,6 +317,7 @@ fn main() -> ExitCode {
                 secret,
                 data_dir,
                 list,
+                all,
             } => {
                 if list {
                     for p in Profile::SEEDS {
@@ -243,6 +333,9 @@ fn main() -> ExitCode {
                     secret,
                     data_dir,
                 };
+                if all {
+                    return send_all(&target).await;
+                }
                 send_event(target, event, body).await
             }
         }
@@ -274,6 +367,10 @@ async fn serve(
     let mut config = config;
     if let Some(listen) = listen {
         config.server.listen = listen;
+    }
+    // Metrics are recorded from here on and served on the admin listener's /metrics.
+    if let Err(error) = hookgate::observe::install_prometheus() {
+        tracing::warn!(%error, "metrics are off");
     }
     let spool = if config.spool.enabled {
         let path = config.spool_path();
@@ -607,6 +704,135 @@ async fn send_event(
         String::from_utf8_lossy(&reply.body)
     );
     Ok(if reply.status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Where a captured request is.
+enum Captured {
+    /// One file: request line, headers, blank line, body.
+    Request(PathBuf),
+    /// Headers and body in two files.
+    Parts(PathBuf, PathBuf),
+}
+
+/// `Name: value` lines into a header map; other lines (a request or status line) are skipped.
+fn parse_headers(text: &[u8]) -> anyhow::Result<http::HeaderMap> {
+    let mut headers = http::HeaderMap::new();
+    for line in text.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let Ok(name) = http::HeaderName::from_bytes(&line[..colon]) else {
+            continue; // a request line such as `POST http://host/path HTTP/1.1`
+        };
+        let value = http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii())
+            .with_context(|| format!("the value of header {name} is not a valid header value"))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+fn read(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Colour `text` when standard output is a terminal (and `NO_COLOR` is unset).
+fn paint(text: &str, colour: u8) -> String {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none();
+    if terminal {
+        format!("\x1b[1;{colour}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn verify_captured(
+    target: &Target,
+    captured: &Captured,
+    tolerance: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
+    let (source, _, _) = resolve_target(target)?;
+    let (headers, body) = match captured {
+        Captured::Request(path) => {
+            let bytes = read(path)?;
+            let split = [&b"\r\n\r\n"[..], b"\n\n"]
+                .iter()
+                .filter_map(|sep| {
+                    bytes
+                        .windows(sep.len())
+                        .position(|w| w == *sep)
+                        .map(|at| (at, sep.len()))
+                })
+                .min();
+            let Some((at, len)) = split else {
+                bail!(
+                    "{}: no blank line between the headers and the body",
+                    path.display()
+                );
+            };
+            (parse_headers(&bytes[..at])?, bytes[at + len..].to_vec())
+        }
+        Captured::Parts(headers, body) => (parse_headers(&read(headers)?)?, read(body)?),
+    };
+    let verdict = hookgate::diagnose::diagnose(
+        &source,
+        &headers,
+        &body,
+        std::time::SystemTime::now(),
+        tolerance,
+    );
+    let (mark, colour, code) = match &verdict {
+        hookgate::diagnose::Diagnosis::Verified { .. } => ("ok", 32, 0),
+        hookgate::diagnose::Diagnosis::Stale { .. } => ("stale", 33, 3),
+        _ => ("FAILED", 31, 1),
+    };
+    outln!(
+        "{} {} ({} bytes of body, {} header(s))",
+        paint(mark, colour),
+        source.name(),
+        body.len(),
+        headers.len()
+    );
+    outln!("{}", verdict.explain());
+    Ok(ExitCode::from(code))
+}
+
+/// `send --all`: every example of the source's spec, with a progress counter on a terminal.
+async fn send_all(target: &Target) -> anyhow::Result<ExitCode> {
+    let (source, _, url) = resolve_target(target)?;
+    let examples = source.examples(std::time::SystemTime::now());
+    if examples.is_empty() {
+        bail!("source {} has no spec with examples to send", source.name());
+    }
+    let total = examples.len();
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut failed = 0;
+    for (i, (kind, name, body)) in examples.into_iter().enumerate() {
+        if terminal {
+            eprint!("\r[{}/{total}] {kind:<40}", i + 1);
+        }
+        let request = send::signed_request(&source, &url, Bytes::from(serde_json::to_vec(&body)?))?;
+        let reply = send::post(request).await?;
+        if !reply.status.is_success() {
+            failed += 1;
+        }
+        let mark = if reply.status.is_success() {
+            paint(reply.status.as_str(), 32)
+        } else {
+            paint(reply.status.as_str(), 31)
+        };
+        if terminal {
+            eprint!("\r{:60}\r", "");
+        }
+        outln!("{mark} {kind} ({name})");
+    }
+    outln!("{} of {total} accepted; POSTed to {url}", total - failed);
+    Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

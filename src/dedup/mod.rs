@@ -54,6 +54,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use sha2::{Digest, Sha256};
@@ -66,6 +68,7 @@ use crate::answer;
 use crate::body::ResponseBody;
 use crate::event::{Event, EventId};
 use crate::future::take_ready;
+use crate::observe;
 use crate::rejection::Rejection;
 
 /// What a sender is told to wait before retrying a 409 or a 503 from this stage.
@@ -140,6 +143,11 @@ pub trait DedupStore: Send + Sync + 'static {
     fn commit<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), DedupError>>;
     /// Give the claim up, so the next delivery of the event is processed.
     fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), DedupError>>;
+
+    /// Can the store answer now? `/readyz` asks; the default (in-process stores) is yes.
+    fn ready(&self) -> BoxFuture<'_, Result<(), DedupError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Releases a claim that was neither committed nor released, e.g. when the request future is
@@ -243,18 +251,23 @@ where
         let mut inner = take_ready(&mut self.inner);
         let store = Arc::clone(&self.store);
         let retry_after = self.retry_after;
-        let ids = req
-            .extensions()
-            .get::<Event>()
-            .map(|e| (DedupKey::new(e.source(), e.id()), e.id().clone()));
+        let ids = req.extensions().get::<Event>().map(|e| {
+            let key = DedupKey::new(e.source(), e.id());
+            (key, e.id().clone(), Arc::clone(e.source_arc()))
+        });
         Box::pin(async move {
-            let Some((key, id)) = ids else {
+            let Some((key, id, source)) = ids else {
                 return Ok(Rejection::Misconfigured.into_response());
             };
-            let claim = match store.claim(key).await {
+            let started = Instant::now();
+            let claimed = store.claim(key).await;
+            observe::stage("dedup", started);
+            let claim = match claimed {
                 Ok(Claimed::New(claim)) => claim,
                 Ok(Claimed::Duplicate) => {
                     tracing::debug!(%id, "duplicate event");
+                    metrics::counter!(observe::DEDUP_HITS, "source" => source.to_string())
+                        .increment(1);
                     return Ok(answer::duplicate(&id));
                 }
                 Ok(Claimed::InFlight) => {
@@ -270,7 +283,9 @@ where
                 claim: Some(claim),
             };
             // An error from the inner service drops the guard, which releases the claim.
+            let started = Instant::now();
             let response = inner.call(req).await?;
+            observe::stage("handoff", started);
             guard.finish(response.status().is_success()).await;
             Ok(response.map(ResponseBody::inner))
         })

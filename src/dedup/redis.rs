@@ -206,6 +206,19 @@ fn random_token() -> u64 {
 }
 
 impl DedupStore for RedisStore {
+    fn ready(&self) -> BoxFuture<'_, Result<(), DedupError>> {
+        Box::pin(async move {
+            let mut connection = self.connection().await?;
+            let ping = redis::cmd("PING");
+            let ping = ping.query_async::<String>(&mut connection);
+            match tokio::time::timeout(self.timeout, ping).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(DedupError::Unavailable(format!("redis: {e}"))),
+                Err(_) => Err(DedupError::Unavailable("redis: no answer to PING".into())),
+            }
+        })
+    }
+
     fn claim(&self, key: DedupKey) -> BoxFuture<'_, Result<Claimed, DedupError>> {
         Box::pin(async move {
             if self.cached(&key) {

@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 
 pub use self::handlers::RouterDestination;
 pub use self::http::HttpDestination;
+use crate::observe;
 use crate::spool::{Attempt, Due, Spool, StoredEvent, now_ms};
 
 /// What one delivery attempt came to.
@@ -60,6 +61,13 @@ pub enum Outcome {
 pub trait Destination: Send + Sync + 'static {
     /// Deliver one event.
     fn deliver<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Outcome>;
+
+    /// Can the destination take events now? `/readyz` asks the brokers (NATS, Redis); the
+    /// default, for destinations whose outages the spool rides out (HTTP upstreams, the log),
+    /// is yes. The error says what is wrong, without credentials.
+    fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// The `log` destination: one JSON line per event on standard output.
@@ -253,6 +261,7 @@ impl Deliverer {
         let result = match outcome {
             Outcome::Delivered { .. } => {
                 tracing::debug!(id = %event.id, destination = %due.destination, "delivered");
+                count(&due.destination, "delivered");
                 self.spool.delivered(due, &next).await
             }
             Outcome::Retry { after, .. } => {
@@ -267,21 +276,36 @@ impl Deliverer {
                 );
                 if next.attempts >= self.policy.max_attempts || next_at > age_limit {
                     tracing::warn!(id = %event.id, destination = %due.destination, attempts = next.attempts, "giving up; dead letter");
+                    count(&due.destination, "dead");
                     self.spool.bury(due, &next).await
                 } else {
                     next.next_at_ms = next_at;
                     tracing::debug!(id = %event.id, destination = %due.destination, attempts = next.attempts, ?delay, "will retry");
+                    count(&due.destination, "failed");
+                    metrics::counter!(observe::RETRIES, "destination" => due.destination.clone())
+                        .increment(1);
                     self.spool.reschedule(due, &next).await
                 }
             }
             Outcome::Permanent { .. } => {
                 tracing::warn!(id = %event.id, destination = %due.destination, "refused by the destination; dead letter");
+                count(&due.destination, "dead");
                 self.spool.bury(due, &next).await
             }
         };
         if let Err(error) = result {
             tracing::error!(%error, "cannot record a delivery outcome; it will be attempted again");
         }
+    }
+}
+
+/// Count one delivery attempt's result (and a dead letter when it is one).
+fn count(destination: &str, result: &'static str) {
+    metrics::counter!(observe::DELIVERIES, "destination" => destination.to_owned(), "result" => result)
+        .increment(1);
+    if result == "dead" {
+        metrics::counter!(observe::DEAD_LETTERS, "destination" => destination.to_owned())
+            .increment(1);
     }
 }
 

@@ -469,6 +469,26 @@ fn percent_decode(text: &str) -> String {
 }
 
 impl Destination for NatsDestination {
+    fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let connect = self.jetstream.get_or_try_init(|| self.connect());
+            let context = match tokio::time::timeout(self.timeout, connect).await {
+                Ok(Ok(context)) => context,
+                Ok(Err(failure)) => return Err(failure.to_string()),
+                Err(_) => {
+                    return Err(format!(
+                        "nats: no connection to {} in time",
+                        self.server.as_url_str()
+                    ));
+                }
+            };
+            match context.client().connection_state() {
+                async_nats::connection::State::Connected => Ok(()),
+                state => Err(format!("nats: {} is {state}", self.server.as_url_str())),
+            }
+        })
+    }
+
     fn deliver<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let headers = match headers(event) {

@@ -414,6 +414,20 @@ fn is_permanent(error: &redis::RedisError) -> bool {
 }
 
 impl Destination for RedisStreamDestination {
+    fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let ping = async {
+                let (_, mut manager) = self.manager().await?;
+                redis::cmd("PING").query_async::<String>(&mut manager).await
+            };
+            match tokio::time::timeout(self.timeout, ping).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("redis: {e}")),
+                Err(_) => Err("redis: no answer to PING".to_owned()),
+            }
+        })
+    }
+
     fn deliver<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let mut used = None;

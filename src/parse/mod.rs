@@ -44,6 +44,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
@@ -55,6 +56,7 @@ pub use self::layer::ParseLayer;
 use crate::body::{ResponseBody, buffer_request};
 use crate::event::{Event, Verified};
 use crate::future::take_ready;
+use crate::observe;
 use crate::rejection::Rejection;
 use crate::source::EventShape;
 use crate::tree::Sonic;
@@ -160,8 +162,12 @@ where
                     return Ok(Rejection::Misconfigured.into_response());
                 }
             };
-            match event_from_bytes(&source, &shape, &parts.headers, bytes.clone(), verified) {
+            let started = Instant::now();
+            let parsed = event_from_bytes(&source, &shape, &parts.headers, bytes.clone(), verified);
+            observe::stage("parse", started);
+            match parsed {
                 Ok(event) => {
+                    observe::record_event(event.id().as_str(), event.kind().as_str());
                     parts.extensions.insert(event);
                     let req = Request::from_parts(parts, Full::new(bytes));
                     inner.call(req).await.map(|r| r.map(ResponseBody::inner))

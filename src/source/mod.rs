@@ -286,6 +286,27 @@ impl Source {
         }
     }
 
+    /// Every example of the source's spec as `(event type, example name, body)`, each made a new
+    /// event (timestamp `now`, and a fresh numeric id where the id is a field, one millisecond
+    /// apart) so that sending them all is not taken for replays. Empty without a spec.
+    pub fn examples(&self, now: SystemTime) -> Vec<(String, String, Value)> {
+        let Some(spec) = &self.spec else {
+            return Vec::new();
+        };
+        spec.events()
+            .iter()
+            .flat_map(|e| e.examples.iter())
+            .enumerate()
+            .filter_map(|(i, (name, body))| {
+                let mut body = body.clone();
+                let at = now + std::time::Duration::from_millis(i as u64);
+                refresh(&self.shape, &mut body, at);
+                let kind = self.shape.kind_of(&body).ok()?;
+                Some((kind.as_str().to_owned(), name.clone(), body))
+            })
+            .collect()
+    }
+
     /// Validate events against `spec`.
     pub fn with_spec(mut self, spec: Arc<Spec>) -> Self {
         self.spec = Some(spec);

@@ -76,6 +76,9 @@ impl UnknownValues {
             return;
         }
         self.total.fetch_add(1, Ordering::Relaxed);
+        // Labelled by schema place only: values come from the sender and are unbounded.
+        metrics::counter!(crate::observe::UNKNOWN_ENUM_VALUES, "place" => place.to_owned())
+            .increment(1);
         let mut seen = match self.seen.lock() {
             Ok(seen) => seen,
             Err(poisoned) => poisoned.into_inner(),

@@ -271,6 +271,8 @@ pub struct Spool {
     next_seq: AtomicU64,
     commits: Arc<AtomicU64>,
     disk: Arc<disk::DiskWatch>,
+    // The last group commit's error (a refusal for lack of disk aside), cleared by a success.
+    write_failed: Arc<std::sync::Mutex<Option<String>>>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -314,12 +316,13 @@ impl Spool {
         let (writes, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
         let disk = Arc::new(disk::DiskWatch::new(dir));
+        let write_failed = Arc::new(std::sync::Mutex::new(None));
         let writer = {
             let (db, tables, commits) = (db.clone(), tables.clone(), Arc::clone(&commits));
-            let disk = Arc::clone(&disk);
+            let (disk, failed) = (Arc::clone(&disk), Arc::clone(&write_failed));
             std::thread::Builder::new()
                 .name("hookgate-spool-writer".into())
-                .spawn(move || write_loop(rx, &db, &tables, &commits, &disk))
+                .spawn(move || write_loop(rx, &db, &tables, &commits, &disk, &failed))
                 .map_err(|e| SpoolError::Storage(format!("cannot start the writer: {e}")))?
         };
         let (mut pending, mut pending_bytes) = (0u64, 0u64);
@@ -351,6 +354,7 @@ impl Spool {
             next_seq: AtomicU64::new(next_seq),
             commits,
             disk,
+            write_failed,
             writer: Some(writer),
         })
     }
@@ -469,6 +473,39 @@ impl Spool {
         }
         let free = self.disk.free_bytes();
         (free < limits.min_free_bytes).then_some(Fullness::Disk { free })
+    }
+
+    /// Can the spool take events now? Not when its last write failed (an I/O error; after a
+    /// failed journal write the store refuses every write until restart), nor while its disk has
+    /// less free space than `limits` keep. The error says which.
+    pub fn writable(&self, limits: &SpoolLimits) -> Result<(), String> {
+        let failed = match self.write_failed.lock() {
+            Ok(failed) => failed.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(error) = failed {
+            return Err(format!("the last write failed: {error}"));
+        }
+        match self.disk_low(limits) {
+            Some(Fullness::Disk { free }) => Err(format!(
+                "{free} bytes free on the spool's disk, below min_free_bytes = {}",
+                limits.min_free_bytes
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Age of the oldest pending delivery, if any is pending.
+    pub fn oldest_pending_age(&self) -> Result<Option<std::time::Duration>, SpoolError> {
+        let Some(guard) = self.table(Table::Pending).iter().next() else {
+            return Ok(None);
+        };
+        let value = guard.value()?;
+        let delivery: Delivery =
+            postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
+        Ok(Some(std::time::Duration::from_millis(
+            now_ms().saturating_sub(delivery.first_at_ms),
+        )))
     }
 
     /// Bytes free on the spool's filesystem (read at most every 50 ms).
@@ -649,6 +686,7 @@ fn write_loop(
     tables: &[Keyspace; 6],
     commits: &AtomicU64,
     disk: &disk::DiskWatch,
+    failed: &std::sync::Mutex<Option<String>>,
 ) {
     while let Some(first) = rx.blocking_recv() {
         // Everything that queued up while the last fsync ran goes into this one.
@@ -706,6 +744,12 @@ fn write_loop(
         if let Err(error) = &result {
             tracing::error!(%error, "spool commit failed; the writes are refused");
         }
+        let mut last = match failed.lock() {
+            Ok(last) => last,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *last = result.as_ref().err().map(ToString::to_string);
+        drop(last);
         for write in waiting {
             let _ = write.done.send(result.clone());
         }

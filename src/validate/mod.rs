@@ -104,6 +104,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let started = tokio::time::Instant::now();
         let verdict = match req.extensions().get::<Event>() {
             Some(event) => self
                 .validator
@@ -111,6 +112,7 @@ where
                 .map_err(Rejection::InvalidEvent),
             None => Err(Rejection::Misconfigured),
         };
+        crate::observe::stage("validate", started);
         match verdict {
             Ok(()) => ResponseFuture::Inner {
                 future: self.inner.call(req),

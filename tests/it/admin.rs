@@ -300,3 +300,97 @@ to = "{upstream_url}"
     assert!(ok && out.contains("\"purged\": 1"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_tail_follows_new_events_as_they_arrive() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("hookgate-it-tail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("secret"), SECRET).unwrap();
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+[admin]
+listen = "127.0.0.1:0"
+token = "env:{TOKEN_ENV}"
+[[source]]
+name = "homa"
+profile = "homa"
+secrets = ["file:{secret}"]
+"#,
+        data = dir.join("data").display(),
+        secret = dir.join("secret").display(),
+    );
+    let config_path = dir.join("hookgate.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let server = Serve::start(
+        &["--config", config_path.to_str().unwrap()],
+        &dir,
+        &[(TOKEN_ENV, TOKEN)],
+    );
+    let base = format!(
+        "http://{}",
+        server
+            .stderr_after("admin API on http://")
+            .split(' ')
+            .next()
+            .unwrap()
+    );
+    let source = Source::from_profile(
+        "homa",
+        Profile::Homa,
+        &[Secret::new(SECRET.as_bytes().to_vec(), "t").unwrap()],
+    );
+    let url = format!("http://{}/hooks/homa", server.addr);
+    let send = |n: u64| {
+        let body = Bytes::from(format!(
+            r#"{{"event":"ticket.created","timestamp":"2026-01-01T00:00:00Z","data":{{"ticket_id":{n},"title":"t"}}}}"#
+        ));
+        let request = hookgate::send::signed_request(&source, &url, body).unwrap();
+        async move { hookgate::send::post(request).await.unwrap().status }
+    };
+    // One event before tail starts: printed first, as the latest.
+    assert_eq!(send(1).await, StatusCode::ACCEPTED);
+    let mut tail = Command::new(BIN)
+        .args([
+            "events", "tail", "--url", &base, "--every", "100ms", "--json",
+        ])
+        .args(["--token", &format!("env:{TOKEN_ENV}")])
+        .env(TOKEN_ENV, TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line from tail");
+        serde_json::from_str::<Value>(&line).unwrap()
+    };
+    assert_eq!(next()["seq"], 0);
+    // Two more while it follows: each appears once, in order.
+    assert_eq!(send(2).await, StatusCode::ACCEPTED);
+    assert_eq!(next()["seq"], 1);
+    assert_eq!(send(3).await, StatusCode::ACCEPTED);
+    let third = next();
+    assert_eq!(third["seq"], 2);
+    assert_eq!(third["type"], "ticket.created");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing is printed twice"
+    );
+    let _ = tail.kill();
+    let _ = tail.wait();
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

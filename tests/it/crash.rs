@@ -44,6 +44,8 @@ data_dir = "{data}"
 [delivery]
 initial_delay = "100ms"
 factor = 1.5
+# The upstream is down for as long as the test takes: never give up on an event.
+max_attempts = 1000000
 max_delay = "500ms"
 [[source]]
 name = "homa"

@@ -103,6 +103,8 @@ min_free_bytes = {MIN_FREE_BYTES}
 [delivery]
 initial_delay = "100ms"
 factor = 1.5
+# The upstream is down for as long as the test takes: never give up on an event.
+max_attempts = 1000000
 max_delay = "300ms"
 [[source]]
 name = "homa"

@@ -118,6 +118,18 @@ pub enum Action {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// Follow new events as they arrive (a running gateway's admin API), like `tail -f`; the
+    /// last few are printed first. Stop it with Ctrl-C.
+    Tail {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// How often to ask for new events.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        every: std::time::Duration,
+        /// How many of the latest events to print first.
+        #[arg(long, default_value_t = 10)]
+        last: usize,
+    },
     /// Remove settled events matching the filter (events still pending are kept).
     Purge {
         #[command(flatten)]
@@ -148,6 +160,20 @@ pub async fn run(conn: Connection, action: Action) -> anyhow::Result<ExitCode> {
         },
         (None, None) => None,
     };
+    if let Action::Tail {
+        filter,
+        every,
+        last,
+    } = action
+    {
+        let Some((base, token)) = remote else {
+            bail!(
+                "`events tail` follows a running gateway: pass --url, or a --config whose \
+                 [admin] sets listen and token"
+            );
+        };
+        return tail(&base, &token, &filter, every, last, conn.json).await;
+    }
     let table = matches!(action, Action::List(_) | Action::Dead(_));
     let answer = match remote {
         Some((base, token)) => over_http(&base, &token, call(&action)).await?,
@@ -194,6 +220,7 @@ fn call(action: &Action) -> Call {
             (true, format!("/events/{seq}/retry"), Query::default())
         }
         Action::Retry { seq: None, filter } => (true, "/dead/retry".to_owned(), query_of(filter)),
+        Action::Tail { filter, .. } => (false, "/events".to_owned(), query_of(filter)),
         Action::Purge { filter, all } => (
             true,
             "/events/purge".to_owned(),
@@ -300,6 +327,7 @@ async fn locally(
         }
         Action::Retry { seq: Some(seq), .. } => ops.retry(seq).await,
         Action::Retry { seq: None, filter } => ops.retry_matching(&filter.query()).await,
+        Action::Tail { filter, .. } => ops.list(&filter.query()),
         Action::Purge { filter, all } => {
             let query = Query {
                 all: all.then_some(true),
@@ -309,6 +337,64 @@ async fn locally(
         }
     };
     result.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Print the newest `last` events, then every new one, asking every `every`.
+async fn tail(
+    base: &str,
+    token: &str,
+    filter: &FilterArgs,
+    every: std::time::Duration,
+    last: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let page = |limit: usize| Call {
+        post: false,
+        path: "/events".to_owned(),
+        query: Query {
+            limit: Some(limit),
+            before: None,
+            ..query_of(filter)
+        }
+        .pairs(),
+    };
+    if !json {
+        print_header();
+    }
+    let mut seen: Option<u64> = None;
+    let mut first = true;
+    loop {
+        let answer = over_http(base, token, page(if first { last.max(1) } else { 1000 })).await?;
+        let events = answer
+            .get("events")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        // The API answers newest first; print oldest first, and only what is new.
+        let mut new: Vec<&Value> = events
+            .iter()
+            .filter(|e| {
+                let seq = e.get("seq").and_then(Value::as_u64).unwrap_or(0);
+                seen.is_none_or(|s| seq > s)
+            })
+            .collect();
+        if first {
+            new.truncate(last);
+        }
+        new.reverse();
+        for event in new {
+            if let Some(seq) = event.get("seq").and_then(Value::as_u64) {
+                seen = Some(seen.map_or(seq, |s| s.max(seq)));
+            }
+            if json {
+                crate::outln!("{}", serde_json::to_string(event).unwrap_or_default());
+            } else {
+                print_row(event);
+            }
+        }
+        first = false;
+        tokio::time::sleep(every).await;
+    }
 }
 
 fn print(value: &Value) {
@@ -321,6 +407,16 @@ fn print_table(answer: &Value) {
         .get("events")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
+    print_header();
+    for e in events {
+        print_row(e);
+    }
+    if let Some(next) = answer.get("next").and_then(Value::as_u64) {
+        crate::outln!("more: --before {next}");
+    }
+}
+
+fn print_header() {
     crate::outln!(
         "{:>6}  {:<24}  {:<9}  {:<10}  {:<24}  {:<20}  DELIVERIES",
         "SEQ",
@@ -330,8 +426,11 @@ fn print_table(answer: &Value) {
         "TYPE",
         "ID"
     );
+}
+
+fn print_row(e: &Value) {
     let text = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    for e in events {
+    {
         let deliveries: Vec<String> = e
             .get("deliveries")
             .and_then(Value::as_array)
@@ -362,8 +461,5 @@ fn print_table(answer: &Value) {
             text(e, "id"),
             deliveries.join("; ")
         );
-    }
-    if let Some(next) = answer.get("next").and_then(Value::as_u64) {
-        crate::outln!("more: --before {next}");
     }
 }

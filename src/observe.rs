@@ -1,0 +1,382 @@
+//! Observe: one tracing span and one set of metrics per webhook request.
+//!
+//! [`Observe`] is the outermost stage of a [`Pipeline`](crate::Pipeline). Around each request it
+//!
+//! - opens an `INFO` span `webhook` with the source, and, once the parse stage knows them, the
+//!   event's `event_id` and `event_type`; the `outcome` and `status` are recorded when it ends, so
+//!   every log line of the request carries them. Bodies, headers and secrets are never recorded;
+//! - counts the request in `hookgate_requests_total{source, outcome}` and times it in
+//!   `hookgate_request_duration_seconds{source}`.
+//!
+//! The outcome is the stable code of the answer: `accepted`, `duplicate`, or a
+//! [`Rejection`](crate::Rejection) code (`invalid_signature`, `payload_too_large`,
+//! `invalid_event`, ...), which each stage leaves in the response's extensions as an [`Outcome`].
+//! Answers from a service of your own count as `ok` (2xx) or `error`.
+//!
+//! Metrics go through the [`metrics`] facade, so they cost a few atomic operations and nothing is
+//! exported until the application installs a recorder: `hookgate serve` installs a Prometheus one
+//! and serves it on the admin listener's `/metrics`; a library user installs whichever exporter
+//! they already use. Every metric hookgate emits is listed in [`METRICS`].
+//!
+//! # Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode};
+//! use hookgate::observe::{ObserveLayer, Outcome};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let svc = ServiceBuilder::new()
+//!     .layer(ObserveLayer::new("homa"))
+//!     .service(service_fn(|_req: Request<String>| async {
+//!         let mut response = Response::new(String::new());
+//!         response.extensions_mut().insert(Outcome::new("accepted"));
+//!         Ok::<_, Infallible>(response)
+//!     }));
+//! let response = svc.oneshot(Request::new(String::new())).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.extensions().get::<Outcome>().unwrap().code(), "accepted");
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use tokio::time::Instant;
+
+use http::{Request, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+use tracing::instrument::Instrumented;
+use tracing::{Instrument, Span};
+
+/// Requests by source and outcome (counter).
+pub const REQUESTS: &str = "hookgate_requests_total";
+/// Time from request to answer, by source (histogram, seconds).
+pub const REQUEST_DURATION: &str = "hookgate_request_duration_seconds";
+/// Time spent in each stage: `read_body`, `verify`, `parse`, `validate`, `dedup`, `handoff`
+/// (histogram, seconds).
+pub const STAGE_DURATION: &str = "hookgate_stage_duration_seconds";
+/// Replays recognised by the dedup stage, by source (counter).
+pub const DEDUP_HITS: &str = "hookgate_dedup_hits_total";
+/// Delivery attempts by destination and result: `delivered`, `failed` (will retry), `dead`
+/// (counter).
+pub const DELIVERIES: &str = "hookgate_deliveries_total";
+/// Retries scheduled, by destination (counter).
+pub const RETRIES: &str = "hookgate_delivery_retries_total";
+/// Deliveries given up on (dead letters), by destination (counter).
+pub const DEAD_LETTERS: &str = "hookgate_dead_letters_total";
+/// Deliveries waiting in the spool (gauge, read at scrape time).
+pub const SPOOL_PENDING: &str = "hookgate_spool_pending";
+/// Age of the oldest pending delivery, seconds (gauge, read at scrape time).
+pub const SPOOL_OLDEST_AGE: &str = "hookgate_spool_oldest_pending_age_seconds";
+/// Free bytes on the spool's filesystem (gauge, read at scrape time).
+pub const SPOOL_FREE_BYTES: &str = "hookgate_spool_free_bytes";
+/// Values of an `x-extensible-enum` the spec does not list, seen in accepted events (counter).
+pub const UNKNOWN_ENUM_VALUES: &str = "hookgate_unknown_enum_values_total";
+
+/// Every metric hookgate emits: name, type, labels, meaning.
+pub const METRICS: &[(&str, &str, &str, &str)] = &[
+    (
+        REQUESTS,
+        "counter",
+        "source, outcome",
+        "webhook requests by answer",
+    ),
+    (
+        REQUEST_DURATION,
+        "histogram",
+        "source",
+        "seconds from request to answer",
+    ),
+    (
+        STAGE_DURATION,
+        "histogram",
+        "stage",
+        "seconds spent in each stage",
+    ),
+    (
+        DEDUP_HITS,
+        "counter",
+        "source",
+        "replays answered 200 duplicate",
+    ),
+    (
+        DELIVERIES,
+        "counter",
+        "destination, result",
+        "delivery attempts by result",
+    ),
+    (RETRIES, "counter", "destination", "retries scheduled"),
+    (
+        DEAD_LETTERS,
+        "counter",
+        "destination",
+        "deliveries given up on",
+    ),
+    (
+        SPOOL_PENDING,
+        "gauge",
+        "",
+        "deliveries waiting in the spool",
+    ),
+    (
+        SPOOL_OLDEST_AGE,
+        "gauge",
+        "",
+        "age of the oldest pending delivery, seconds",
+    ),
+    (
+        SPOOL_FREE_BYTES,
+        "gauge",
+        "",
+        "free bytes on the spool's filesystem",
+    ),
+    (
+        UNKNOWN_ENUM_VALUES,
+        "counter",
+        "place",
+        "values of extensible enums the spec does not list",
+    ),
+];
+
+/// Bucket bounds (seconds) of every duration histogram: 100 µs to 10 s.
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Install a Prometheus recorder as the process's [`metrics`] recorder (once; later calls do
+/// nothing), so that [`render_prometheus`] has something to render. `hookgate serve` calls it
+/// at start-up. It fails when another recorder is already installed.
+pub fn install_prometheus() -> Result<(), String> {
+    if PROMETHEUS.get().is_some() {
+        return Ok(());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| format!("cannot install the Prometheus recorder: {e}"))?;
+    // Histograms are kept in buckets that upkeep folds in; without it they would only grow.
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("hookgate-metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        })
+        .map_err(|e| format!("cannot start the metrics upkeep: {e}"))?;
+    let _ = PROMETHEUS.set(handle);
+    Ok(())
+}
+
+/// Every metric in the Prometheus text format, if [`install_prometheus`] was called.
+pub fn render_prometheus() -> Option<String> {
+    PROMETHEUS.get().map(PrometheusHandle::render)
+}
+
+/// How many refused requests [`recent_refusals`] keeps.
+pub const REFUSALS_KEPT: usize = 100;
+
+/// One refused request, as the inbox page lists it: no body, no headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// When it was answered.
+    pub at: std::time::SystemTime,
+    /// The source it was sent to.
+    pub source: Arc<str>,
+    /// The rejection code.
+    pub outcome: &'static str,
+    /// The HTTP status it got.
+    pub status: u16,
+}
+
+static REFUSALS: std::sync::Mutex<std::collections::VecDeque<Refusal>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
+
+/// The latest refused requests of this process (at most [`REFUSALS_KEPT`]), newest first.
+pub fn recent_refusals() -> Vec<Refusal> {
+    let kept = match REFUSALS.lock() {
+        Ok(kept) => kept,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    kept.iter().rev().cloned().collect()
+}
+
+fn refused(source: &Arc<str>, outcome: &'static str, status: u16) {
+    let mut kept = match REFUSALS.lock() {
+        Ok(kept) => kept,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if kept.len() >= REFUSALS_KEPT {
+        kept.pop_front();
+    }
+    kept.push_back(Refusal {
+        at: std::time::SystemTime::now(),
+        source: Arc::clone(source),
+        outcome,
+        status,
+    });
+}
+
+/// The stable code of an answer, left in the response's extensions by the stage that answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome(&'static str);
+
+impl Outcome {
+    /// An outcome with this code.
+    pub const fn new(code: &'static str) -> Self {
+        Self(code)
+    }
+
+    /// The code: `accepted`, `duplicate`, or a rejection code.
+    pub fn code(&self) -> &'static str {
+        self.0
+    }
+}
+
+/// Time one stage: `stage` took since `started`.
+pub(crate) fn stage(stage: &'static str, started: Instant) {
+    metrics::histogram!(STAGE_DURATION, "stage" => stage).record(started.elapsed().as_secs_f64());
+}
+
+/// Record the event's id and type on the request's span (the parse stage calls it).
+pub(crate) fn record_event(id: &str, kind: &str) {
+    let span = Span::current();
+    span.record("event_id", id);
+    span.record("event_type", kind);
+}
+
+/// Applies [`Observe`] to a service; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct ObserveLayer {
+    source: Arc<str>,
+}
+
+impl ObserveLayer {
+    /// Observe requests of the source named `source`.
+    pub fn new(source: impl Into<Arc<str>>) -> Self {
+        Self {
+            source: source.into(),
+        }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            source: Arc::clone(&self.source),
+        }
+    }
+}
+
+/// A span and metrics per request; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Observe<S> {
+    inner: S,
+    source: Arc<str>,
+}
+
+impl<S> Observe<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwrap the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for Observe<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let span = tracing::info_span!(
+            "webhook",
+            source = &*self.source,
+            event_id = tracing::field::Empty,
+            event_type = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        let future = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        ResponseFuture {
+            inner: future.instrument(span),
+            source: Arc::clone(&self.source),
+            started: Instant::now(),
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`Observe`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        source: Arc<str>,
+        started: Instant,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let result = std::task::ready!(this.inner.as_mut().poll(cx));
+        let outcome = match &result {
+            Ok(response) => match response.extensions().get::<Outcome>() {
+                Some(outcome) => outcome.code(),
+                None if response.status().is_success() => "ok",
+                None => "error",
+            },
+            Err(_) => "error",
+        };
+        let elapsed = this.started.elapsed();
+        let source = this.source.to_string();
+        metrics::counter!(REQUESTS, "source" => source.clone(), "outcome" => outcome).increment(1);
+        metrics::histogram!(REQUEST_DURATION, "source" => source).record(elapsed.as_secs_f64());
+        let span = this.inner.span();
+        span.record("outcome", outcome);
+        if let Ok(response) = &result {
+            let status = response.status();
+            span.record("status", status.as_u16());
+            if !status.is_success() {
+                refused(this.source, outcome, status.as_u16());
+            }
+        }
+        let _entered = span.enter();
+        tracing::debug!(
+            elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "answered"
+        );
+        Poll::Ready(result)
+    }
+}
