@@ -2,6 +2,9 @@
 
 #[path = "hookgate/events.rs"]
 mod events;
+#[cfg(feature = "otel")]
+#[path = "hookgate/otel.rs"]
+mod otel;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -199,15 +202,22 @@ enum Command {
     },
 }
 
-fn init_logging(configured: hookgate::config::LogFormat) {
+/// What must live until the end of `main` for telemetry to be flushed.
+struct Telemetry {
+    #[cfg(feature = "otel")]
+    _otel: otel::Guard,
+}
+
+fn init_logging(configured: hookgate::config::LogFormat) -> Telemetry {
     use hookgate::config::LogFormat;
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, Registry};
     // The store's own info lines (memtable flushes, ingestion) are noise at the default level.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,fjall=warn,lsm_tree=warn"));
     // Colours only on a terminal: a log collector reading a pipe gets plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let format = match std::env::var("HOOKGATE_LOG_FORMAT").as_deref() {
@@ -216,10 +226,20 @@ fn init_logging(configured: hookgate::config::LogFormat) {
         Ok("text") => LogFormat::Text,
         _ => configured,
     };
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.pretty().init(),
-        LogFormat::Text => builder.init(),
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Pretty => fmt.pretty().boxed(),
+        LogFormat::Text => fmt.boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(fmt);
+    #[cfg(feature = "otel")]
+    let (export, guard) = otel::layer();
+    #[cfg(feature = "otel")]
+    let registry = registry.with(export);
+    registry.with(filter).init();
+    Telemetry {
+        #[cfg(feature = "otel")]
+        _otel: guard,
     }
 }
 
@@ -235,7 +255,7 @@ fn main() -> ExitCode {
             .unwrap_or_default(),
         _ => Default::default(),
     };
-    init_logging(log_format);
+    let _telemetry = init_logging(log_format);
     let mut builder = match workers {
         1 => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),

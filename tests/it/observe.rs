@@ -365,3 +365,66 @@ secrets = ["file:{secret}"]
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Only with `cargo test --features otel`: the request spans reach an OTLP/HTTP collector.
+#[cfg(feature = "otel")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
+    let dir = std::env::temp_dir().join(format!("hookgate-it-otlp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Any HTTP server that records what it is sent will do as a collector.
+    let collector = crate::delivery::Upstream::default();
+    let endpoint = collector.start_on("127.0.0.1:0").await.replace("/hook", "");
+    let data = dir.join("data");
+    let server = Serve::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &dir,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    );
+    let secret = std::fs::read_to_string(data.join("secret")).unwrap();
+    let source = Source::from_profile(
+        "homa",
+        Profile::Homa,
+        &[Secret::new(secret.trim().as_bytes().to_vec(), "t").unwrap()],
+    );
+    let url = format!("http://{}/hooks/homa", server.addr);
+    let request = hookgate::send::signed_request(&source, &url, ticket(5, "low", "open")).unwrap();
+    assert_eq!(
+        hookgate::send::post(request).await.unwrap().status,
+        StatusCode::ACCEPTED
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let exported = collector
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, _, body)| {
+                let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+                has(b"webhook")
+                    && has(b"homa")
+                    && has(b"ticket.created")
+                    && !has(secret.trim().as_bytes())
+            });
+        if exported {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no span was exported"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
