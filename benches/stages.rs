@@ -28,6 +28,8 @@
 //! * `stack`: `Pipeline::new(source).service(router)` through `tower::ServiceExt::oneshot`, memory
 //!   dedup; each request carries a new `ticket_id` (so dedup misses) and is built and signed
 //!   outside the timed part.
+//! * `observe`: the same 1 KB homa stack without the Observe stage, with it and nothing installed,
+//!   and with it as `hookgate serve` runs it (Prometheus recorder, info-level subscriber).
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -413,6 +415,63 @@ fn stack(c: &mut Criterion) {
     group.finish();
 }
 
+/// What the Observe stage (span + metrics per request) costs: the homa stack at 1 KB without it,
+/// with it and nothing installed (a library user without a recorder or subscriber), and with it as
+/// `hookgate serve` runs it (a Prometheus recorder and an info-level log subscriber, writing to a
+/// sink). The last installs process-wide state, so this group runs last.
+fn observe(c: &mut Criterion) {
+    let runtime = current_thread();
+    let source = source(Profile::Homa);
+    let observed = Pipeline::new(source.clone()).service(router());
+    let bare = Pipeline::new(source.clone()).service(router()).into_inner();
+    let next = AtomicU64::new(1);
+    let bodies = HomaBodies::new(1024);
+    let mut group = c.benchmark_group("observe");
+    group.sample_size(30);
+    macro_rules! run {
+        ($name:expr, $service:expr) => {
+            group.bench_function($name, |b| {
+                b.iter_custom(|iters| {
+                    runtime.block_on(async {
+                        let mut total = Duration::ZERO;
+                        let mut left = iters;
+                        while left > 0 {
+                            let n = left.min(CHUNK);
+                            left -= n;
+                            let requests: Vec<_> = (0..n)
+                                .map(|_| {
+                                    let body = bodies.body(next.fetch_add(1, Ordering::Relaxed));
+                                    hookgate::send::signed_request(&source, URL, body)
+                                        .expect("request")
+                                })
+                                .collect();
+                            let start = Instant::now();
+                            for req in requests {
+                                let answer =
+                                    $service.clone().oneshot(req).await.expect("infallible");
+                                assert_eq!(answer.status(), 202);
+                            }
+                            total += start.elapsed();
+                        }
+                        total
+                    })
+                })
+            });
+        };
+    }
+    run!("homa_1KB/without_observe", bare);
+    run!("homa_1KB/observe_nothing_installed", observed);
+    hookgate::observe::install_prometheus().expect("the only recorder");
+    run!("homa_1KB/observe_recorder_only", observed);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(std::io::sink)
+        .try_init();
+    run!("homa_1KB/observe_as_serve_runs_it", observed);
+    run!("homa_1KB/without_observe_stages_still_recorded", bare);
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Plots (and the HTML report) take longer than the measurements on a small machine; ask for
@@ -421,6 +480,6 @@ criterion_group! {
         .without_plots()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = verify, parse_stage, validate, dedup, route, stack
+    targets = verify, parse_stage, validate, dedup, route, stack, observe
 }
 criterion_main!(benches);

@@ -266,8 +266,7 @@ where
                 Ok(Claimed::New(claim)) => claim,
                 Ok(Claimed::Duplicate) => {
                     tracing::debug!(%id, "duplicate event");
-                    metrics::counter!(observe::DEDUP_HITS, "source" => source.to_string())
-                        .increment(1);
+                    metrics::counter!(observe::DEDUP_HITS, "source" => source).increment(1);
                     return Ok(answer::duplicate(&id));
                 }
                 Ok(Claimed::InFlight) => {
