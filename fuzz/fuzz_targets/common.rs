@@ -51,3 +51,38 @@ pub fn carries_real_credential(scheme: &Scheme, body: &[u8], presented: &[u8]) -
         .to_ascii_lowercase()
         .contains(&essential.to_ascii_lowercase())
 }
+
+/// The Homa pipeline (body limit 64 KiB, HMAC, parse, validation against the built-in spec,
+/// in-memory dedup, a router accepting everything), with `decompress` if given, on a
+/// current-thread runtime: what the whole-stack targets fuzz.
+#[allow(dead_code)] // not every target uses it
+pub struct Stack {
+    pub runtime: tokio::runtime::Runtime,
+    pub source: hookgate::Source,
+    pub service: hookgate::pipeline::PipelineService<hookgate::Router>,
+}
+
+#[allow(dead_code)] // not every target uses it
+impl Stack {
+    pub fn new(decompress: Option<hookgate::auth::Decompress>) -> Self {
+        let spec = Profile::Homa.spec().expect("built in").expect("compiles");
+        let source =
+            hookgate::Source::from_profile("homa", Profile::Homa, &secrets()).with_spec(spec);
+        let router = hookgate::Router::new().on("*", |_event: hookgate::Event| async {
+            Ok::<_, std::convert::Infallible>(())
+        });
+        let mut pipeline = hookgate::Pipeline::new(source.clone()).max_body_bytes(64 * 1024);
+        if let Some(decompress) = decompress {
+            pipeline = pipeline.decompress(decompress);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        Self {
+            runtime,
+            source,
+            service: pipeline.service(router),
+        }
+    }
+}

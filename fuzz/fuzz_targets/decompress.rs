@@ -8,47 +8,20 @@
 #[path = "common.rs"]
 mod common;
 
-use std::convert::Infallible;
 use std::io::Write;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 use hookgate::auth::Decompress;
-use hookgate::source::Profile;
-use hookgate::{Event, Pipeline, Router, Source};
 use http::{HeaderValue, Request, header};
 use http_body_util::Full;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
-struct Stack {
-    runtime: tokio::runtime::Runtime,
-    source: Source,
-    service: hookgate::pipeline::PipelineService<Router>,
-}
+static STACK: OnceLock<common::Stack> = OnceLock::new();
 
-static STACK: OnceLock<Stack> = OnceLock::new();
-
-fn stack() -> &'static Stack {
-    STACK.get_or_init(|| {
-        let spec = Profile::Homa.spec().expect("built in").expect("compiles");
-        let source =
-            Source::from_profile("homa", Profile::Homa, &common::secrets()).with_spec(spec);
-        let router = Router::new().on("*", |_event: Event| async { Ok::<_, Infallible>(()) });
-        let service = Pipeline::new(source.clone())
-            .max_body_bytes(64 * 1024)
-            .decompress(Decompress::up_to(256 * 1024))
-            .service(router);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("runtime");
-        Stack {
-            runtime,
-            source,
-            service,
-        }
-    })
+fn stack() -> &'static common::Stack {
+    STACK.get_or_init(|| common::Stack::new(Some(Decompress::up_to(256 * 1024))))
 }
 
 fn compress(gzip: bool, data: &[u8]) -> Vec<u8> {
@@ -96,10 +69,16 @@ fuzz_target!(|data: &[u8]| {
         .block_on(stack.service.clone().oneshot(request))
         .expect("infallible");
     let status = answer.status();
-    assert!(!status.is_server_error(), "5xx for a fuzzed request: {status}");
+    assert!(
+        !status.is_server_error(),
+        "5xx for a fuzzed request: {status}"
+    );
     if valid && payload.len() <= 256 * 1024 {
         // Compressed here and signed over the plain bytes: never malformed, never forged.
-        assert!(status != 401, "a valid stream signed over its plain bytes got 401");
+        assert!(
+            status != 401,
+            "a valid stream signed over its plain bytes got 401"
+        );
         let body = stack
             .runtime
             .block_on(http_body_util::BodyExt::collect(answer.into_body()))

@@ -7,44 +7,18 @@
 #[path = "common.rs"]
 mod common;
 
-use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use hookgate::source::Profile;
-use hookgate::{Event, Pipeline, Router, Source};
 use http::{HeaderValue, Request};
 use http_body_util::Full;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
-struct Stack {
-    runtime: tokio::runtime::Runtime,
-    source: Source,
-    service: hookgate::pipeline::PipelineService<Router>,
-}
+static STACK: OnceLock<common::Stack> = OnceLock::new();
 
-static STACK: OnceLock<Stack> = OnceLock::new();
-
-fn stack() -> &'static Stack {
-    STACK.get_or_init(|| {
-        let spec = Profile::Homa.spec().expect("built in").expect("compiles");
-        let source =
-            Source::from_profile("homa", Profile::Homa, &common::secrets()).with_spec(spec);
-        let router = Router::new().on("*", |_event: Event| async { Ok::<_, Infallible>(()) });
-        let service = Pipeline::new(source.clone())
-            .max_body_bytes(64 * 1024)
-            .service(router);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("runtime");
-        Stack {
-            runtime,
-            source,
-            service,
-        }
-    })
+fn stack() -> &'static common::Stack {
+    STACK.get_or_init(|| common::Stack::new(None))
 }
 
 fuzz_target!(|data: &[u8]| {

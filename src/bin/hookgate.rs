@@ -134,20 +134,8 @@ enum Command {
                             event's timestamp is past the tolerance; 2 usage or input error."
     )]
     Verify {
-        /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter).
-        profile: Option<String>,
-        /// Take the source (profile, secrets) from this configuration.
-        #[arg(long, short, requires = "source")]
-        config: Option<PathBuf>,
-        /// Name of the source in --config.
-        #[arg(long)]
-        source: Option<String>,
-        /// Secret reference (env:NAME or file:PATH); defaults to the embedded default's secret.
-        #[arg(long)]
-        secret: Option<String>,
-        /// Data directory of the embedded default.
-        #[arg(long, default_value = "hookgate-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        sender: SenderArgs,
         /// A captured HTTP request: request line, headers, blank line, body.
         #[arg(long, conflicts_with_all = ["headers", "body"], required_unless_present = "headers")]
         request: Option<PathBuf>,
@@ -169,14 +157,8 @@ enum Command {
                             Exit codes: 0 every event got a 2xx; 1 one or more did not; 2 usage or input error."
     )]
     Send {
-        /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter).
-        profile: Option<String>,
-        /// Take the source (profile, path, secrets) from this configuration.
-        #[arg(long, short, requires = "source")]
-        config: Option<PathBuf>,
-        /// Name of the source in --config.
-        #[arg(long)]
-        source: Option<String>,
+        #[command(flatten)]
+        sender: SenderArgs,
         /// Where to POST; defaults to the local gateway's path for the profile or source.
         #[arg(long)]
         url: Option<String>,
@@ -186,13 +168,6 @@ enum Command {
         /// Send this file as the body instead of a sample.
         #[arg(long)]
         body: Option<PathBuf>,
-        /// Secret reference to sign with (env:NAME or file:PATH); defaults to the embedded
-        /// default's secret in --data-dir.
-        #[arg(long)]
-        secret: Option<String>,
-        /// Data directory of the embedded default.
-        #[arg(long, default_value = "hookgate-data")]
-        data_dir: PathBuf,
         /// List the sample event types of each profile and exit.
         #[arg(long)]
         list: bool,
@@ -206,6 +181,40 @@ enum Command {
 struct Telemetry {
     #[cfg(feature = "otel")]
     _otel: otel::Guard,
+}
+
+/// Which sender to act as: a profile with a secret, or a source of a configuration.
+#[derive(clap::Args)]
+struct SenderArgs {
+    /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter).
+    profile: Option<String>,
+    /// Take the source (profile, path, secrets) from this configuration.
+    #[arg(long, short, requires = "source")]
+    config: Option<PathBuf>,
+    /// Name of the source in --config.
+    #[arg(long)]
+    source: Option<String>,
+    /// Secret reference (env:NAME or file:PATH); defaults to the embedded default's secret in
+    /// --data-dir.
+    #[arg(long)]
+    secret: Option<String>,
+    /// Data directory of the embedded default.
+    #[arg(long, default_value = "hookgate-data")]
+    data_dir: PathBuf,
+}
+
+impl SenderArgs {
+    /// The sender, and where to POST (`url`, or the local gateway's path for it).
+    fn target(self, url: Option<String>) -> Target {
+        Target {
+            profile: self.profile,
+            config: self.config,
+            source: self.source,
+            url,
+            secret: self.secret,
+            data_dir: self.data_dir,
+        }
+    }
 }
 
 fn init_logging(configured: hookgate::config::LogFormat) -> Telemetry {
@@ -302,24 +311,13 @@ fn main() -> ExitCode {
                 ),
             },
             Command::Verify {
-                profile,
-                config,
-                source,
-                secret,
-                data_dir,
+                sender,
                 request,
                 headers,
                 body,
                 tolerance,
             } => {
-                let target = Target {
-                    profile,
-                    config,
-                    source,
-                    url: Some(String::new()),
-                    secret,
-                    data_dir,
-                };
+                let target = sender.target(Some(String::new()));
                 let captured = match (request, headers, body) {
                     (Some(request), _, _) => Captured::Request(request),
                     (None, Some(headers), Some(body)) => Captured::Parts(headers, body),
@@ -328,14 +326,10 @@ fn main() -> ExitCode {
                 verify_captured(&target, &captured, tolerance)
             }
             Command::Send {
-                profile,
-                config,
-                source,
+                sender,
                 url,
                 event,
                 body,
-                secret,
-                data_dir,
                 list,
                 all,
             } => {
@@ -345,14 +339,7 @@ fn main() -> ExitCode {
                     }
                     return Ok(ExitCode::SUCCESS);
                 }
-                let target = Target {
-                    profile,
-                    config,
-                    source,
-                    url,
-                    secret,
-                    data_dir,
-                };
+                let target = sender.target(url);
                 if all {
                     return send_all(&target).await;
                 }

@@ -10,29 +10,19 @@ use bytes::Bytes;
 use hookgate::source::Profile;
 use hookgate::{Secret, Source};
 use http::StatusCode;
-use http_body_util::Full;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::cli::{BIN, Serve};
 use crate::delivery::Upstream;
+use crate::running::{Running, admin_call, homa, homa_config};
 
 const SECRET: &str = "admin-test-sender-secret-0123456789";
 const TOKEN: &str = "admin-test-token-abcdefghijklmnop";
 const TOKEN_ENV: &str = "HOOKGATE_IT_ADMIN_TOKEN";
 
 async fn admin(method: &str, url: &str, token: Option<&str>) -> (StatusCode, String) {
-    let mut request = http::Request::builder().method(method).uri(url);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let reply = hookgate::send::post(request.body(Full::new(Bytes::new())).unwrap())
-        .await
-        .unwrap();
-    (
-        reply.status,
-        String::from_utf8_lossy(&reply.body).into_owned(),
-    )
+    admin_call(method, url, token).await
 }
 
 async fn admin_json(method: &str, url: &str) -> Value {
@@ -304,47 +294,11 @@ to = "{upstream_url}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_tail_follows_new_events_as_they_arrive() {
     use std::io::{BufRead, BufReader};
-    let dir = std::env::temp_dir().join(format!("hookgate-it-tail-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-[admin]
-listen = "127.0.0.1:0"
-token = "env:{TOKEN_ENV}"
-[[source]]
-name = "homa"
-profile = "homa"
-secrets = ["file:{secret}"]
-"#,
-        data = dir.join("data").display(),
-        secret = dir.join("secret").display(),
-    );
-    let config_path = dir.join("hookgate.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let server = Serve::start(
-        &["--config", config_path.to_str().unwrap()],
-        &dir,
-        &[(TOKEN_ENV, TOKEN)],
-    );
-    let base = format!(
-        "http://{}",
-        server
-            .stderr_after("admin API on http://")
-            .split(' ')
-            .next()
-            .unwrap()
-    );
-    let source = Source::from_profile(
-        "homa",
-        Profile::Homa,
-        &[Secret::new(SECRET.as_bytes().to_vec(), "t").unwrap()],
-    );
-    let url = format!("http://{}/hooks/homa", server.addr);
+    let config = homa_config(Some(TOKEN_ENV), "");
+    let gateway = Running::start("tail", SECRET, &config, &[(TOKEN_ENV, TOKEN)]);
+    let base = gateway.admin();
+    let source = homa(SECRET);
+    let url = gateway.url("/hooks/homa");
     let send = |n: u64| {
         let body = Bytes::from(format!(
             r#"{{"event":"ticket.created","timestamp":"2026-01-01T00:00:00Z","data":{{"ticket_id":{n},"title":"t"}}}}"#
@@ -391,6 +345,4 @@ secrets = ["file:{secret}"]
     );
     let _ = tail.kill();
     let _ = tail.wait();
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

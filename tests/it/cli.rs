@@ -15,19 +15,25 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn check(config: &Path, envs: &[(&str, &str)]) -> (bool, String) {
-    let output = Command::new(BIN)
-        .args(["check", "--config"])
-        .arg(config)
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap();
+/// Run `command` to its end: its exit code and all it printed (stdout, then stderr).
+fn finished(command: &mut Command) -> (Option<i32>, String) {
+    let output = command.output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    (output.status.success(), text)
+    (output.status.code(), text)
+}
+
+fn check(config: &Path, envs: &[(&str, &str)]) -> (bool, String) {
+    let (code, text) = finished(
+        Command::new(BIN)
+            .args(["check", "--config"])
+            .arg(config)
+            .envs(envs.iter().copied()),
+    );
+    (code == Some(0), text)
 }
 
 #[test]
@@ -240,20 +246,13 @@ impl Drop for Serve {
 }
 
 fn send(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
-    let output = Command::new(BIN)
-        .arg("send")
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    let (code, text) = finished(
+        Command::new(BIN)
+            .arg("send")
+            .args(args)
+            .envs(envs.iter().copied()),
+    );
+    (code == Some(0), text)
 }
 
 #[test]
@@ -479,17 +478,11 @@ fn verify(dir: &Path, request: &[u8], secret: &str) -> (Option<i32>, String) {
     std::fs::write(&captured, request).unwrap();
     std::fs::write(dir.join("secret"), secret).unwrap();
     let secret_ref = format!("file:{}", dir.join("secret").display());
-    let output = Command::new(BIN)
-        .args(["verify", "homa", "--secret", &secret_ref, "--request"])
-        .arg(&captured)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
+    finished(
+        Command::new(BIN)
+            .args(["verify", "homa", "--secret", &secret_ref, "--request"])
+            .arg(&captured),
+    )
 }
 
 #[test]

@@ -18,6 +18,7 @@ use http::StatusCode;
 
 use crate::cli::Serve;
 use crate::delivery::Upstream;
+use crate::running::delivered_tickets;
 
 const SECRET: &str = "disk-full-test-secret-0123456789";
 const TMPFS_BYTES: u64 = 96 << 20;
@@ -196,23 +197,7 @@ to = "http://{upstream_addr}/hook"
     // The upstream comes up: every acknowledged event reaches it.
     let upstream = Upstream::default();
     upstream.start_on(&upstream_addr.to_string()).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let delivered = loop {
-        let delivered: HashSet<usize> = upstream
-            .received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|(_, _, body)| {
-                let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-                usize::try_from(v["data"]["ticket_id"].as_u64()?).ok()
-            })
-            .collect();
-        if acknowledged.is_subset(&delivered) || tokio::time::Instant::now() > deadline {
-            break delivered;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let delivered = delivered_tickets(&upstream, &acknowledged, Duration::from_secs(60)).await;
     let lost: Vec<_> = acknowledged.difference(&delivered).collect();
     assert!(
         lost.is_empty(),

@@ -15,12 +15,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hookgate::source::Profile;
-use hookgate::{Secret, Source};
+
 use http::StatusCode;
 use tokio::time::Instant;
 
-use crate::cli::Serve;
 use crate::delivery::Upstream;
+use crate::running::{Running, homa, homa_config};
 
 const SECRET: &str = "inbox-test-sender-secret-0123456789";
 const TOKEN: &str = "inbox-test-admin-token-abcdefghijkl";
@@ -118,53 +118,16 @@ async fn the_inbox_shows_a_new_event_and_its_replay_in_a_real_browser() {
     if browser_missing() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("hookgate-it-inbox-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
     let upstream = Upstream::default();
     let upstream_url = upstream.start_on("127.0.0.1:0").await;
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-[admin]
-listen = "127.0.0.1:0"
-token = "env:{TOKEN_ENV}"
-[[source]]
-name = "homa"
-profile = "homa"
-secrets = ["file:{secret}"]
-keep_headers = ["content-type", "user-agent"]
-[[route]]
-name = "crm"
-to = "{upstream_url}"
-"#,
-        data = dir.join("data").display(),
-        secret = dir.join("secret").display(),
+    let rest = format!(
+        "keep_headers = [\"content-type\", \"user-agent\"]\n[[route]]\nname = \"crm\"\nto = \"{upstream_url}\""
     );
-    let config_path = dir.join("hookgate.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let server = Serve::start(
-        &["--config", config_path.to_str().unwrap()],
-        &dir,
-        &[(TOKEN_ENV, TOKEN)],
-    );
-    let admin = format!(
-        "http://{}",
-        server
-            .stderr_after("admin API on http://")
-            .split(' ')
-            .next()
-            .unwrap()
-    );
-    let hook = format!("http://{}/hooks/homa", server.addr);
-    let source = Source::from_profile(
-        "homa",
-        Profile::Homa,
-        &[Secret::new(SECRET.as_bytes().to_vec(), "t").unwrap()],
-    );
+    let config = homa_config(Some(TOKEN_ENV), &rest);
+    let gateway = Running::start("inbox", SECRET, &config, &[(TOKEN_ENV, TOKEN)]);
+    let admin = gateway.admin();
+    let hook = gateway.url("/hooks/homa");
+    let source = homa(SECRET);
 
     // Two earlier events, the event the test follows (the newest), and a forgery for the
     // refused list.
@@ -306,6 +269,4 @@ to = "{upstream_url}"
     assert_eq!(upstream.received.lock().unwrap().len(), 4);
     client.close().await.unwrap();
     drop(driver);
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

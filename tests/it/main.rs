@@ -17,6 +17,7 @@ mod profiles;
 mod properties;
 mod redis_stream;
 mod replicas;
+mod running;
 mod security;
 mod services;
 mod specs;

@@ -5,30 +5,18 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use hookgate::source::Profile;
-use hookgate::{Secret, Source};
+use hookgate::Source;
 use http::StatusCode;
-use http_body_util::Full;
 use serde_json::Value;
 
-use crate::cli::Serve;
+use crate::running::{Running, admin_call, homa, homa_config};
 
 const SECRET: &str = "observe-test-sender-secret-0123456789";
 const TOKEN: &str = "observe-test-token-abcdefghijklmnop";
 const TOKEN_ENV: &str = "HOOKGATE_IT_OBSERVE_TOKEN";
 
 async fn get(url: &str, token: Option<&str>) -> (StatusCode, String) {
-    let mut request = http::Request::get(url);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let reply = hookgate::send::post(request.body(Full::new(Bytes::new())).unwrap())
-        .await
-        .unwrap();
-    (
-        reply.status,
-        String::from_utf8_lossy(&reply.body).into_owned(),
-    )
+    admin_call("GET", url, token).await
 }
 
 /// `name{labels} value` lines of a Prometheus text page, keyed by `name{labels}` with the labels
@@ -65,55 +53,15 @@ fn ticket(id: u64, priority: &str, status: &str) -> Bytes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_every_outcome_of_a_scripted_mix_and_the_probes_answer() {
-    let dir = std::env::temp_dir().join(format!("hookgate-it-observe-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-[admin]
-listen = "127.0.0.1:0"
-token = "env:{TOKEN_ENV}"
-[[source]]
-name = "homa"
-profile = "homa"
-secrets = ["file:{secret}"]
-max_body_bytes = 4096
-[[route]]
-to = "log"
-"#,
-        data = dir.join("data").display(),
-        secret = dir.join("secret").display(),
+    let config = homa_config(
+        Some(TOKEN_ENV),
+        "max_body_bytes = 4096\n[[route]]\nto = \"log\"",
     );
-    let config_path = dir.join("hookgate.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let server = Serve::start(
-        &["--config", config_path.to_str().unwrap()],
-        &dir,
-        &[(TOKEN_ENV, TOKEN)],
-    );
-    let admin = format!(
-        "http://{}",
-        server
-            .stderr_after("admin API on http://")
-            .split(' ')
-            .next()
-            .unwrap()
-    );
-    let url = format!("http://{}/hooks/homa", server.addr);
-    let source = Source::from_profile(
-        "homa",
-        Profile::Homa,
-        &[Secret::new(SECRET.as_bytes().to_vec(), "t").unwrap()],
-    );
-    let forger = Source::from_profile(
-        "homa",
-        Profile::Homa,
-        &[Secret::new(b"not-the-sender-secret-0123456789".to_vec(), "t").unwrap()],
-    );
+    let gateway = Running::start("observe", SECRET, &config, &[(TOKEN_ENV, TOKEN)]);
+    let admin = gateway.admin();
+    let url = gateway.url("/hooks/homa");
+    let source = homa(SECRET);
+    let forger = homa("not-the-sender-secret-0123456789");
     let post = |source: &Source, body: Bytes| {
         let request = hookgate::send::signed_request(source, &url, body).unwrap();
         async move { hookgate::send::post(request).await.unwrap().status }
@@ -227,7 +175,7 @@ to = "log"
     assert!(!page.contains(SECRET) && !page.contains("escalated_to_vendor"));
 
     // The probes: on the webhook listener and on the admin listener, no token needed.
-    for base in [format!("http://{}", server.addr), admin.clone()] {
+    for base in [gateway.url(""), admin.clone()] {
         let (status, body) = get(&format!("{base}/healthz"), None).await;
         assert_eq!(status, StatusCode::OK, "{base}: {body}");
         let (status, body) = get(&format!("{base}/readyz"), None).await;
@@ -242,44 +190,22 @@ to = "log"
             .collect();
         assert_eq!(names, ["config", "spool", "destination:log"], "{body}");
     }
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_is_503_and_names_the_broker_that_is_down() {
-    let dir = std::env::temp_dir().join(format!("hookgate-it-ready-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
     // A port where no NATS server listens.
     let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-[delivery]
-timeout = "500ms"
-[[source]]
-name = "homa"
-profile = "homa"
-secrets = ["file:{secret}"]
-[[route]]
-name = "queue"
-to = "nats://{nowhere}"
-subject = "hooks.{{source}}"
-"#,
-        data = dir.join("data").display(),
-        secret = dir.join("secret").display(),
+    let rest = format!(
+        "[[route]]\nname = \"queue\"\nto = \"nats://{nowhere}\"\nsubject = \"hooks.{{source}}\"\n\
+         [delivery]\ntimeout = \"500ms\""
     );
-    let config_path = dir.join("hookgate.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let server = Serve::start(&["--config", config_path.to_str().unwrap()], &dir, &[]);
-    let base = format!("http://{}", server.addr);
+    let config = homa_config(None, &rest);
+    let gateway = Running::start("ready", SECRET, &config, &[]);
+    let base = gateway.url("");
     let (status, _) = get(&format!("{base}/healthz"), None).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = get(&format!("{base}/readyz"), None).await;
@@ -294,44 +220,20 @@ subject = "hooks.{{source}}"
         .unwrap();
     assert_eq!(queue["ok"], false, "{body}");
     assert!(queue["error"].as_str().unwrap().contains("nats"), "{body}");
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_the_request_span_without_bodies_or_secrets() {
-    let dir = std::env::temp_dir().join(format!("hookgate-it-logs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("secret"), SECRET).unwrap();
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{data}"
-[log]
-format = "json"
-[[source]]
-name = "homa"
-profile = "homa"
-secrets = ["file:{secret}"]
-"#,
-        data = dir.join("data").display(),
-        secret = dir.join("secret").display(),
-    );
-    let config_path = dir.join("hookgate.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let server = Serve::start(
-        &["--config", config_path.to_str().unwrap()],
-        &dir,
+    let config = homa_config(None, "[log]\nformat = \"json\"");
+    let gateway = Running::start(
+        "logs",
+        SECRET,
+        &config,
         &[("RUST_LOG", "info,hookgate=debug")],
     );
-    let source = Source::from_profile(
-        "homa",
-        Profile::Homa,
-        &[Secret::new(SECRET.as_bytes().to_vec(), "t").unwrap()],
-    );
-    let url = format!("http://{}/hooks/homa", server.addr);
+    let server = gateway.server();
+    let source = homa(SECRET);
+    let url = gateway.url("/hooks/homa");
     let body = ticket(77, "low", "open");
     let request = hookgate::send::signed_request(&source, &url, body).unwrap();
     assert_eq!(
@@ -362,41 +264,24 @@ secrets = ["file:{secret}"]
         !log.contains(SECRET) && !log.contains(r#""title":"t""#),
         "{log}"
     );
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Only with `cargo test --features otel`: the request spans reach an OTLP/HTTP collector.
 #[cfg(feature = "otel")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
-    let dir = std::env::temp_dir().join(format!("hookgate-it-otlp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
     // Any HTTP server that records what it is sent will do as a collector.
     let collector = crate::delivery::Upstream::default();
     let endpoint = collector.start_on("127.0.0.1:0").await.replace("/hook", "");
-    let data = dir.join("data");
-    let server = Serve::start(
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        &dir,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-        ],
-    );
-    let secret = std::fs::read_to_string(data.join("secret")).unwrap();
-    let source = Source::from_profile(
-        "homa",
-        Profile::Homa,
-        &[Secret::new(secret.trim().as_bytes().to_vec(), "t").unwrap()],
-    );
-    let url = format!("http://{}/hooks/homa", server.addr);
+    let config = homa_config(None, "");
+    let envs = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let gateway = Running::start("otlp", SECRET, &config, &envs);
+    let source = homa(SECRET);
+    let secret = SECRET;
+    let url = gateway.url("/hooks/homa");
     let request = hookgate::send::signed_request(&source, &url, ticket(5, "low", "open")).unwrap();
     assert_eq!(
         hookgate::send::post(request).await.unwrap().status,
@@ -425,6 +310,4 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }
