@@ -367,6 +367,36 @@ fn route(c: &mut Criterion) {
     group.finish();
 }
 
+/// Time `iters` requests made by `request` through `service` one after another (built in chunks
+/// outside the timed part), each of which must be accepted.
+fn accept_all<S, B>(
+    runtime: &Runtime,
+    service: &S,
+    iters: u64,
+    mut request: impl FnMut() -> Request<Full<Bytes>>,
+) -> Duration
+where
+    S: tower::Service<Request<Full<Bytes>>, Response = http::Response<B>, Error = Infallible>
+        + Clone,
+{
+    runtime.block_on(async {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(CHUNK);
+            left -= n;
+            let requests: Vec<_> = (0..n).map(|_| request()).collect();
+            let start = Instant::now();
+            for req in requests {
+                let answer = service.clone().oneshot(req).await.expect("infallible");
+                assert_eq!(answer.status(), 202);
+            }
+            total += start.elapsed();
+        }
+        total
+    })
+}
+
 fn stack(c: &mut Criterion) {
     let runtime = current_thread();
     let source = source(Profile::Homa);
@@ -392,24 +422,7 @@ fn stack(c: &mut Criterion) {
         assert_eq!((accepted.as_u16(), duplicate.as_u16()), (202, 200));
         group.throughput(Throughput::Bytes(len as u64));
         group.bench_function(format!("homa/{label}"), |b| {
-            b.iter_custom(|iters| {
-                runtime.block_on(async {
-                    let mut total = Duration::ZERO;
-                    let mut left = iters;
-                    while left > 0 {
-                        let n = left.min(CHUNK);
-                        left -= n;
-                        let requests: Vec<_> = (0..n).map(|_| request(&bodies)).collect();
-                        let start = Instant::now();
-                        for req in requests {
-                            let answer = service.clone().oneshot(req).await.expect("infallible");
-                            assert_eq!(answer.status(), 202);
-                        }
-                        total += start.elapsed();
-                    }
-                    total
-                })
-            })
+            b.iter_custom(|iters| accept_all(&runtime, &service, iters, || request(&bodies)))
         });
     }
     group.finish();
@@ -428,34 +441,14 @@ fn observe(c: &mut Criterion) {
     let bodies = HomaBodies::new(1024);
     let mut group = c.benchmark_group("observe");
     group.sample_size(30);
+    let request = || {
+        let body = bodies.body(next.fetch_add(1, Ordering::Relaxed));
+        hookgate::send::signed_request(&source, URL, body).expect("request")
+    };
     macro_rules! run {
         ($name:expr, $service:expr) => {
             group.bench_function($name, |b| {
-                b.iter_custom(|iters| {
-                    runtime.block_on(async {
-                        let mut total = Duration::ZERO;
-                        let mut left = iters;
-                        while left > 0 {
-                            let n = left.min(CHUNK);
-                            left -= n;
-                            let requests: Vec<_> = (0..n)
-                                .map(|_| {
-                                    let body = bodies.body(next.fetch_add(1, Ordering::Relaxed));
-                                    hookgate::send::signed_request(&source, URL, body)
-                                        .expect("request")
-                                })
-                                .collect();
-                            let start = Instant::now();
-                            for req in requests {
-                                let answer =
-                                    $service.clone().oneshot(req).await.expect("infallible");
-                                assert_eq!(answer.status(), 202);
-                            }
-                            total += start.elapsed();
-                        }
-                        total
-                    })
-                })
+                b.iter_custom(|iters| accept_all(&runtime, &$service, iters, request))
             });
         };
     }

@@ -175,7 +175,7 @@ pub fn install_prometheus() -> Result<(), String> {
         .map_err(|e| format!("cannot start the metrics upkeep: {e}"))?;
     let _ = PROMETHEUS.set(handle);
     let _ = STAGE_HANDLES
-        .set(STAGES.map(|stage| metrics::histogram!(STAGE_DURATION, "stage" => stage)));
+        .set(Stage::ALL.map(|stage| metrics::histogram!(STAGE_DURATION, "stage" => stage.name())));
     Ok(())
 }
 
@@ -245,29 +245,50 @@ impl Outcome {
 }
 
 /// The stages timed in [`STAGE_DURATION`], in pipeline order.
-const STAGES: [&str; 6] = [
-    "read_body",
-    "verify",
-    "parse",
-    "validate",
-    "dedup",
-    "handoff",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    ReadBody,
+    Verify,
+    Parse,
+    Validate,
+    Dedup,
+    Handoff,
+}
+
+impl Stage {
+    const ALL: [Stage; 6] = [
+        Stage::ReadBody,
+        Stage::Verify,
+        Stage::Parse,
+        Stage::Validate,
+        Stage::Dedup,
+        Stage::Handoff,
+    ];
+
+    /// Its `stage` label.
+    fn name(self) -> &'static str {
+        match self {
+            Stage::ReadBody => "read_body",
+            Stage::Verify => "verify",
+            Stage::Parse => "parse",
+            Stage::Validate => "validate",
+            Stage::Dedup => "dedup",
+            Stage::Handoff => "handoff",
+        }
+    }
+}
 
 /// The stage histograms' handles, registered once with the recorder [`install_prometheus`]
 /// installed: a registry lookup per stage per request was most of what metrics cost.
 static STAGE_HANDLES: OnceLock<[metrics::Histogram; 6]> = OnceLock::new();
 
 /// Time one stage: `stage` took since `started`.
-pub(crate) fn stage(stage: &'static str, started: Instant) {
+pub(crate) fn stage(stage: Stage, started: Instant) {
     let seconds = started.elapsed().as_secs_f64();
-    let cached = STAGE_HANDLES
-        .get()
-        .and_then(|handles| Some(&handles[STAGES.iter().position(|s| *s == stage)?]));
-    match cached {
-        Some(histogram) => histogram.record(seconds),
+    match STAGE_HANDLES.get() {
+        Some(handles) => handles[stage as usize].record(seconds),
         // Another recorder (a library user's), or none: the macro finds it.
-        None => metrics::histogram!(STAGE_DURATION, "stage" => stage).record(seconds),
+        None => metrics::histogram!(STAGE_DURATION, "stage" => stage.name()).record(seconds),
     }
 }
 

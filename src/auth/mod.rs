@@ -206,7 +206,7 @@ where
                 Ok(bytes) => bytes,
                 Err(rejection) => return Ok(rejection.into_response()),
             };
-            observe::stage("read_body", started);
+            observe::stage(observe::Stage::ReadBody, started);
             let started = Instant::now();
             if let Some(max) = inflate_to {
                 bytes = match decode::inflate(coding, &bytes, max) {
@@ -217,7 +217,7 @@ where
                 parts.headers.remove(header::CONTENT_LENGTH);
             }
             let verdict = scheme.verify(&parts.headers, &parts.uri, &bytes);
-            observe::stage("verify", started);
+            observe::stage(observe::Stage::Verify, started);
             match verdict {
                 Ok(key_index) => {
                     parts

@@ -261,7 +261,7 @@ where
             };
             let started = Instant::now();
             let claimed = store.claim(key).await;
-            observe::stage("dedup", started);
+            observe::stage(observe::Stage::Dedup, started);
             let claim = match claimed {
                 Ok(Claimed::New(claim)) => claim,
                 Ok(Claimed::Duplicate) => {
@@ -284,7 +284,7 @@ where
             // An error from the inner service drops the guard, which releases the claim.
             let started = Instant::now();
             let response = inner.call(req).await?;
-            observe::stage("handoff", started);
+            observe::stage(observe::Stage::Handoff, started);
             guard.finish(response.status().is_success()).await;
             Ok(response.map(ResponseBody::inner))
         })

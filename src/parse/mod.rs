@@ -164,7 +164,7 @@ where
             };
             let started = Instant::now();
             let parsed = event_from_bytes(&source, &shape, &parts.headers, bytes.clone(), verified);
-            observe::stage("parse", started);
+            observe::stage(observe::Stage::Parse, started);
             match parsed {
                 Ok(event) => {
                     observe::record_event(event.id().as_str(), event.kind().as_str());

@@ -112,7 +112,7 @@ where
                 .map_err(Rejection::InvalidEvent),
             None => Err(Rejection::Misconfigured),
         };
-        crate::observe::stage("validate", started);
+        crate::observe::stage(crate::observe::Stage::Validate, started);
         match verdict {
             Ok(()) => ResponseFuture::Inner {
                 future: self.inner.call(req),
