@@ -23,7 +23,10 @@ fn setup(dir: &std::path::Path, durable: bool) -> (Gateway<Full<Bytes>>, hookgat
     let source = SourceConfig {
         name: "homa".into(),
         profile: "homa".into(),
-        secrets: vec![format!("file:{}", secret.display())],
+        secrets: vec![hookgate::auth::SecretEntry::Ref(format!(
+            "file:{}",
+            secret.display()
+        ))],
         ..SourceConfig::default()
     };
     let mut config = Config::default();

@@ -40,7 +40,10 @@ fn setup(
         name: format!("homabench{}", std::process::id()),
         profile: "homa".into(),
         path: Some("/hooks/homa".into()),
-        secrets: vec![format!("file:{}", secret.display())],
+        secrets: vec![hookgate::auth::SecretEntry::Ref(format!(
+            "file:{}",
+            secret.display()
+        ))],
         ..SourceConfig::default()
     };
     let mut config = Config::default();

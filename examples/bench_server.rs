@@ -54,7 +54,9 @@ async fn serve(addr: &str, secret_file: &str) -> Result<(), Box<dyn std::error::
     let config = SourceConfig {
         name: "homa".into(),
         profile: "homa".into(),
-        secrets: vec![format!("file:{secret_file}")],
+        secrets: vec![hookgate::auth::SecretEntry::Ref(format!(
+            "file:{secret_file}"
+        ))],
         event_id: Some(vec![IdPlaceConfig::Single("header:X-Request-Id".into())]),
         ..SourceConfig::default()
     };

@@ -31,7 +31,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Algorithm, Encoding};
+use crate::auth::secret::SecretEntry;
+use crate::auth::signature::{Algorithm, Encoding, KeyEncoding, TimeFormat};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -273,8 +274,10 @@ pub struct SourceConfig {
     pub profile: String,
     /// Path the source is mounted at; `/hooks/<name>` when absent.
     pub path: Option<String>,
-    /// Secret references (`env:NAME`, `file:PATH`); any one matches (rotation).
-    pub secrets: Vec<String>,
+    /// Secret references (`env:NAME`, `file:PATH`), or `{ ref = "env:OLD", not_after =
+    /// "2026-12-01T00:00:00Z" }` for one that stops being accepted at a given time; any valid
+    /// one matches (rotation).
+    pub secrets: Vec<SecretEntry>,
     /// Per-source body cap, overriding `server.max_body_bytes`.
     pub max_body_bytes: Option<usize>,
     /// Accept `gzip`/`deflate` bodies, inflated under this cap and verified on the inflated
@@ -296,6 +299,10 @@ pub struct SourceConfig {
     pub validate: Option<bool>,
     /// Event types the spec does not describe: `accept` (default, unvalidated) or `reject` (422).
     pub unknown_events: Option<crate::spec::UnknownEvents>,
+    /// Form-encoded bodies: the field holding the JSON (`payload` for github and slack).
+    pub form_field: Option<String>,
+    /// A sender's endpoint check to answer: `slack` (the slack profile's default), or `none`.
+    pub handshake: Option<String>,
 }
 
 impl SourceConfig {
@@ -316,22 +323,75 @@ pub struct DecompressConfig {
     pub max_bytes: usize,
 }
 
-/// `[source.auth]`: how requests are authenticated, overriding the profile.
+/// `[source.auth]`: how requests are authenticated, overriding the profile. For `generic`
+/// sources this is the whole description of the sender's signature (see
+/// [`SignatureFormat`](crate::auth::SignatureFormat)):
+///
+/// ```toml
+/// [source.auth]                      # Stripe, described by hand
+/// header = "Stripe-Signature"
+/// separator = ","
+/// prefix = "v1="
+/// encoding = "hex"
+/// algorithm = "sha256"
+/// content = "{timestamp}.{body}"
+/// timestamp = "signature:t="
+/// tolerance = "5m"
+/// ```
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AuthConfig {
-    /// `hmac` or `token`.
+    /// `signature` (HMAC or Ed25519; `hmac` is another name for it) or `token`.
     pub scheme: Option<String>,
-    /// Header carrying the signature or token.
-    pub header: Option<String>,
-    /// Text before the signature or token (`sha256=`, `Bearer `).
+    /// Header(s) carrying the signature or token; with several, the first present is read
+    /// (`["webhook-signature", "svix-signature"]`).
+    pub header: Option<OneOrMany>,
+    /// Query-string parameter carrying the signature or token.
+    pub query: Option<String>,
+    /// Text before each signature or the token (`sha256=`, `v1,`, `Bearer `).
     pub prefix: Option<String>,
+    /// Several signatures in one value, separated by this (`" "`, `","`).
+    pub separator: Option<String>,
     /// Signature encoding: `hex`, `base64` or `base64url`.
     pub encoding: Option<Encoding>,
-    /// HMAC hash: `sha1`, `sha256` or `sha512`.
+    /// `sha1`, `sha256`, `sha512` (HMAC) or `ed25519` (secrets are public keys).
     pub algorithm: Option<Algorithm>,
-    /// Query-string parameter carrying the token (token scheme only).
-    pub query: Option<String>,
+    /// What is signed: a template over `{id}`, `{timestamp}`, `{body}`, `{method}`, `{url}`.
+    pub content: Option<String>,
+    /// Where the timestamp is: `header:NAME`, `query:NAME` or `signature:PREFIX` (an item of
+    /// the signature value, Stripe's `t=`); several: the first present.
+    pub timestamp: Option<OneOrMany>,
+    /// `unix` (seconds, the default), `unix_ms` or `rfc3339`.
+    pub timestamp_format: Option<TimeFormat>,
+    /// Where the id that `{id}` stands for is (`header:webhook-id`); several: the first present.
+    pub id: Option<OneOrMany>,
+    /// How far a signed timestamp may be from the receipt time (default 5m).
+    #[serde(with = "humantime_serde")]
+    pub tolerance: Option<Duration>,
+    /// How secrets become keys: `raw` (the default) or `base64` (after `whsec_`/`whpk_`).
+    pub key: Option<KeyEncoding>,
+    /// The URL the sender calls, without the path (`https://hooks.example.com`), for `{url}`.
+    pub public_url: Option<String>,
+}
+
+/// One string or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several, in order.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The strings, in order.
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            Self::One(s) => vec![s.as_str()],
+            Self::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 /// One place an event id comes from: a single place or a composite.

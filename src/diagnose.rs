@@ -14,8 +14,11 @@
 //! - [`Diagnosis::WrongSecret`]: the signature is well-formed but matches under none of the
 //!   source's secrets, and no re-serialization of the body explains it: the secret is wrong (or
 //!   rotated), or the body was altered;
-//! - [`Diagnosis::Stale`]: the signature is valid, but the event's own timestamp is older than the
-//!   tolerance: a replay of a captured request, or a sender retrying very late.
+//! - [`Diagnosis::Stale`]: the signature is valid, but its signed timestamp (Standard Webhooks,
+//!   Stripe, Slack: against the source's own tolerance) or the event's own timestamp is further
+//!   from now than the tolerance: a replay of a captured request, a sender retrying very late, or
+//!   a clock that is off;
+//! - [`Diagnosis::MissingPart`]: the signature covers a timestamp or id the request lacks.
 //!
 //! The expected signature is never part of a diagnosis, nor are secrets: only their fingerprints.
 //!
@@ -43,7 +46,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, Uri};
+use http::HeaderMap;
 
 use crate::auth::Scheme;
 use crate::rejection::Rejection;
@@ -86,6 +89,14 @@ pub enum Diagnosis {
     Malformed {
         /// The header.
         header: String,
+    },
+    /// The signature covers a part (timestamp, id) that the request does not carry, or carries
+    /// in a form the source cannot read.
+    MissingPart {
+        /// What is missing: `timestamp` or `id`.
+        part: &'static str,
+        /// Whether it is there but unreadable (rather than absent).
+        malformed: bool,
     },
     /// The credential header appears more than once.
     Repeated {
@@ -152,6 +163,16 @@ impl Diagnosis {
                 "malformed: `{header}` is there but is not in the format this source expects \
                  (prefix, encoding or length)"
             ),
+            Self::MissingPart { part, malformed } => format!(
+                "{}: the signature covers the request's {part}, which is {}. Check the \
+                 source's profile, or a proxy that drops headers.",
+                if *malformed { "malformed" } else { "missing" },
+                if *malformed {
+                    "not in the format this source reads"
+                } else {
+                    "not there"
+                }
+            ),
             Self::Repeated { header } => format!(
                 "repeated: `{header}` appears more than once; hookgate refuses that, whichever \
                  copy is valid"
@@ -174,7 +195,7 @@ impl Diagnosis {
 }
 
 /// Diagnose a captured request to `source`: `headers` and the exact `body` bytes, at `now`,
-/// with a timestamp `tolerance`.
+/// with a `tolerance` for the event's own timestamp (signed timestamps are held to the source's).
 pub fn diagnose(
     source: &Source,
     headers: &HeaderMap,
@@ -183,13 +204,20 @@ pub fn diagnose(
     tolerance: Duration,
 ) -> Diagnosis {
     let scheme = source.scheme();
-    let uri = Uri::from_static("/");
+    let (mut head, ()) = http::Request::post("/")
+        .body(())
+        .unwrap_or_default()
+        .into_parts();
+    head.headers = headers.clone();
     let expected = match scheme.credential_header() {
         Some(name) => name.as_str().to_owned(),
         None => "(query parameter)".to_owned(),
     };
-    match scheme.verify(headers, &uri, body) {
-        Ok(key_index) => freshness(source, body, key_index, now, tolerance),
+    match scheme.check(&head, body, now) {
+        Ok(verdict) => match (verdict.signed_at, scheme.tolerance()) {
+            (Some(at), Some(window)) => within(verdict.key_index, at, now, window),
+            _ => freshness(source, body, verdict.key_index, now, tolerance),
+        },
         Err(Rejection::MissingSignature | Rejection::MissingToken) => {
             let found = credential_like(headers, &expected);
             if found.is_empty() {
@@ -200,8 +228,20 @@ pub fn diagnose(
         }
         Err(Rejection::MalformedSignature) => Diagnosis::Malformed { header: expected },
         Err(Rejection::RepeatedSignature) => Diagnosis::Repeated { header: expected },
+        Err(Rejection::MissingTimestamp) => Diagnosis::MissingPart {
+            part: "timestamp",
+            malformed: false,
+        },
+        Err(Rejection::MalformedTimestamp) => Diagnosis::MissingPart {
+            part: "timestamp",
+            malformed: true,
+        },
+        Err(Rejection::MissingId) => Diagnosis::MissingPart {
+            part: "id",
+            malformed: false,
+        },
         Err(Rejection::NoSecret) => Diagnosis::NoSecret,
-        Err(_) => match reserialized(scheme, headers, &uri, body) {
+        Err(_) => match reserialized(scheme, &head, body, now) {
             Some(form) => Diagnosis::Reserialized { form },
             None => Diagnosis::WrongSecret {
                 tried: scheme.secret_count(),
@@ -237,9 +277,9 @@ fn credential_like(headers: &HeaderMap, expected: &str) -> Vec<String> {
 /// The first other serialization of `body`'s JSON that the signature matches.
 fn reserialized(
     scheme: &Scheme,
-    headers: &HeaderMap,
-    uri: &Uri,
+    head: &http::request::Parts,
     body: &[u8],
+    now: SystemTime,
 ) -> Option<&'static str> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let minified = minify(body);
@@ -267,7 +307,7 @@ fn reserialized(
     forms
         .into_iter()
         .filter(|(_, bytes)| bytes != body)
-        .find(|(_, bytes)| scheme.verify(headers, uri, bytes).is_ok())
+        .find(|(_, bytes)| scheme.check(head, bytes, now).is_ok())
         .map(|(form, _)| form)
 }
 
@@ -304,13 +344,15 @@ fn freshness(
         let value: serde_json::Value = serde_json::from_slice(body).ok()?;
         timestamp(value.pointer(pointer)?)
     });
-    let Some(at) = at else {
-        return Diagnosis::Verified { key_index };
-    };
-    let (skew, future) = match now.duration_since(at) {
-        Ok(behind) => (behind, false),
-        Err(ahead) => (ahead.duration(), true),
-    };
+    match at {
+        Some(at) => within(key_index, at, now, tolerance),
+        None => Diagnosis::Verified { key_index },
+    }
+}
+
+/// Verified: is `at` within `tolerance` of `now`?
+fn within(key_index: usize, at: SystemTime, now: SystemTime, tolerance: Duration) -> Diagnosis {
+    let (skew, future) = crate::auth::signature::skew(at, now);
     if skew > tolerance {
         Diagnosis::Stale {
             key_index,

@@ -36,14 +36,17 @@
 //! # Layout
 //!
 //! * [`limit`]: BodyLimit, 413 past a cap, before buffering.
-//! * [`auth`]: Authenticate, signatures and tokens on the raw bytes; secrets and rotation.
+//! * [`auth`]: Authenticate, signatures and tokens on the raw bytes; one signature engine for
+//!   every sender ([`auth::signature`]), secrets with expiry, timestamp windows, the replay cache.
 //! * [`parse`]: Parse, JSON once, event type and id into an [`Event`].
+//! * [`handshake`]: AnswerHandshake, a sender's endpoint check (Slack's `url_verification`).
 //! * [`validate`]: Validate, the schema check seam (422).
 //! * [`dedup`]: Dedup, the two-phase claim/commit/release protocol and its stores.
 //! * [`route`]: Router, event types and globs to async handlers.
 //! * [`pipeline`]: all of the above for one source, in the safe order, as one layer.
 //! * [`gateway`]: many sources on one listener, by path.
-//! * [`source`]: sender profiles (ninjaone, ninjarmm, webnet, homa, opscenter, generic).
+//! * [`source`]: sender profiles (the seeds ninjaone, ninjarmm, webnet, homa, opscenter; the
+//!   presets standard-webhooks, github, stripe, slack, shopify; generic).
 //! * [`config`]: the TOML configuration of `hookgate serve` and its checks.
 //! * [`app`]: builds a gateway from a configuration; the embedded default.
 //! * [`server`]: hyper server with timeouts and graceful shutdown.
@@ -75,6 +78,7 @@ pub mod diagnose;
 pub mod event;
 pub mod future;
 pub mod gateway;
+pub mod handshake;
 pub mod health;
 pub mod limit;
 pub mod observe;

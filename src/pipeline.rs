@@ -3,7 +3,7 @@
 //! [`Pipeline`] composes the stages in the only safe order:
 //!
 //! ```text
-//! Observe -> BodyLimit -> Authenticate -> Parse -> Validate -> Dedup -> (your service, usually a Router)
+//! Observe -> BodyLimit -> Authenticate -> Parse -> AnswerHandshake -> Validate -> Dedup -> (your service, usually a Router)
 //! ```
 //!
 //! so the body is capped before it is buffered, verified before it is parsed, and claimed before
@@ -44,9 +44,10 @@ use std::time::Duration;
 
 use tower::Layer;
 
-use crate::auth::{Authenticate, AuthenticateLayer, Decompress};
+use crate::auth::{Authenticate, AuthenticateLayer, Decompress, ReplayGuard};
 use crate::body::DEFAULT_MAX_BODY_BYTES;
 use crate::dedup::{DEFAULT_RETRY_AFTER, Dedup, DedupLayer, DedupStore, MemoryStore};
+use crate::handshake::{AnswerHandshake, AnswerHandshakeLayer};
 use crate::limit::{BodyLimit, BodyLimitLayer};
 use crate::observe::{Observe, ObserveLayer};
 use crate::parse::{Parse, ParseLayer};
@@ -55,7 +56,8 @@ use crate::spec::SpecValidator;
 use crate::validate::{Validate, ValidateLayer, Validator};
 
 /// The service a [`Pipeline`] builds around `S`.
-pub type PipelineService<S> = Observe<BodyLimit<Authenticate<Parse<Validate<Dedup<S>>>>>>;
+pub type PipelineService<S> =
+    Observe<BodyLimit<Authenticate<Parse<AnswerHandshake<Validate<Dedup<S>>>>>>>;
 
 /// Builder and [`Layer`] for the full stack of one source; see the [module docs](self).
 #[derive(Clone)]
@@ -66,6 +68,8 @@ pub struct Pipeline {
     validator: Arc<dyn Validator>,
     dedup: Arc<dyn DedupStore>,
     retry_after: Duration,
+    // One replay cache per pipeline, shared by every service it builds.
+    replay: ReplayGuard,
 }
 
 impl Pipeline {
@@ -86,6 +90,7 @@ impl Pipeline {
             validator,
             dedup: Arc::new(MemoryStore::new()),
             retry_after: DEFAULT_RETRY_AFTER,
+            replay: ReplayGuard::default(),
         }
     }
 
@@ -126,6 +131,13 @@ impl Pipeline {
         self
     }
 
+    /// Remember accepted signatures (timestamped schemes) in `guard`, shared with whoever else
+    /// holds it (by default each pipeline has its own).
+    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
+        self.replay = guard;
+        self
+    }
+
     /// Wrap `inner` in the pipeline (the same as [`Layer::layer`], without importing the trait).
     pub fn service<S>(&self, inner: S) -> PipelineService<S> {
         Layer::layer(self, inner)
@@ -154,12 +166,14 @@ impl<S> Layer<S> for Pipeline {
             .retry_after(self.retry_after)
             .layer(inner);
         let validate = ValidateLayer::from_shared(Arc::clone(&self.validator)).layer(dedup);
+        let handshake = AnswerHandshakeLayer::new(self.source.handshake_kind()).layer(validate);
         let parse = ParseLayer::from_shared(
             Arc::clone(self.source.name()),
             Arc::clone(self.source.shape()),
         )
-        .layer(validate);
-        let mut auth = AuthenticateLayer::from_shared(Arc::clone(self.source.scheme()));
+        .layer(handshake);
+        let mut auth = AuthenticateLayer::from_shared(Arc::clone(self.source.scheme()))
+            .replay_guard(self.replay.clone());
         if let Some(decompress) = self.decompress {
             auth = auth.decompress(decompress);
         }

@@ -120,6 +120,16 @@ rejections! {
     MissingToken => (UNAUTHORIZED, "missing_token", "the request carries no credentials"),
     /// 401: the token does not match any current secret.
     InvalidToken => (UNAUTHORIZED, "invalid_token", "the credentials are not valid"),
+    /// 401: the signature covers a timestamp that the request does not carry.
+    MissingTimestamp => (UNAUTHORIZED, "missing_timestamp", "the request carries no signed timestamp"),
+    /// 401: the signed timestamp is not in the sender's format.
+    MalformedTimestamp => (UNAUTHORIZED, "malformed_timestamp", "the signed timestamp is not in the expected format"),
+    /// 401: the signature covers an id that the request does not carry (or carries twice).
+    MissingId => (UNAUTHORIZED, "missing_id", "the request carries no single id for the signature to cover"),
+    /// 401: the signature is valid, but its timestamp is further from now than the tolerance.
+    StaleTimestamp => (UNAUTHORIZED, "stale_timestamp", "the signed timestamp is outside the accepted window"),
+    /// 401: this exact signed request was already accepted within its window (a replay).
+    Replayed => (UNAUTHORIZED, "replayed_signature", "this signed request was already accepted; a sender retrying must sign again"),
     /// 401: the source has no usable secret, so it refuses everything (fail closed).
     NoSecret => (UNAUTHORIZED, "no_usable_secret", "this endpoint has no usable secret and refuses all requests"),
     /// 404: no source is mounted at this path.

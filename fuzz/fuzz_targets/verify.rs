@@ -8,7 +8,7 @@ mod common;
 use std::sync::OnceLock;
 
 use hookgate::auth::Scheme;
-use http::{HeaderMap, HeaderValue, Uri};
+use http::{HeaderValue, Uri};
 use libfuzzer_sys::fuzz_target;
 
 static SCHEMES: OnceLock<Vec<Scheme>> = OnceLock::new();
@@ -24,32 +24,37 @@ fuzz_target!(|data: &[u8]| {
         .ok()
         .and_then(|q| format!("/hooks/fuzz?{q}").parse::<Uri>().ok())
         .unwrap_or_else(|| Uri::from_static("/hooks/fuzz"));
-    let mut headers = HeaderMap::new();
-    let real = scheme.sign(body);
+    let mut head = common::signed(scheme, &uri.to_string(), body);
+    let real = scheme
+        .credential_header()
+        .and_then(|name| Some((name.clone(), head.headers.get(name)?.clone())));
     if let Some((name, value)) = &real {
         match mode % 3 {
-            0 => {
-                headers.insert(name.clone(), value.clone());
-            }
+            0 => {}
             1 => {
                 let mut bytes = value.as_bytes().to_vec();
                 let at = usize::from(*flip) % bytes.len();
                 bytes[at] ^= 1 << (flip % 8);
-                if let Ok(v) = HeaderValue::from_bytes(&bytes) {
-                    headers.insert(name.clone(), v);
+                match HeaderValue::from_bytes(&bytes) {
+                    Ok(v) => {
+                        head.headers.insert(name.clone(), v);
+                    }
+                    Err(_) => {
+                        head.headers.remove(name);
+                    }
                 }
             }
             _ => {
-                headers.append(name.clone(), value.clone());
-                headers.append(name.clone(), value.clone());
+                head.headers.append(name.clone(), value.clone());
             }
         }
     }
-    let verdict = scheme.verify(&headers, &uri, body);
+    let verdict = scheme.verify(&head, body, common::now());
     if verdict.is_ok() {
-        if let Some(presented) = real.and_then(|(name, _)| headers.get(&name).cloned()) {
+        if let Some((name, value)) = real {
+            let presented = head.headers.get(&name).expect("verified with the header");
             assert!(
-                common::carries_real_credential(scheme, body, presented.as_bytes()),
+                common::carries_real_credential(scheme, value.as_bytes(), presented.as_bytes()),
                 "verified with a credential that is not the real one"
             );
         }

@@ -2,13 +2,14 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use super::{Authenticate, Decompress, Scheme};
+use super::{Authenticate, Decompress, ReplayGuard, Scheme};
 
 /// Applies [`Authenticate`] to a service; see the [module docs](super).
 #[derive(Debug, Clone)]
 pub struct AuthenticateLayer {
     scheme: Arc<Scheme>,
     decompress: Option<Decompress>,
+    replay: ReplayGuard,
 }
 
 impl AuthenticateLayer {
@@ -22,7 +23,15 @@ impl AuthenticateLayer {
         Self {
             scheme,
             decompress: None,
+            replay: ReplayGuard::default(),
         }
+    }
+
+    /// Share `guard` as the replay cache (by default each layer has its own, shared by the
+    /// services it builds).
+    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
+        self.replay = guard;
+        self
     }
 
     /// Accept `gzip` and `deflate` bodies, inflated to at most the cap and verified on the
@@ -37,7 +46,8 @@ impl<S> Layer<S> for AuthenticateLayer {
     type Service = Authenticate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let service = Authenticate::new(inner, Arc::clone(&self.scheme));
+        let service =
+            Authenticate::new(inner, Arc::clone(&self.scheme)).replay_guard(self.replay.clone());
         match self.decompress {
             Some(decompress) => service.decompress(decompress),
             None => service,

@@ -41,28 +41,35 @@
 //! ```
 
 pub mod decode;
-pub mod hmac;
 mod layer;
+pub mod replay;
 pub mod secret;
+pub mod signature;
 pub mod token;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
+use http::request::Parts;
+use http::{HeaderName, HeaderValue, Request, Response, header};
 use http_body::Body;
 use http_body_util::Full;
 use tower::Service;
 
 use self::decode::Coding;
 pub use self::decode::Decompress;
-pub use self::hmac::{Algorithm, Encoding, HmacScheme};
 pub use self::layer::AuthenticateLayer;
-pub use self::secret::{MIN_SECRET_BYTES, Secret, SecretError, SecretRef};
+use self::replay::{Claim, ClaimGuard};
+pub use self::replay::{ReplayGuard, ReplayKey};
+pub use self::secret::{MIN_SECRET_BYTES, Secret, SecretEntry, SecretError, SecretRef};
+pub use self::signature::{
+    Algorithm, Encoding, SignError, SignatureFormat, SignatureScheme, Verdict,
+};
 pub use self::token::{TokenLocation, TokenScheme};
 use crate::body::{ResponseBody, buffer_request};
 use crate::event::Verified;
@@ -74,55 +81,102 @@ use crate::rejection::Rejection;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Scheme {
-    /// HMAC over the raw body in a header.
-    Hmac(HmacScheme),
+    /// A signature (HMAC or Ed25519) over the body and, for some senders, an id, a timestamp,
+    /// the method or the URL: every signing sender, described by a [`SignatureFormat`].
+    Signature(SignatureScheme),
     /// A static token in a header or the query string.
     Token(TokenScheme),
 }
 
 impl Scheme {
-    /// Short name for logs and the [`Verified`] proof.
+    /// Short name for logs and the [`Verified`] proof: `hmac`, `ed25519` or `token`.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Hmac(_) => "hmac",
+            Self::Signature(s) => s.name(),
             Self::Token(_) => "token",
         }
     }
 
-    /// Verify a request: its headers and URI, and the exact body bytes.
-    /// Returns the index of the secret that matched.
-    pub fn verify(&self, headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<usize, Rejection> {
+    /// Verify a request received at `now`: its head (method, URI, headers) and the exact body
+    /// bytes. Timestamped schemes also check the window here; the replay cache is the
+    /// [`Authenticate`] stage's.
+    pub fn verify(&self, head: &Parts, body: &[u8], now: SystemTime) -> Result<Verdict, Rejection> {
         match self {
-            Self::Hmac(s) => s.verify(headers, body),
-            Self::Token(s) => s.verify(headers, uri),
+            Self::Signature(s) => s.verify(head, body, now),
+            Self::Token(s) => s
+                .verify(&head.headers, &head.uri, now)
+                .map(Verdict::untimed),
+        }
+    }
+
+    /// Verify the signature or token alone, with the secrets valid at `now`, whatever a signed
+    /// timestamp says (for diagnosis; [`verify`](Self::verify) adds the window).
+    pub fn check(&self, head: &Parts, body: &[u8], now: SystemTime) -> Result<Verdict, Rejection> {
+        match self {
+            Self::Signature(s) => s.check(head, body, now),
+            Self::Token(s) => s
+                .verify(&head.headers, &head.uri, now)
+                .map(Verdict::untimed),
+        }
+    }
+
+    /// How far a signed timestamp may be from the receipt time, for timestamped schemes.
+    pub fn tolerance(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Signature(s) if s.format().is_timestamped() => Some(s.format().tolerance),
+            _ => None,
         }
     }
 
     /// The header a genuine sender would attach to `body`, signed with the first secret.
-    /// `None` for query-string tokens (see [`TokenScheme::query_pair`]) or without a secret.
+    /// `None` for query-string tokens (see [`TokenScheme::query_pair`]), for signatures that
+    /// cover more than the body (see [`sign_into`](Self::sign_into)), or without a secret.
     pub fn sign(&self, body: &[u8]) -> Option<(HeaderName, HeaderValue)> {
         match self {
-            Self::Hmac(s) => s.sign(body),
+            Self::Signature(s) => s.sign(body),
             Self::Token(s) => s.sign(),
         }
     }
 
-    /// How many secrets it accepts (0: it refuses everything).
+    /// Sign a request the way a genuine sender would at `now`: every header (signature,
+    /// timestamp, id) or query parameter the scheme reads.
+    pub fn sign_into(
+        &self,
+        head: &mut Parts,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), SignError> {
+        match self {
+            Self::Signature(s) => s.sign_into(head, body, now),
+            Self::Token(s) => s.sign_into(head),
+        }
+    }
+
+    /// How many secrets it was given (0: it refuses everything).
     pub fn secret_count(&self) -> usize {
         match self {
-            Self::Hmac(s) => s.secret_count(),
+            Self::Signature(s) => s.secret_count(),
             Self::Token(s) => s.secret_count(),
         }
     }
 
-    /// The headers that carry credentials under this scheme: never kept on an event.
+    /// The header that carries credentials under this scheme (the first, where there are
+    /// alternatives); `None` for query-string credentials.
     pub fn credential_header(&self) -> Option<&HeaderName> {
+        self.credential_headers().next()
+    }
+
+    /// Every header that carries credentials under this scheme: never kept on an event.
+    pub fn credential_headers(&self) -> Box<dyn Iterator<Item = &HeaderName> + '_> {
         match self {
-            Self::Hmac(s) => Some(s.header()),
-            Self::Token(s) => match s.location() {
-                TokenLocation::Header { name, .. } => Some(name),
-                TokenLocation::Query { .. } => None,
-            },
+            Self::Signature(s) => Box::new(s.headers()),
+            Self::Token(s) => Box::new(
+                match s.location() {
+                    TokenLocation::Header { name, .. } => Some(name),
+                    TokenLocation::Query { .. } => None,
+                }
+                .into_iter(),
+            ),
         }
     }
 }
@@ -137,6 +191,9 @@ pub struct Authenticate<S> {
     inner: S,
     scheme: Arc<Scheme>,
     decompress: Option<Decompress>,
+    // Shared by every clone of the service (one per connection): a replay is caught whichever
+    // connection it arrives on.
+    replay: ReplayGuard,
 }
 
 impl<S> Authenticate<S> {
@@ -146,7 +203,15 @@ impl<S> Authenticate<S> {
             inner,
             scheme,
             decompress: None,
+            replay: ReplayGuard::default(),
         }
+    }
+
+    /// Remember accepted signatures in `guard` (share one between services verifying the same
+    /// source; [`AuthenticateLayer`] does).
+    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
+        self.replay = guard;
+        self
     }
 
     /// Accept `gzip` and `deflate` bodies, inflated under `decompress`'s cap and verified on the
@@ -192,7 +257,10 @@ where
         let mut inner = take_ready(&mut self.inner);
         let scheme = Arc::clone(&self.scheme);
         let decompress = self.decompress;
+        let replay = self.replay.clone();
         Box::pin(async move {
+            // The receipt time, before the body is read: what a signed timestamp is held to.
+            let received = SystemTime::now();
             let (mut parts, body) = req.into_parts();
             let coding = decode::coding(&parts.headers);
             // Refused before a byte of the body is read.
@@ -216,21 +284,43 @@ where
                 parts.headers.remove(header::CONTENT_ENCODING);
                 parts.headers.remove(header::CONTENT_LENGTH);
             }
-            let verdict = scheme.verify(&parts.headers, &parts.uri, &bytes);
+            let verdict = scheme.verify(&parts, &bytes, received);
             observe::stage(observe::Stage::Verify, started);
-            match verdict {
-                Ok(key_index) => {
-                    parts
-                        .extensions
-                        .insert(Verified::new(bytes.clone(), scheme.name(), key_index));
-                    let req = Request::from_parts(parts, Full::new(bytes));
-                    inner.call(req).await.map(|r| r.map(ResponseBody::inner))
-                }
+            let verdict = match verdict {
+                Ok(verdict) => verdict,
                 Err(rejection) => {
                     tracing::debug!(code = rejection.code(), "authentication failed");
-                    Ok(rejection.into_response())
+                    return Ok(rejection.into_response());
                 }
+            };
+            let claim = match verdict.replay {
+                Some(key) => match replay.claim(&key, received) {
+                    Claim::New => Some(ClaimGuard::new(replay, key)),
+                    Claim::InFlight => {
+                        return Ok(Rejection::InFlight(replay::IN_FLIGHT_RETRY).into_response());
+                    }
+                    Claim::Replayed => {
+                        tracing::warn!("a signed request was presented again within its window");
+                        return Ok(Rejection::Replayed.into_response());
+                    }
+                    Claim::Full => {
+                        tracing::warn!("the replay cache is full; refusing signed requests");
+                        return Ok(Rejection::Unavailable(replay::IN_FLIGHT_RETRY).into_response());
+                    }
+                },
+                None => None,
+            };
+            parts.extensions.insert(Verified::new(
+                bytes.clone(),
+                scheme.name(),
+                verdict.key_index,
+            ));
+            let req = Request::from_parts(parts, Full::new(bytes));
+            let response = inner.call(req).await;
+            if let Some(claim) = claim {
+                claim.finish(matches!(&response, Ok(r) if r.status().is_success()));
             }
+            response.map(|r| r.map(ResponseBody::inner))
         })
     }
 }

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -53,6 +54,14 @@ pub enum SecretError {
     /// The source lists no secret at all.
     #[error("no secret is configured; a source without a secret would accept forgeries")]
     Empty,
+    /// A `not_after` is not an RFC 3339 time.
+    #[error("secret #{index}: not_after {text:?} is not an RFC 3339 time (2026-12-01T00:00:00Z)")]
+    BadExpiry {
+        /// Position of the entry in its list, from 1.
+        index: usize,
+        /// The text as written.
+        text: String,
+    },
 }
 
 /// Where a secret is read from.
@@ -110,11 +119,13 @@ impl fmt::Display for SecretRef {
     }
 }
 
-/// A shared secret (HMAC key or token), zeroed on drop, redacted in `Debug`.
+/// A shared secret (HMAC key, token, or a sender's public key), zeroed on drop, redacted in
+/// `Debug`, valid until its optional `not_after`.
 #[derive(Clone)]
 pub struct Secret {
     bytes: Zeroizing<Vec<u8>>,
     origin: String,
+    not_after: Option<SystemTime>,
 }
 
 impl Secret {
@@ -129,7 +140,27 @@ impl Secret {
                 len: bytes.len(),
             });
         }
-        Ok(Self { bytes, origin })
+        Ok(Self {
+            bytes,
+            origin,
+            not_after: None,
+        })
+    }
+
+    /// Stop accepting this secret at `at` (rotation: the old secret expires on schedule).
+    pub fn not_after(mut self, at: SystemTime) -> Self {
+        self.not_after = Some(at);
+        self
+    }
+
+    /// When the secret stops being accepted, if ever.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.not_after
+    }
+
+    /// Whether the secret is accepted at `now`.
+    pub fn valid_at(&self, now: SystemTime) -> bool {
+        self.not_after.is_none_or(|end| now < end)
     }
 
     /// The secret's bytes. Keep them out of logs.
@@ -154,22 +185,75 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Secret([redacted], origin: {}, fingerprint: {})",
+            "Secret([redacted], origin: {}, fingerprint: {}",
             self.origin,
             self.fingerprint()
-        )
+        )?;
+        if let Some(at) = self.not_after {
+            write!(f, ", not_after: {}", humantime::format_rfc3339_seconds(at))?;
+        }
+        f.write_str(")")
     }
 }
 
-/// Load every reference in `refs`, collecting every problem rather than stopping at the first.
-pub fn resolve_all(refs: &[String]) -> Result<Vec<Secret>, Vec<SecretError>> {
+/// One entry of a source's `secrets` list: a reference, or a reference with the time it stops
+/// being accepted.
+///
+/// ```toml
+/// secrets = ["env:NEW_SECRET", { ref = "env:OLD_SECRET", not_after = "2026-12-01T00:00:00Z" }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum SecretEntry {
+    /// `env:NAME` or `file:PATH`.
+    Ref(String),
+    /// A reference valid until `not_after` (RFC 3339).
+    Expiring {
+        /// `env:NAME` or `file:PATH`.
+        #[serde(rename = "ref")]
+        reference: String,
+        /// When the secret stops being accepted (RFC 3339, e.g. `2026-12-01T00:00:00Z`).
+        not_after: String,
+    },
+}
+
+impl SecretEntry {
+    /// The reference.
+    pub fn reference(&self) -> &str {
+        match self {
+            Self::Ref(r) | Self::Expiring { reference: r, .. } => r,
+        }
+    }
+}
+
+impl From<&str> for SecretEntry {
+    fn from(reference: &str) -> Self {
+        Self::Ref(reference.to_owned())
+    }
+}
+
+/// Load every entry in `refs`, collecting every problem rather than stopping at the first.
+pub fn resolve_all(refs: &[SecretEntry]) -> Result<Vec<Secret>, Vec<SecretError>> {
     if refs.is_empty() {
         return Err(vec![SecretError::Empty]);
     }
     let mut secrets = Vec::new();
     let mut problems = Vec::new();
-    for (i, text) in refs.iter().enumerate() {
-        match SecretRef::parse(text, i + 1).and_then(|r| r.resolve()) {
+    for (i, entry) in refs.iter().enumerate() {
+        let loaded = SecretRef::parse(entry.reference(), i + 1).and_then(|r| r.resolve());
+        let loaded = match (loaded, entry) {
+            (Ok(secret), SecretEntry::Expiring { not_after, .. }) => {
+                match humantime::parse_rfc3339_weak(not_after) {
+                    Ok(at) => Ok(secret.not_after(at)),
+                    Err(_) => Err(SecretError::BadExpiry {
+                        index: i + 1,
+                        text: not_after.clone(),
+                    }),
+                }
+            }
+            (other, _) => other,
+        };
+        match loaded {
             Ok(secret) => secrets.push(secret),
             Err(e) => problems.push(e),
         }

@@ -8,13 +8,15 @@
 //! the same time whatever the presented token's length or content.
 
 use std::fmt;
+use std::time::SystemTime;
 
+use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use super::hmac::strip_prefix_ignore_case;
 use super::secret::Secret;
+use super::signature::{SignError, strip_prefix_ignore_case};
 use crate::rejection::Rejection;
 
 /// Where the token travels.
@@ -38,8 +40,8 @@ pub enum TokenLocation {
 #[derive(Clone)]
 pub struct TokenScheme {
     location: TokenLocation,
-    digests: Vec<[u8; 32]>,
-    first: Option<Secret>,
+    digests: Vec<([u8; 32], Option<SystemTime>)>,
+    secrets: Vec<Secret>,
 }
 
 impl TokenScheme {
@@ -50,9 +52,9 @@ impl TokenScheme {
             location,
             digests: secrets
                 .iter()
-                .map(|s| Sha256::digest(s.expose()).into())
+                .map(|s| (Sha256::digest(s.expose()).into(), s.expires_at()))
                 .collect(),
-            first: secrets.first().cloned(),
+            secrets: secrets.to_vec(),
         }
     }
 
@@ -66,9 +68,16 @@ impl TokenScheme {
         &self.location
     }
 
-    /// Check the token in the request. Returns the index of the matching secret.
-    pub fn verify(&self, headers: &HeaderMap, uri: &Uri) -> Result<usize, Rejection> {
-        if self.digests.is_empty() {
+    /// Check the token in the request with the secrets valid at `now`. Returns the index of the
+    /// matching secret.
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        now: SystemTime,
+    ) -> Result<usize, Rejection> {
+        let valid = |not_after: &Option<SystemTime>| not_after.is_none_or(|end| now < end);
+        if !self.digests.iter().any(|(_, end)| valid(end)) {
             return Err(Rejection::NoSecret);
         }
         let digest: [u8; 32] = match &self.location {
@@ -99,7 +108,12 @@ impl TokenScheme {
         };
         let mut matched = Choice::from(0);
         let mut index = None;
-        for (i, expected) in self.digests.iter().enumerate() {
+        for (i, (expected, _)) in self
+            .digests
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, end))| valid(end))
+        {
             let eq = expected.ct_eq(&digest);
             // Which key matched is not secret (it is logged as a rotation aid); that the token
             // matched at all is what the constant-time comparison protects.
@@ -114,9 +128,40 @@ impl TokenScheme {
         }
     }
 
+    /// The first secret valid now.
+    fn current(&self) -> Option<&Secret> {
+        let now = SystemTime::now();
+        self.secrets.iter().find(|s| s.valid_at(now))
+    }
+
+    /// Add the token the way a sender configured with the first valid secret would.
+    pub fn sign_into(&self, head: &mut Parts) -> Result<(), SignError> {
+        if let Some((name, value)) = self.sign() {
+            head.headers.insert(name, value);
+            return Ok(());
+        }
+        let (param, value) = self.query_pair().ok_or(SignError::NoKey)?;
+        let pair: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair(&param, &value)
+            .finish();
+        let path = head.uri.path();
+        let joined = match head.uri.query() {
+            Some(q) => format!("{path}?{q}&{pair}"),
+            None => format!("{path}?{pair}"),
+        };
+        let mut parts = std::mem::take(&mut head.uri).into_parts();
+        parts.path_and_query = Some(
+            joined
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| SignError::Request(e.to_string()))?,
+        );
+        head.uri = Uri::from_parts(parts).map_err(|e| SignError::Request(e.to_string()))?;
+        Ok(())
+    }
+
     /// The header a sender configured with the first secret would send, for header tokens.
     pub fn sign(&self) -> Option<(HeaderName, HeaderValue)> {
-        let secret = self.first.as_ref()?;
+        let secret = self.current()?;
         match &self.location {
             TokenLocation::Header { name, prefix } => {
                 let mut value = prefix.as_bytes().to_vec();
@@ -131,7 +176,7 @@ impl TokenScheme {
 
     /// The query pair a sender configured with the first secret would add, for query tokens.
     pub fn query_pair(&self) -> Option<(String, String)> {
-        let secret = self.first.as_ref()?;
+        let secret = self.current()?;
         match &self.location {
             TokenLocation::Query { param } => Some((
                 param.clone(),
@@ -154,6 +199,12 @@ impl fmt::Debug for TokenScheme {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl TokenScheme {
+        fn verify_now(&self, headers: &HeaderMap, uri: &Uri) -> Result<usize, Rejection> {
+            self.verify(headers, uri, SystemTime::now())
+        }
+    }
 
     fn secrets(list: &[&str]) -> Vec<Secret> {
         list.iter()
@@ -184,8 +235,14 @@ mod tests {
     fn bearer_token_is_accepted_in_any_case_of_the_prefix() {
         let s = bearer(&["token-0123456789abc"]);
         let uri = Uri::from_static("/");
-        assert_eq!(s.verify(&auth("Bearer token-0123456789abc"), &uri), Ok(0));
-        assert_eq!(s.verify(&auth("bearer token-0123456789abc"), &uri), Ok(0));
+        assert_eq!(
+            s.verify_now(&auth("Bearer token-0123456789abc"), &uri),
+            Ok(0)
+        );
+        assert_eq!(
+            s.verify_now(&auth("bearer token-0123456789abc"), &uri),
+            Ok(0)
+        );
     }
 
     #[test]
@@ -193,15 +250,15 @@ mod tests {
         let s = bearer(&["token-0123456789abc"]);
         let uri = Uri::from_static("/");
         assert_eq!(
-            s.verify(&auth("Bearer token-0123456789abd"), &uri),
+            s.verify_now(&auth("Bearer token-0123456789abd"), &uri),
             Err(Rejection::InvalidToken)
         );
         assert_eq!(
-            s.verify(&auth("token-0123456789abc"), &uri),
+            s.verify_now(&auth("token-0123456789abc"), &uri),
             Err(Rejection::InvalidToken)
         );
         assert_eq!(
-            s.verify(&HeaderMap::new(), &uri),
+            s.verify_now(&HeaderMap::new(), &uri),
             Err(Rejection::MissingToken)
         );
     }
@@ -210,7 +267,10 @@ mod tests {
     fn second_secret_is_accepted_during_rotation() {
         let s = bearer(&["new-token-0123456789", "old-token-0123456789"]);
         let uri = Uri::from_static("/");
-        assert_eq!(s.verify(&auth("Bearer old-token-0123456789"), &uri), Ok(1));
+        assert_eq!(
+            s.verify_now(&auth("Bearer old-token-0123456789"), &uri),
+            Ok(1)
+        );
     }
 
     #[test]
@@ -222,15 +282,15 @@ mod tests {
             &secrets(&["tok en+0123456789abc"]),
         );
         let ok = Uri::from_static("/hooks/x?a=1&token=tok%20en%2B0123456789abc");
-        assert_eq!(s.verify(&HeaderMap::new(), &ok), Ok(0));
+        assert_eq!(s.verify_now(&HeaderMap::new(), &ok), Ok(0));
         let twice = Uri::from_static("/hooks/x?token=a&token=b");
         assert_eq!(
-            s.verify(&HeaderMap::new(), &twice),
+            s.verify_now(&HeaderMap::new(), &twice),
             Err(Rejection::RepeatedSignature)
         );
         let none = Uri::from_static("/hooks/x?a=1");
         assert_eq!(
-            s.verify(&HeaderMap::new(), &none),
+            s.verify_now(&HeaderMap::new(), &none),
             Err(Rejection::MissingToken)
         );
     }

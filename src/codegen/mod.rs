@@ -234,6 +234,11 @@ pub fn enum_name(profile: Profile) -> &'static str {
         Profile::Webnet => "WebnetEvent",
         Profile::Homa => "HomaEvent",
         Profile::OpsCenter => "OpsCenterEvent",
+        Profile::StandardWebhooks => "StandardWebhookEvent",
+        Profile::GitHub => "GitHubEvent",
+        Profile::Stripe => "StripeEvent",
+        Profile::Slack => "SlackEvent",
+        Profile::Shopify => "ShopifyEvent",
         Profile::Generic => "WebhookEvent",
     }
 }
@@ -410,6 +415,11 @@ fn profile_variant(profile: Profile) -> &'static str {
         Profile::Webnet => "Webnet",
         Profile::Homa => "Homa",
         Profile::OpsCenter => "OpsCenter",
+        Profile::StandardWebhooks => "StandardWebhooks",
+        Profile::GitHub => "GitHub",
+        Profile::Stripe => "Stripe",
+        Profile::Slack => "Slack",
+        Profile::Shopify => "Shopify",
         Profile::Generic => "Generic",
     }
 }

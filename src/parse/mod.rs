@@ -109,8 +109,12 @@ pub fn event_from_bytes(
     bytes: Bytes,
     verified: Option<Verified>,
 ) -> Result<Event, Rejection> {
-    let tree = crate::tree::parse(&bytes).map_err(|e| Rejection::MalformedJson(e.to_string()))?;
-    let kind = shape.kind_in::<Sonic>(&tree)?;
+    let tree = match form_payload(shape, headers, &bytes)? {
+        Some(json) => crate::tree::parse(json.as_bytes()),
+        None => crate::tree::parse(&bytes),
+    }
+    .map_err(|e| Rejection::MalformedJson(e.to_string()))?;
+    let kind = shape.kind_in::<Sonic>(headers, &tree)?;
     let id = shape.id_in::<Sonic>(headers, &tree, &bytes);
     let mut kept = HeaderMap::new();
     for name in &shape.keep_headers {
@@ -121,6 +125,41 @@ pub fn event_from_bytes(
     Ok(Event::from_tree(Arc::clone(source), id, kind, bytes, tree)
         .with_headers(kept)
         .with_verified(verified))
+}
+
+/// The JSON in a form-encoded body's `shape.form_field`, for sources that take form bodies;
+/// `None` for a body to parse as JSON as it is.
+fn form_payload(
+    shape: &EventShape,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<Option<String>, Rejection> {
+    let Some(field) = &shape.form_field else {
+        return Ok(None);
+    };
+    let is_form = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Ok(None);
+    }
+    let mut values = form_urlencoded::parse(bytes)
+        .filter(|(k, _)| k == field.as_str())
+        .map(|(_, v)| v.into_owned());
+    match (values.next(), values.next()) {
+        (Some(json), None) => Ok(Some(json)),
+        (None, _) => Err(Rejection::MalformedJson(format!(
+            "the form body has no `{field}` field"
+        ))),
+        (Some(_), Some(_)) => Err(Rejection::MalformedJson(format!(
+            "the form body has more than one `{field}` field"
+        ))),
+    }
 }
 
 impl<S, B, ResBody> Service<Request<B>> for Parse<S>

@@ -11,7 +11,19 @@
 //! | `webnet` | `X-Webhook-Signature: sha256=<hex>` | `event_type` | composite of the whole body |
 //! | `homa` | `X-Webhook-Signature: <hex>` | `event` | composite `event`, `timestamp`, `data` |
 //! | `opscenter` | `X-Webhook-Signature: <hex>` | `event` | composite `event`, `timestamp`, `data` |
-//! | `generic` | any header, prefix, hex/base64, SHA-1/256/512 | configured | configured |
+//! | `standard-webhooks` | `webhook-signature: v1,<base64>` HMAC-SHA256 (or `v1a,` Ed25519 with `whpk_` keys) over `{id}.{timestamp}.{body}`; `svix-*` headers too | `type` | `webhook-id` |
+//! | `github` | `X-Hub-Signature-256: sha256=<hex>` | `X-GitHub-Event`.`action` | `X-GitHub-Delivery` |
+//! | `stripe` | `Stripe-Signature: t=<unix>,v1=<hex>,...` over `{timestamp}.{body}` | `type` | `id` |
+//! | `slack` | `X-Slack-Signature: v0=<hex>` over `v0:{timestamp}:{body}` | `type`.`event.type` | `event_id` |
+//! | `shopify` | `X-Shopify-Hmac-Sha256: <base64>` | `X-Shopify-Topic` | `X-Shopify-Webhook-Id` |
+//! | `generic` | described in configuration ([`SignatureFormat`]) | configured | configured |
+//!
+//! Every signing profile is a [`SignatureFormat`] (see [`Profile::format`]): the presets are
+//! descriptions a `generic` source could write out itself. Timestamped formats (Standard
+//! Webhooks, Stripe, Slack) refuse requests outside a tolerance (5 minutes by default) and accept
+//! each signature once within it. GitHub and Slack may post form-encoded bodies: their JSON is
+//! the `payload` field (the signature still covers the raw form bytes). Slack's `url_verification`
+//! handshake is answered with its challenge ([`crate::handshake`]).
 //!
 //! Prefixes are optional on input and hex is accepted in either case, since senders are not
 //! consistent about either. webnet, Homa and Ops-Center send no event id; their composite ids
@@ -28,7 +40,11 @@ use http::HeaderName;
 use serde_json::Value;
 
 pub use self::shape::{EventShape, IdPart, IdPlace, PlaceError};
-use crate::auth::{Algorithm, Encoding, HmacScheme, Scheme, Secret, TokenLocation, TokenScheme};
+use crate::auth::signature::{
+    Algorithm, Encoding, KeyEncoding, Place, SignatureFormat, SignatureScheme, Template,
+};
+use crate::auth::{Scheme, Secret, TokenLocation, TokenScheme};
+use crate::handshake::Handshake;
 use crate::spec::{Spec, SpecError, UnknownEvents};
 
 /// A named sender preset.
@@ -44,6 +60,16 @@ pub enum Profile {
     Homa,
     /// Ops-Center.
     OpsCenter,
+    /// Standard Webhooks (and Svix): `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    StandardWebhooks,
+    /// GitHub: `X-Hub-Signature-256`.
+    GitHub,
+    /// Stripe: `Stripe-Signature`.
+    Stripe,
+    /// Slack: `X-Slack-Signature`, and the `url_verification` handshake.
+    Slack,
+    /// Shopify: `X-Shopify-Hmac-Sha256`.
+    Shopify,
     /// Anything else, described in configuration.
     Generic,
 }
@@ -58,6 +84,15 @@ impl Profile {
         Self::OpsCenter,
     ];
 
+    /// The presets for senders beyond the seeds.
+    pub const PRESETS: [Profile; 5] = [
+        Self::StandardWebhooks,
+        Self::GitHub,
+        Self::Stripe,
+        Self::Slack,
+        Self::Shopify,
+    ];
+
     /// The profile's name in configuration.
     pub fn name(self) -> &'static str {
         match self {
@@ -66,59 +101,168 @@ impl Profile {
             Self::Webnet => "webnet",
             Self::Homa => "homa",
             Self::OpsCenter => "opscenter",
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::GitHub => "github",
+            Self::Stripe => "stripe",
+            Self::Slack => "slack",
+            Self::Shopify => "shopify",
             Self::Generic => "generic",
         }
     }
 
-    /// Look a profile up by its configuration name.
+    /// Look a profile up by its configuration name (`svix` is another name for
+    /// `standard-webhooks`).
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Generic]
+        if name == "svix" {
+            return Some(Self::StandardWebhooks);
+        }
+        Self::all().find(|p| p.name() == name)
+    }
+
+    /// Every profile.
+    pub fn all() -> impl Iterator<Item = Self> {
+        Self::SEEDS
             .into_iter()
-            .chain(Self::SEEDS)
-            .find(|p| p.name() == name)
+            .chain(Self::PRESETS)
+            .chain([Self::Generic])
     }
 
     /// Every profile name, for messages.
     pub fn names() -> Vec<&'static str> {
-        Self::SEEDS
-            .into_iter()
-            .chain([Self::Generic])
-            .map(Self::name)
-            .collect()
+        Self::all().map(Self::name).collect()
     }
 
-    /// The profile's authentication scheme with `secrets`. The generic profile defaults to
-    /// `X-Signature: <hex>` HMAC-SHA256; configuration normally overrides it.
-    pub fn scheme(self, secrets: &[Secret]) -> Scheme {
-        let hmac = |header: &'static str, prefix: &str| {
-            Scheme::Hmac(HmacScheme::new(
-                HeaderName::from_static(header),
-                prefix,
-                Encoding::Hex,
-                Algorithm::Sha256,
-                secrets,
-            ))
+    /// How the profile signs, for every profile but NinjaRMM's (a static token). The generic
+    /// profile's default is `X-Signature: <hex>` HMAC-SHA256 over the body; configuration
+    /// describes the rest. Standard Webhooks' is the symmetric `v1`; see
+    /// [`format_for`](Self::format_for) for `v1a`.
+    pub fn format(self) -> Option<SignatureFormat> {
+        let hmac = |header: &'static str, prefix: &str| SignatureFormat {
+            prefix: prefix.to_owned(),
+            ..SignatureFormat::hmac(Place::header(header))
         };
-        match self {
+        let template = |text: &str| Template::parse(text).unwrap_or_else(|_| Template::body());
+        Some(match self {
+            Self::NinjaRmm => return None,
             Self::NinjaOne => hmac("x-ninja-signature", "sha256="),
-            Self::NinjaRmm => Scheme::Token(TokenScheme::new(
-                TokenLocation::Header {
-                    name: http::header::AUTHORIZATION,
-                    prefix: "Bearer ".into(),
-                },
-                secrets,
-            )),
             // webnet documents the prefix; Homa and Ops-Center send bare hex. The prefix is
             // optional on input either way.
             Self::Webnet => hmac("x-webhook-signature", "sha256="),
             Self::Homa | Self::OpsCenter => hmac("x-webhook-signature", ""),
             Self::Generic => hmac("x-signature", ""),
+            Self::StandardWebhooks => SignatureFormat {
+                signature: vec![
+                    Place::header("webhook-signature"),
+                    Place::header("svix-signature"),
+                ],
+                prefix: "v1,".into(),
+                separator: Some(" ".into()),
+                encoding: Encoding::Base64,
+                content: template("{id}.{timestamp}.{body}"),
+                timestamp: vec![
+                    Place::header("webhook-timestamp"),
+                    Place::header("svix-timestamp"),
+                ],
+                id: vec![Place::header("webhook-id"), Place::header("svix-id")],
+                key_encoding: KeyEncoding::Base64,
+                ..SignatureFormat::hmac(Place::header("webhook-signature"))
+            },
+            Self::GitHub => hmac("x-hub-signature-256", "sha256="),
+            Self::Stripe => SignatureFormat {
+                prefix: "v1=".into(),
+                separator: Some(",".into()),
+                content: template("{timestamp}.{body}"),
+                timestamp: vec![Place::SignatureItem("t=".into())],
+                ..SignatureFormat::hmac(Place::header("stripe-signature"))
+            },
+            Self::Slack => SignatureFormat {
+                prefix: "v0=".into(),
+                content: template("v0:{timestamp}:{body}"),
+                timestamp: vec![Place::header("x-slack-request-timestamp")],
+                ..SignatureFormat::hmac(Place::header("x-slack-signature"))
+            },
+            Self::Shopify => SignatureFormat {
+                encoding: Encoding::Base64,
+                ..SignatureFormat::hmac(Place::header("x-shopify-hmac-sha256"))
+            },
+        })
+    }
+
+    /// The format for these secrets: [`format`](Self::format), except that Standard Webhooks
+    /// secrets that are public keys (`whpk_...`) make it the asymmetric `v1a` (Ed25519).
+    pub fn format_for(self, secrets: &[Secret]) -> Option<SignatureFormat> {
+        let mut format = self.format()?;
+        if self == Self::StandardWebhooks
+            && !secrets.is_empty()
+            && secrets.iter().all(|s| s.expose().starts_with(b"whpk_"))
+        {
+            format.prefix = "v1a,".into();
+            format.algorithm = Algorithm::Ed25519;
         }
+        Some(format)
+    }
+
+    /// The profile's authentication scheme with `secrets`, or every reason it cannot be built
+    /// (a secret that is not a key for the format, Standard Webhooks secrets mixing `whsec_`
+    /// and `whpk_`).
+    pub fn try_scheme(self, secrets: &[Secret]) -> Result<Scheme, Vec<String>> {
+        let Some(format) = self.format_for(secrets) else {
+            return Ok(Scheme::Token(TokenScheme::new(
+                TokenLocation::Header {
+                    name: http::header::AUTHORIZATION,
+                    prefix: "Bearer ".into(),
+                },
+                secrets,
+            )));
+        };
+        if self == Self::StandardWebhooks
+            && format.algorithm != Algorithm::Ed25519
+            && secrets.iter().any(|s| s.expose().starts_with(b"whpk_"))
+        {
+            return Err(vec![
+                "standard-webhooks secrets are either all whsec_ (v1, HMAC) or all whpk_ \
+                 (v1a, Ed25519 public keys); run two sources to accept both"
+                    .to_owned(),
+            ]);
+        }
+        SignatureScheme::new(format, secrets).map(Scheme::Signature)
+    }
+
+    /// The profile's authentication scheme with `secrets`. A secret that cannot be a key for
+    /// the profile is left out, with an error logged (fail closed: with none left, every
+    /// request is refused); [`try_scheme`](Self::try_scheme) reports it instead.
+    pub fn scheme(self, secrets: &[Secret]) -> Scheme {
+        match self.try_scheme(secrets) {
+            Ok(scheme) => scheme,
+            Err(problems) => {
+                for problem in &problems {
+                    tracing::error!(profile = self.name(), %problem, "secret left out");
+                }
+                match self.format_for(secrets) {
+                    Some(format) => Scheme::Signature(SignatureScheme::lenient(format, secrets)),
+                    // Token schemes take any secret; this arm is not reached.
+                    None => Scheme::Token(TokenScheme::new(
+                        TokenLocation::Header {
+                            name: http::header::AUTHORIZATION,
+                            prefix: "Bearer ".into(),
+                        },
+                        secrets,
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The handshake the sender expects answered (Slack's `url_verification`).
+    pub fn handshake(self) -> Option<Handshake> {
+        (self == Self::Slack).then_some(Handshake::SlackUrlVerification)
     }
 
     /// Where the profile's event type, id and timestamp live.
     pub fn shape(self) -> EventShape {
         let pointers = |ps: &[&str]| ps.iter().map(|p| IdPart::Pointer((*p).into())).collect();
+        let header = |h: &'static str| IdPlace::Single(IdPart::Header(HeaderName::from_static(h)));
+        let pointer = |p: &str| IdPlace::Single(IdPart::Pointer(p.into()));
         let (kind, id, timestamp): (&[&str], Vec<IdPlace>, Option<&str>) = match self {
             Self::NinjaOne => (
                 &["/eventType"],
@@ -131,7 +275,7 @@ impl Profile {
             ),
             Self::NinjaRmm => (
                 &["/activityType", "/statusCode"],
-                vec![IdPlace::Single(IdPart::Pointer("/id".into()))],
+                vec![pointer("/id")],
                 Some("/activityTime"),
             ),
             Self::Webnet => (
@@ -148,11 +292,36 @@ impl Profile {
                 ]))],
                 Some("/timestamp"),
             ),
+            Self::StandardWebhooks => (
+                &["/type"],
+                vec![header("webhook-id"), header("svix-id")],
+                Some("/timestamp"),
+            ),
+            // octokit's naming: `issues.opened`, `push`.
+            Self::GitHub => (
+                &["header:x-github-event", "/action"],
+                vec![header("x-github-delivery")],
+                None,
+            ),
+            Self::Stripe => (&["/type"], vec![pointer("/id")], Some("/created")),
+            // `event_callback.app_mention`, `url_verification`.
+            Self::Slack => (
+                &["/type", "/event/type"],
+                vec![pointer("/event_id")],
+                Some("/event_time"),
+            ),
+            Self::Shopify => (
+                &["header:x-shopify-topic"],
+                vec![header("x-shopify-webhook-id"), header("x-shopify-event-id")],
+                None,
+            ),
             Self::Generic => (&["/type"], Vec::new(), None),
         };
+        let form_field = matches!(self, Self::GitHub | Self::Slack).then(|| "payload".to_owned());
         EventShape {
             id,
             timestamp: timestamp.map(str::to_owned),
+            form_field,
             ..EventShape::new(kind.iter().copied())
         }
     }
@@ -165,7 +334,7 @@ impl Profile {
             Self::Webnet => Some(include_str!("../../spec/webnet.yaml")),
             Self::Homa => Some(include_str!("../../spec/homa.yaml")),
             Self::OpsCenter => Some(include_str!("../../spec/opscenter.yaml")),
-            Self::Generic => None,
+            _ => None,
         }
     }
 
@@ -251,6 +420,7 @@ pub struct Source {
     shape: Arc<EventShape>,
     spec: Option<Arc<Spec>>,
     unknown_events: UnknownEvents,
+    handshake: Option<Handshake>,
 }
 
 impl Source {
@@ -269,12 +439,14 @@ impl Source {
             shape: Arc::new(shape),
             spec: None,
             unknown_events: UnknownEvents::default(),
+            handshake: None,
         }
     }
 
     /// A source using a profile's preset scheme, shape and built-in spec.
     pub fn from_profile(name: impl Into<Arc<str>>, profile: Profile, secrets: &[Secret]) -> Self {
-        let source = Self::new(name, profile.scheme(secrets), profile.shape());
+        let source = Self::new(name, profile.scheme(secrets), profile.shape())
+            .handshake(profile.handshake());
         match profile.spec() {
             Some(Ok(spec)) => source.with_spec(spec),
             Some(Err(error)) => {
@@ -325,6 +497,17 @@ impl Source {
         self
     }
 
+    /// Answer this handshake (Slack's `url_verification`), or none.
+    pub fn handshake(mut self, handshake: Option<Handshake>) -> Self {
+        self.handshake = handshake;
+        self
+    }
+
+    /// The handshake the source answers, if any.
+    pub fn handshake_kind(&self) -> Option<Handshake> {
+        self.handshake
+    }
+
     /// The source's name.
     pub fn name(&self) -> &Arc<str> {
         &self.name
@@ -356,7 +539,7 @@ pub fn is_credential_header(name: &http::HeaderName, scheme: &Scheme) -> bool {
     name == http::header::AUTHORIZATION
         || name == http::header::PROXY_AUTHORIZATION
         || name == http::header::COOKIE
-        || scheme.credential_header() == Some(name)
+        || scheme.credential_headers().any(|h| h == name)
 }
 
 #[cfg(test)]

@@ -80,8 +80,9 @@ impl fmt::Display for IdPart {
 /// headers are worth keeping on the [`Event`](crate::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventShape {
-    /// JSON pointers whose values, joined by `.`, form the event type. The first must be present;
-    /// later ones are appended when present (NinjaRMM: `/activityType` + `/statusCode`).
+    /// JSON pointers (or `header:NAME`) whose values, joined by `.`, form the event type. The
+    /// first must be present; later ones are appended when present (NinjaRMM: `/activityType` +
+    /// `/statusCode`; GitHub: `header:X-GitHub-Event` + `/action`).
     pub kind: Vec<String>,
     /// Places the event id is taken from, in order; see the [module docs](self).
     pub id: Vec<IdPlace>,
@@ -89,6 +90,10 @@ pub struct EventShape {
     pub timestamp: Option<String>,
     /// Request headers copied onto the event (never credential headers).
     pub keep_headers: Vec<HeaderName>,
+    /// For form-encoded bodies (`application/x-www-form-urlencoded`): the field that holds the
+    /// JSON (GitHub's and Slack's `payload`). Without it, form bodies are not JSON (400). The
+    /// signature still covers, and forwarders still send, the raw form bytes.
+    pub form_field: Option<String>,
 }
 
 impl EventShape {
@@ -99,19 +104,38 @@ impl EventShape {
             id: Vec::new(),
             timestamp: None,
             keep_headers: default_keep_headers(),
+            form_field: None,
         }
     }
 
-    /// Read the event type from a parsed body.
+    /// Read the event type from a parsed body (type places in headers are taken as absent).
     pub fn kind_of(&self, json: &Value) -> Result<EventKind, Rejection> {
-        self.kind_in::<SerdeJson>(json)
+        self.kind_in::<SerdeJson>(&HeaderMap::new(), json)
     }
 
-    /// [`kind_of`](Self::kind_of) in any representation `jsonschema` validates.
-    pub(crate) fn kind_in<'a, F: Json>(&self, json: F::Node<'a>) -> Result<EventKind, Rejection> {
+    /// Read the event type from a request's headers and parsed body.
+    pub fn kind_from(&self, headers: &HeaderMap, json: &Value) -> Result<EventKind, Rejection> {
+        self.kind_in::<SerdeJson>(headers, json)
+    }
+
+    /// [`kind_from`](Self::kind_from) in any representation `jsonschema` validates.
+    pub(crate) fn kind_in<'a, F: Json>(
+        &self,
+        headers: &HeaderMap,
+        json: F::Node<'a>,
+    ) -> Result<EventKind, Rejection> {
         let mut kind = String::new();
         for (i, place) in self.kind.iter().enumerate() {
-            match pointer::<F>(json.clone(), place).and_then(|v| scalar_text::<F>(&v)) {
+            let text = match place.strip_prefix("header:") {
+                Some(name) => headers
+                    .get(name.trim())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned),
+                None => pointer::<F>(json.clone(), place).and_then(|v| scalar_text::<F>(&v)),
+            };
+            match text {
                 Some(text) => {
                     if !kind.is_empty() {
                         kind.push('.');
@@ -403,7 +427,10 @@ mod tests {
                     s.id_of(&headers, &serde, doc.as_bytes()),
                     "{doc}"
                 );
-                assert_eq!(s.kind_in::<Sonic>(&tree).ok(), s.kind_of(&serde).ok());
+                assert_eq!(
+                    s.kind_in::<Sonic>(&HeaderMap::new(), &tree).ok(),
+                    s.kind_of(&serde).ok()
+                );
             }
         }
     }

@@ -345,8 +345,6 @@ async fn signed_body_without_event_type_is_422() {
 fn a_source_without_secrets_refuses_everything() {
     let source = Source::from_profile("empty", Profile::Homa, &[] as &[Secret]);
     let headers = http::HeaderMap::new();
-    let verdict = source
-        .scheme()
-        .verify(&headers, &http::Uri::from_static("/"), b"{}");
+    let verdict = verify_now(source.scheme(), &headers, b"{}");
     assert_eq!(verdict, Err(hookgate::Rejection::NoSecret));
 }

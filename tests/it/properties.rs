@@ -2,10 +2,13 @@
 //! what hookgate signs it verifies, and a change of one bit anywhere in what is checked is refused.
 
 use base64::Engine;
-use hookgate::auth::{Algorithm, Encoding, HmacScheme, Scheme, TokenLocation, TokenScheme};
+use std::time::SystemTime;
+
+use hookgate::auth::signature::{Place, SignatureFormat, SignatureScheme};
+use hookgate::auth::{Algorithm, Encoding, Scheme, TokenLocation, TokenScheme};
 use hookgate::source::Profile;
 use hookgate::{Rejection, Secret, Source};
-use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri};
 use proptest::prelude::*;
 
 const ALGORITHMS: [Algorithm; 3] = [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512];
@@ -25,7 +28,7 @@ struct Config {
 }
 
 impl Config {
-    fn scheme(&self) -> HmacScheme {
+    fn scheme(&self) -> Hmac {
         hmac(
             self.algorithm,
             self.encoding,
@@ -54,14 +57,45 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(any::<u8>(), 0..2048)
 }
 
-fn hmac(algorithm: usize, encoding: usize, prefix: bool, secrets: &[Secret]) -> HmacScheme {
-    HmacScheme::new(
-        HeaderName::from_static("x-signature"),
-        if prefix { "sha256=" } else { "" },
-        ENCODINGS[encoding],
-        ALGORITHMS[algorithm],
-        secrets,
-    )
+/// An HMAC over the body alone in `X-Signature`, as the seed senders sign.
+struct Hmac(SignatureScheme);
+
+impl Hmac {
+    fn sign(&self, body: &[u8]) -> Option<(HeaderName, HeaderValue)> {
+        self.0.sign(body)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<usize, Rejection> {
+        verify(&Scheme::Signature(self.0.clone()), headers, "/", body)
+    }
+
+    fn prefix(&self) -> &str {
+        &self.0.format().prefix
+    }
+}
+
+fn hmac(algorithm: usize, encoding: usize, prefix: bool, secrets: &[Secret]) -> Hmac {
+    let format = SignatureFormat {
+        prefix: if prefix { "sha256=" } else { "" }.into(),
+        encoding: ENCODINGS[encoding],
+        algorithm: ALGORITHMS[algorithm],
+        ..SignatureFormat::hmac(Place::header("x-signature"))
+    };
+    Hmac(SignatureScheme::new(format, secrets).unwrap())
+}
+
+/// `scheme`'s verdict on a POST to `uri` with `headers` and `body`, now.
+fn verify(
+    scheme: &Scheme,
+    headers: &HeaderMap,
+    uri: &str,
+    body: &[u8],
+) -> Result<usize, Rejection> {
+    let (mut head, ()) = Request::post(uri).body(()).unwrap().into_parts();
+    head.headers = headers.clone();
+    scheme
+        .verify(&head, body, SystemTime::now())
+        .map(|v| v.key_index)
 }
 
 fn headers(pair: (HeaderName, HeaderValue)) -> HeaderMap {
@@ -188,8 +222,9 @@ proptest! {
             &[Secret::new(token.clone().into_bytes(), "prop").unwrap()],
         );
         let uri = Uri::from_static("/hooks/x");
+        let now = SystemTime::now();
         let good = headers(scheme.sign().unwrap());
-        prop_assert_eq!(scheme.verify(&good, &uri), Ok(0));
+        prop_assert_eq!(scheme.verify(&good, &uri, now), Ok(0));
         let mut bytes = token.into_bytes();
         let at = flip.0 % bytes.len();
         bytes[at] ^= 1 << (flip.1 % 8);
@@ -197,32 +232,36 @@ proptest! {
         value.extend_from_slice(&bytes);
         if let Ok(value) = HeaderValue::from_bytes(&value) {
             let forged = headers((HeaderName::from_static("authorization"), value));
-            prop_assert!(scheme.verify(&forged, &uri).is_err());
+            prop_assert!(scheme.verify(&forged, &uri, now).is_err());
         }
     }
 
     #[test]
-    fn every_seed_sender_verifies_its_own_signature_and_refuses_a_changed_body(
-        profile in 0..Profile::SEEDS.len(),
+    fn every_profile_verifies_its_own_signature_and_refuses_a_changed_body(
+        profile in 0..Profile::SEEDS.len() + Profile::PRESETS.len(),
         key in "[A-Za-z0-9]{16,48}",
         body in body(),
         flip in any::<(usize, u8)>(),
     ) {
-        let profile = Profile::SEEDS[profile];
+        let profile = Profile::SEEDS.into_iter().chain(Profile::PRESETS).nth(profile).unwrap();
+        // Standard Webhooks secrets are base64 (whsec_); the others are used as they are.
+        let key = if profile == Profile::StandardWebhooks {
+            format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(&key))
+        } else {
+            key
+        };
         let source = Source::from_profile("p", profile, &[Secret::new(key.into_bytes(), "prop").unwrap()]);
         let scheme: &Scheme = source.scheme();
-        let uri = Uri::from_static("/hooks/p");
-        let Some(credential) = scheme.sign(&body) else {
-            return Ok(()); // a query-string token: covered by the HTTP tests
-        };
-        let signed = headers(credential);
-        prop_assert_eq!(scheme.verify(&signed, &uri, &body), Ok(0));
-        let covers_body = matches!(scheme, Scheme::Hmac(_));
+        let now = SystemTime::now();
+        let (mut head, ()) = Request::post("/hooks/p").body(()).unwrap().into_parts();
+        scheme.sign_into(&mut head, &body, now).unwrap();
+        prop_assert_eq!(scheme.verify(&head, &body, now).map(|v| v.key_index), Ok(0));
+        let covers_body = matches!(scheme, Scheme::Signature(_));
         if covers_body && !body.is_empty() {
             let mut changed = body.clone();
             changed[flip.0 % body.len()] ^= 1 << (flip.1 % 8);
             prop_assert_eq!(
-                scheme.verify(&signed, &uri, &changed),
+                scheme.verify(&head, &changed, now),
                 Err(Rejection::InvalidSignature)
             );
         }

@@ -45,7 +45,7 @@ fn typed_kind(profile: Profile, event: &Event) -> Result<Option<&'static str>, S
         Profile::NinjaRmm => ninjarmm::NinjaRmmEvent::from_event(event)
             .map_err(err)?
             .event_type(),
-        Profile::Generic => None,
+        _ => None,
     })
 }
 
@@ -231,7 +231,7 @@ fn mutations(profile: Profile) -> Vec<Mutation> {
             ),
             ("user.created", "/data", None, ""),
         ],
-        Profile::Generic => vec![],
+        _ => vec![],
     }
 }
 
@@ -472,7 +472,10 @@ webhooks:
     let sc = hookgate::config::SourceConfig {
         name: "mine".into(),
         profile: "homa".into(),
-        secrets: vec![format!("file:{}", secret_path.display())],
+        secrets: vec![hookgate::auth::SecretEntry::Ref(format!(
+            "file:{}",
+            secret_path.display()
+        ))],
         spec: Some(spec_path.clone()),
         ..Default::default()
     };

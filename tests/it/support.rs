@@ -218,3 +218,17 @@ pub async fn read_status(stream: &mut TcpStream) -> u16 {
         .unwrap_or_else(|| panic!("no status line in {text:?}"));
     status.parse().unwrap()
 }
+
+/// `scheme`'s verdict, now, on a POST to `/` with `headers` and `body`: the index of the secret
+/// that matched.
+pub fn verify_now(
+    scheme: &hookgate::auth::Scheme,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<usize, hookgate::Rejection> {
+    let (mut head, ()) = http::Request::post("/").body(()).unwrap().into_parts();
+    head.headers = headers.clone();
+    scheme
+        .verify(&head, body, std::time::SystemTime::now())
+        .map(|v| v.key_index)
+}

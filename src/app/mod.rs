@@ -20,8 +20,8 @@ use std::time::Duration;
 use http::HeaderName;
 use http_body::Body;
 
-use crate::auth::{HmacScheme, Scheme, Secret, TokenLocation, TokenScheme, secret};
-use crate::config::{Config, ConfigError, IdPlaceConfig, RouteConfig, SourceConfig};
+use crate::auth::{Secret, secret};
+use crate::config::{Config, ConfigError, RouteConfig, SourceConfig};
 use crate::dedup::{DedupStore, DurableStore, MemoryStore, RedisStore};
 use crate::delivery::{Deliverer, Destination, HttpDestination, LogDestination, Outcome};
 use crate::event::Event;
@@ -31,9 +31,13 @@ use crate::pipeline::Pipeline;
 use crate::route::HandlerError;
 use crate::route::Router;
 use crate::server::ServerConfig;
-use crate::source::{EventShape, IdPart, IdPlace, Profile, Source};
-use crate::spec::Spec;
+use crate::source::Profile;
 use crate::spool::{Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
+
+mod source;
+
+use self::source::resolve_source;
+pub use self::source::source_from_config;
 
 /// What a route's `to` may be.
 pub const DESTINATIONS: &str =
@@ -387,19 +391,6 @@ fn admin_for(
     ))
 }
 
-/// Build the [`Source`] one `[[source]]` table describes (profile, overrides, secrets loaded).
-pub fn source_from_config(sc: &SourceConfig) -> Result<Source, ConfigError> {
-    let mut problems = Vec::new();
-    let label = format!("source {:?}", sc.name);
-    match resolve_source(sc, &label, &mut problems) {
-        Some((source, _)) if problems.is_empty() => Ok(source),
-        _ => Err(ConfigError {
-            origin: label,
-            problems,
-        }),
-    }
-}
-
 fn check_route(
     i: usize,
     route: &RouteConfig,
@@ -664,252 +655,6 @@ fn deliver_now(
     }
 }
 
-/// Resolve one source's profile, secrets and overrides, pushing every problem found.
-fn resolve_source(
-    sc: &SourceConfig,
-    label: &str,
-    problems: &mut Vec<String>,
-) -> Option<(Source, Vec<Secret>)> {
-    let profile = Profile::from_name(&sc.profile);
-    if profile.is_none() {
-        problems.push(if sc.profile.is_empty() {
-            format!(
-                "{label}: `profile` is required (one of: {})",
-                Profile::names().join(", ")
-            )
-        } else {
-            format!(
-                "{label}: unknown profile {:?} (known: {})",
-                sc.profile,
-                Profile::names().join(", ")
-            )
-        });
-    }
-    let secrets = match secret::resolve_all(&sc.secrets) {
-        Ok(secrets) => Some(secrets),
-        Err(errors) => {
-            problems.extend(errors.into_iter().map(|e| format!("{label}: {e}")));
-            None
-        }
-    };
-    let profile = profile?;
-    let scheme = scheme_for(
-        profile,
-        sc,
-        secrets.as_deref().unwrap_or(&[]),
-        label,
-        problems,
-    );
-    let shape = shape_for(profile, sc, label, problems);
-    let spec = spec_for(profile, sc, label, problems);
-    if let (Some(scheme), Some(shape)) = (&scheme, &shape) {
-        for name in &shape.keep_headers {
-            if crate::source::is_credential_header(name, scheme) {
-                problems.push(format!(
-                    "{label}: keep_headers: {name} carries credentials and is never kept"
-                ));
-            }
-        }
-    }
-    let secrets = secrets?;
-    let mut source = Source::new(sc.name.as_str(), scheme?, shape?)
-        .unknown_events(sc.unknown_events.unwrap_or_default());
-    if let Some(spec) = spec? {
-        source = source.with_spec(spec);
-    }
-    Some((source, secrets))
-}
-
-/// The spec a source validates against: its own file, the profile's built-in one, or none.
-fn spec_for(
-    profile: Profile,
-    sc: &SourceConfig,
-    label: &str,
-    problems: &mut Vec<String>,
-) -> Option<Option<Arc<Spec>>> {
-    if sc.validate == Some(false) {
-        if sc.spec.is_some() {
-            problems.push(format!("{label}: `spec` is set but `validate = false`"));
-            return None;
-        }
-        return Some(None);
-    }
-    let loaded = match &sc.spec {
-        Some(path) => Some(Spec::load(path).map(Arc::new)),
-        None => profile.spec(),
-    };
-    match loaded {
-        Some(Ok(spec)) => Some(Some(spec)),
-        Some(Err(error)) => {
-            problems.push(format!("{label}: spec: {error}"));
-            None
-        }
-        None => {
-            if sc.unknown_events == Some(crate::spec::UnknownEvents::Reject) {
-                problems.push(format!(
-                    "{label}: unknown_events = \"reject\" needs a spec (set `spec`)"
-                ));
-                return None;
-            }
-            Some(None)
-        }
-    }
-}
-
-fn header_name(
-    text: &str,
-    what: &str,
-    label: &str,
-    problems: &mut Vec<String>,
-) -> Option<HeaderName> {
-    HeaderName::try_from(text)
-        .map_err(|_| {
-            problems.push(format!(
-                "{label}: {what} {text:?} is not a valid header name"
-            ))
-        })
-        .ok()
-}
-
-fn scheme_for(
-    profile: Profile,
-    sc: &SourceConfig,
-    secrets: &[Secret],
-    label: &str,
-    problems: &mut Vec<String>,
-) -> Option<Scheme> {
-    let base = profile.scheme(secrets);
-    let Some(auth) = &sc.auth else {
-        return Some(base);
-    };
-    let kind = match auth.scheme.as_deref() {
-        None => base.name(),
-        Some(k @ ("hmac" | "token")) => k,
-        Some(other) => {
-            problems.push(format!(
-                "{label}: auth.scheme {other:?} is not hmac or token"
-            ));
-            return None;
-        }
-    };
-    match kind {
-        "hmac" => {
-            if auth.query.is_some() {
-                problems.push(format!(
-                    "{label}: auth.query only applies to the token scheme"
-                ));
-            }
-            // Start from the profile's own HMAC settings where it has them.
-            let (header, prefix, encoding, algorithm) = match &base {
-                Scheme::Hmac(h) => (
-                    h.header().clone(),
-                    h.prefix().to_owned(),
-                    h.encoding(),
-                    h.algorithm(),
-                ),
-                _ => (
-                    HeaderName::from_static("x-signature"),
-                    String::new(),
-                    crate::auth::Encoding::Hex,
-                    crate::auth::Algorithm::Sha256,
-                ),
-            };
-            let header = match &auth.header {
-                Some(h) => header_name(h, "auth.header", label, problems)?,
-                None => header,
-            };
-            Some(Scheme::Hmac(HmacScheme::new(
-                header,
-                auth.prefix.clone().unwrap_or(prefix),
-                auth.encoding.unwrap_or(encoding),
-                auth.algorithm.unwrap_or(algorithm),
-                secrets,
-            )))
-        }
-        _ => {
-            if auth.encoding.is_some() || auth.algorithm.is_some() {
-                problems.push(format!(
-                    "{label}: auth.encoding and auth.algorithm only apply to the hmac scheme"
-                ));
-            }
-            let location = match (&auth.query, &auth.header) {
-                (Some(_), Some(_)) => {
-                    problems.push(format!("{label}: set auth.header or auth.query, not both"));
-                    return None;
-                }
-                (Some(param), None) => TokenLocation::Query {
-                    param: param.clone(),
-                },
-                (None, header) => TokenLocation::Header {
-                    name: match header {
-                        Some(h) => header_name(h, "auth.header", label, problems)?,
-                        None => http::header::AUTHORIZATION,
-                    },
-                    prefix: auth.prefix.clone().unwrap_or_else(|| {
-                        if header.is_none() {
-                            "Bearer ".into()
-                        } else {
-                            String::new()
-                        }
-                    }),
-                },
-            };
-            Some(Scheme::Token(TokenScheme::new(location, secrets)))
-        }
-    }
-}
-
-fn shape_for(
-    profile: Profile,
-    sc: &SourceConfig,
-    label: &str,
-    problems: &mut Vec<String>,
-) -> Option<EventShape> {
-    let mut shape = profile.shape();
-    let mut ok = true;
-    if let Some(kind) = &sc.event_type {
-        if kind.is_empty() || kind.iter().any(|p| !p.starts_with('/')) {
-            problems.push(format!(
-                "{label}: event_type must list JSON pointers starting with / (e.g. [\"/event\"])"
-            ));
-            ok = false;
-        }
-        shape.kind = kind.clone();
-    }
-    if let Some(places) = &sc.event_id {
-        let mut parsed = Vec::new();
-        for place in places {
-            let result = match place {
-                IdPlaceConfig::Single(text) => IdPart::parse(text).map(IdPlace::Single),
-                IdPlaceConfig::Composite(parts) => parts
-                    .iter()
-                    .map(|p| IdPart::parse(p))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(IdPlace::Composite),
-            };
-            match result {
-                Ok(p) => parsed.push(p),
-                Err(e) => {
-                    problems.push(format!("{label}: event_id: {e}"));
-                    ok = false;
-                }
-            }
-        }
-        shape.id = parsed;
-    }
-    if let Some(headers) = &sc.keep_headers {
-        let mut names = Vec::new();
-        for h in headers {
-            match header_name(h, "keep_headers entry", label, problems) {
-                Some(n) => names.push(n),
-                None => ok = false,
-            }
-        }
-        shape.keep_headers = names;
-    }
-    ok.then_some(shape)
-}
-
 /// The secret file of the embedded default inside `data_dir`.
 pub fn default_secret_path(data_dir: &Path) -> PathBuf {
     data_dir.join("secret")
@@ -961,7 +706,10 @@ pub fn embedded_config(data_dir: &Path, listen: Option<&str>) -> std::io::Result
             name: p.name().to_owned(),
             profile: p.name().to_owned(),
             path: Some(format!("/hooks/{}", p.name())),
-            secrets: vec![format!("file:{}", secret_path.display())],
+            secrets: vec![secret::SecretEntry::Ref(format!(
+                "file:{}",
+                secret_path.display()
+            ))],
             ..SourceConfig::default()
         })
         .collect();
