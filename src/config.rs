@@ -278,6 +278,9 @@ pub struct SourceConfig {
     /// "2026-12-01T00:00:00Z" }` for one that stops being accepted at a given time; any valid
     /// one matches (rotation).
     pub secrets: Vec<SecretEntry>,
+    /// The shortest secret accepted (default 16 bytes, never below 8): lower it only for a
+    /// sender whose secret cannot be made longer; hookgate warns at start-up.
+    pub min_secret_bytes: Option<usize>,
     /// Per-source body cap, overriding `server.max_body_bytes`.
     pub max_body_bytes: Option<usize>,
     /// Accept `gzip`/`deflate` bodies, inflated under this cap and verified on the inflated

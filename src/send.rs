@@ -8,7 +8,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 
-use crate::auth::Scheme;
+use std::time::SystemTime;
+
+use crate::auth::SignError;
 use crate::source::Source;
 
 /// Why a request could not be built or sent.
@@ -21,8 +23,8 @@ pub enum SendError {
     /// Only `http://` and `https://` URLs can be sent to.
     #[error("only http:// and https:// URLs are supported")]
     UnsupportedScheme,
-    /// The source has no secret to sign with.
-    #[error("the source has no secret to sign with")]
+    /// The source has no secret to sign with (or only public keys, which cannot sign).
+    #[error("the source has no secret to sign with (an Ed25519 public key cannot sign)")]
     CannotSign,
     /// Connecting or exchanging the request failed.
     #[error("request failed: {0}")]
@@ -40,41 +42,27 @@ pub struct Reply {
     pub body: Bytes,
 }
 
-/// Build the request a genuine sender would make to `url` for `source`, carrying `body`.
+/// Build the request a genuine sender would make to `url` for `source`, carrying `body`, signed
+/// now: every header the source's scheme reads (signature, timestamp, id) or its query token.
 pub fn signed_request(
     source: &Source,
     url: &str,
     body: Bytes,
 ) -> Result<Request<Full<Bytes>>, SendError> {
-    let mut uri: Uri = url.parse().map_err(|_| SendError::InvalidUrl(url.into()))?;
-    let mut builder = Request::post(&uri).header(header::CONTENT_TYPE, "application/json");
-    match source.scheme().as_ref() {
-        Scheme::Token(token) if token.query_pair().is_some() => {
-            let (param, value) = token.query_pair().ok_or(SendError::CannotSign)?;
-            let pair: String = form_urlencoded::Serializer::new(String::new())
-                .append_pair(&param, &value)
-                .finish();
-            let joined = match uri.query() {
-                Some(q) => format!("{}?{q}&{pair}", uri.path()),
-                None => format!("{}?{pair}", uri.path()),
-            };
-            let mut parts = uri.into_parts();
-            parts.path_and_query = Some(
-                joined
-                    .parse()
-                    .map_err(|_| SendError::InvalidUrl(url.into()))?,
-            );
-            uri = Uri::from_parts(parts).map_err(|_| SendError::InvalidUrl(url.into()))?;
-            builder = builder.uri(uri);
-        }
-        scheme => {
-            let (name, value) = scheme.sign(&body).ok_or(SendError::CannotSign)?;
-            builder = builder.header(name, value);
-        }
-    }
-    builder
-        .body(Full::new(body))
-        .map_err(|_| SendError::InvalidUrl(url.into()))
+    let uri: Uri = url.parse().map_err(|_| SendError::InvalidUrl(url.into()))?;
+    let (mut head, ()) = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(())
+        .map_err(|_| SendError::InvalidUrl(url.into()))?
+        .into_parts();
+    source
+        .scheme()
+        .sign_into(&mut head, &body, SystemTime::now())
+        .map_err(|e| match e {
+            SignError::NoKey => SendError::CannotSign,
+            other => SendError::InvalidUrl(other.to_string()),
+        })?;
+    Ok(Request::from_parts(head, Full::new(body)))
 }
 
 /// Send `request` over HTTP or HTTPS (public roots) and read the whole answer.

@@ -47,7 +47,20 @@ pub(crate) fn resolve_source(
             )
         });
     }
-    let secrets = match secret::resolve_all(&sc.secrets) {
+    let min = sc.min_secret_bytes.unwrap_or(secret::MIN_SECRET_BYTES);
+    if min < secret::ABSOLUTE_MIN_SECRET_BYTES {
+        problems.push(format!(
+            "{label}: min_secret_bytes = {min} is below the floor of {}",
+            secret::ABSOLUTE_MIN_SECRET_BYTES
+        ));
+    } else if min < secret::MIN_SECRET_BYTES {
+        tracing::warn!(
+            source = label,
+            min,
+            "secrets as short as {min} bytes are accepted; ask the sender for a longer one"
+        );
+    }
+    let secrets = match secret::resolve_all(&sc.secrets, min) {
         Ok(secrets) => {
             check_expiry(&secrets, label, problems);
             Some(secrets)

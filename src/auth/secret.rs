@@ -14,8 +14,12 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-/// The shortest secret hookgate accepts, in bytes.
+/// The shortest secret hookgate accepts by default, in bytes.
 pub const MIN_SECRET_BYTES: usize = 16;
+
+/// The shortest secret hookgate accepts at all, even for a source configured with a lower
+/// `min_secret_bytes` (a sender whose secret cannot be made longer).
+pub const ABSOLUTE_MIN_SECRET_BYTES: usize = 8;
 
 /// Why a secret could not be loaded. Messages name the reference, never the secret's value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -43,13 +47,15 @@ pub enum SecretError {
         /// The I/O error.
         reason: String,
     },
-    /// The secret is shorter than [`MIN_SECRET_BYTES`].
-    #[error("secret {reference} is {len} bytes long; at least {MIN_SECRET_BYTES} are required")]
+    /// The secret is shorter than the minimum ([`MIN_SECRET_BYTES`] unless lowered).
+    #[error("secret {reference} is {len} bytes long; at least {min} are required")]
     TooShort {
         /// The reference as written.
         reference: String,
         /// Its length in bytes.
         len: usize,
+        /// The minimum it was held to.
+        min: usize,
     },
     /// The source lists no secret at all.
     #[error("no secret is configured; a source without a secret would accept forgeries")]
@@ -86,8 +92,14 @@ impl SecretRef {
         }
     }
 
-    /// Read the secret and check its length.
+    /// Read the secret and check its length against [`MIN_SECRET_BYTES`].
     pub fn resolve(&self) -> Result<Secret, SecretError> {
+        self.resolve_with_minimum(MIN_SECRET_BYTES)
+    }
+
+    /// Read the secret and check its length against `min` (never below
+    /// [`ABSOLUTE_MIN_SECRET_BYTES`]).
+    pub fn resolve_with_minimum(&self, min: usize) -> Result<Secret, SecretError> {
         let reference = self.to_string();
         let bytes = match self {
             Self::Env(name) => std::env::var(name)
@@ -106,7 +118,7 @@ impl SecretRef {
                 bytes
             }
         };
-        Secret::new(bytes, reference)
+        Secret::with_minimum(bytes, reference, min)
     }
 }
 
@@ -132,12 +144,24 @@ impl Secret {
     /// Wrap secret bytes; `origin` says where they came from (for messages; never the value).
     /// Refuses secrets shorter than [`MIN_SECRET_BYTES`].
     pub fn new(bytes: impl Into<Vec<u8>>, origin: impl Into<String>) -> Result<Self, SecretError> {
+        Self::with_minimum(bytes, origin, MIN_SECRET_BYTES)
+    }
+
+    /// Like [`new`](Self::new), with another minimum length: for a sender whose secret is
+    /// shorter and cannot be changed. Never below [`ABSOLUTE_MIN_SECRET_BYTES`].
+    pub fn with_minimum(
+        bytes: impl Into<Vec<u8>>,
+        origin: impl Into<String>,
+        min: usize,
+    ) -> Result<Self, SecretError> {
         let bytes = Zeroizing::new(bytes.into());
         let origin = origin.into();
-        if bytes.len() < MIN_SECRET_BYTES {
+        let min = min.max(ABSOLUTE_MIN_SECRET_BYTES);
+        if bytes.len() < min {
             return Err(SecretError::TooShort {
                 reference: origin,
                 len: bytes.len(),
+                min,
             });
         }
         Ok(Self {
@@ -232,15 +256,17 @@ impl From<&str> for SecretEntry {
     }
 }
 
-/// Load every entry in `refs`, collecting every problem rather than stopping at the first.
-pub fn resolve_all(refs: &[SecretEntry]) -> Result<Vec<Secret>, Vec<SecretError>> {
+/// Load every entry in `refs` (each at least `min` bytes long), collecting every problem rather
+/// than stopping at the first.
+pub fn resolve_all(refs: &[SecretEntry], min: usize) -> Result<Vec<Secret>, Vec<SecretError>> {
     if refs.is_empty() {
         return Err(vec![SecretError::Empty]);
     }
     let mut secrets = Vec::new();
     let mut problems = Vec::new();
     for (i, entry) in refs.iter().enumerate() {
-        let loaded = SecretRef::parse(entry.reference(), i + 1).and_then(|r| r.resolve());
+        let loaded =
+            SecretRef::parse(entry.reference(), i + 1).and_then(|r| r.resolve_with_minimum(min));
         let loaded = match (loaded, entry) {
             (Ok(secret), SecretEntry::Expiring { not_after, .. }) => {
                 match humantime::parse_rfc3339_weak(not_after) {
@@ -285,7 +311,8 @@ mod tests {
             err,
             SecretError::TooShort {
                 reference: "env:X".into(),
-                len: 5
+                len: 5,
+                min: MIN_SECRET_BYTES,
             }
         );
     }
@@ -318,6 +345,9 @@ mod tests {
 
     #[test]
     fn empty_list_is_refused() {
-        assert_eq!(resolve_all(&[]).unwrap_err(), vec![SecretError::Empty]);
+        assert_eq!(
+            resolve_all(&[], MIN_SECRET_BYTES).unwrap_err(),
+            vec![SecretError::Empty]
+        );
     }
 }

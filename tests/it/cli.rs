@@ -195,6 +195,15 @@ impl Serve {
         self.stderr_lines.lock().unwrap().clone()
     }
 
+    /// Wait (bounded) until the server printed `n` lines on standard output; returns them all.
+    pub(crate) fn stdout_lines(&self, n: usize) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.lines.lock().unwrap().len() < n && tokio::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.lines.lock().unwrap().clone()
+    }
+
     /// Wait (bounded) for a line on standard error starting with `prefix`; returns the rest.
     pub(crate) fn stderr_after(&self, prefix: &str) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -13,6 +13,7 @@ mod hostile;
 mod inbox;
 mod nats;
 mod observe;
+mod presets;
 mod profiles;
 mod properties;
 mod redis_stream;

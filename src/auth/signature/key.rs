@@ -21,7 +21,7 @@ pub enum KeyError {
         /// Where the secret came from.
         origin: String,
     },
-    /// The decoded key is too short for an HMAC key.
+    /// A base64 key decodes to fewer than [`MIN_SECRET_BYTES`] bytes.
     #[error("secret {origin} decodes to {len} bytes; at least {MIN_SECRET_BYTES} are required")]
     TooShort {
         /// Where the secret came from.
@@ -152,7 +152,9 @@ impl Key {
                 Material::Ed25519(key)
             }
             _ => {
-                if bytes.len() < MIN_SECRET_BYTES {
+                // Raw secrets were held to their minimum when loaded; a base64 one is checked
+                // here, once decoded.
+                if encoding == KeyEncoding::Base64 && bytes.len() < MIN_SECRET_BYTES {
                     return Err(KeyError::TooShort {
                         origin: origin(),
                         len: bytes.len(),
