@@ -513,6 +513,57 @@ mod tests {
     }
 
     #[test]
+    fn signed_timestamps_are_held_to_the_source_tolerance_and_missing_ones_named() {
+        let secret = Secret::new(b"stripe-signing-secret-0123".to_vec(), "t").unwrap();
+        let source = Source::from_profile("stripe", Profile::Stripe, &[secret]);
+        let body = br#"{"id":"evt_1","type":"customer.created"}"#;
+        let signed_at = SystemTime::UNIX_EPOCH + Duration::from_secs(NOW - 600);
+        let (mut head, ()) = http::Request::post("/").body(()).unwrap().into_parts();
+        source
+            .scheme()
+            .sign_into(&mut head, body, signed_at)
+            .unwrap();
+        // Ten minutes old: stale against Stripe's 5 minutes, whatever tolerance is passed for
+        // body timestamps.
+        let verdict = diagnose(
+            &source,
+            &head.headers,
+            body,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(NOW),
+            Duration::from_secs(3600),
+        );
+        assert!(
+            matches!(verdict, Diagnosis::Stale { skew, tolerance, .. }
+                if skew.as_secs() == 600 && tolerance.as_secs() == 300),
+            "{verdict:?}"
+        );
+        // The Stripe-Signature without its t= item.
+        let value = head.headers["stripe-signature"].to_str().unwrap();
+        let without_t = value
+            .split(',')
+            .filter(|i| !i.starts_with("t="))
+            .collect::<Vec<_>>();
+        let mut headers = head.headers.clone();
+        headers.insert(
+            "stripe-signature",
+            HeaderValue::from_str(&without_t.join(",")).unwrap(),
+        );
+        let verdict = run(&source, &headers, body);
+        assert_eq!(
+            verdict,
+            Diagnosis::MissingPart {
+                part: "timestamp",
+                malformed: false
+            }
+        );
+        assert!(
+            verdict
+                .explain()
+                .starts_with("missing: the signature covers the request's timestamp")
+        );
+    }
+
+    #[test]
     fn minify_keeps_strings_whole() {
         assert_eq!(
             minify(
