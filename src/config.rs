@@ -56,6 +56,8 @@ pub struct Config {
     pub admin: AdminSection,
     /// How logs are written.
     pub log: LogSection,
+    /// The NinjaOne API client `hookgate ninjaone` registers with.
+    pub ninjaone: NinjaOneSection,
     /// Keys found in the file that hookgate does not know (each one is a problem).
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -155,6 +157,21 @@ pub struct SpoolSection {
     /// records past their window). Dead letters and pending deliveries are never removed.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+}
+
+/// `[ninjaone]`: the NinjaOne Public API client for `hookgate ninjaone register | status |
+/// disable` (flags and `NINJAONE_*` environment variables take precedence).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct NinjaOneSection {
+    /// Region (`us`, `us2`, `eu`, `ca`, `oc`) or the API's base URL.
+    pub region: Option<String>,
+    /// The API client's id.
+    pub client_id: Option<String>,
+    /// Reference (`env:`/`file:`) to the API client's secret.
+    pub client_secret: Option<String>,
+    /// OAuth2 scopes asked for (default `monitoring management`).
+    pub scope: Option<String>,
 }
 
 /// `[log]`

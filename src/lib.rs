@@ -59,6 +59,7 @@
 //!   handlers), retries, dead letters.
 //! * [`admin`]: the admin API over the delivery log (list, show, replay, dead letters, purge).
 //! * [`client`]: the outbound HTTP(S) client.
+//! * [`ninjaone`]: registering a source with NinjaOne's Public API (`hookgate ninjaone`).
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
 
 #![forbid(unsafe_code)]
@@ -81,6 +82,7 @@ pub mod gateway;
 pub mod handshake;
 pub mod health;
 pub mod limit;
+pub mod ninjaone;
 pub mod observe;
 pub mod parse;
 pub mod pipeline;

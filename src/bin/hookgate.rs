@@ -2,6 +2,8 @@
 
 #[path = "hookgate/events.rs"]
 mod events;
+#[path = "hookgate/ninjaone.rs"]
+mod ninjaone;
 #[cfg(feature = "otel")]
 #[path = "hookgate/otel.rs"]
 mod otel;
@@ -90,7 +92,8 @@ enum Command {
         /// Crate name (default: the directory's name).
         #[arg(long)]
         name: Option<String>,
-        /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter, generic).
+        /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter, standard-webhooks,
+        /// github, stripe, slack, shopify, generic).
         #[arg(long, default_value = "generic")]
         profile: String,
         /// JSON pointer to the event type, for the generic profile (inferred when absent).
@@ -122,6 +125,14 @@ enum Command {
         connection: events::Connection,
         #[command(subcommand)]
         action: events::Action,
+    },
+    /// Point NinjaOne's Activity webhook at a source (register, status, disable) through its
+    /// Public API.
+    Ninjaone {
+        #[command(flatten)]
+        connection: ninjaone::Connection,
+        #[command(subcommand)]
+        action: ninjaone::Action,
     },
     /// Check a captured request offline: does it verify for this source, and if not, why not
     /// (wrong secret, wrong header, re-serialized body, stale timestamp, ...).
@@ -186,7 +197,8 @@ struct Telemetry {
 /// Which sender to act as: a profile with a secret, or a source of a configuration.
 #[derive(clap::Args)]
 struct SenderArgs {
-    /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter).
+    /// Sender profile (ninjaone, ninjarmm, webnet, homa, opscenter; standard-webhooks, github,
+    /// stripe, slack, shopify with --body).
     profile: Option<String>,
     /// Take the source (profile, path, secrets) from this configuration.
     #[arg(long, short, requires = "source")]
@@ -288,6 +300,7 @@ fn main() -> ExitCode {
             } => serve(config, listen, data_dir).await,
             Command::Check { config } => check(config),
             Command::Events { connection, action } => events::run(connection, action).await,
+            Command::Ninjaone { connection, action } => ninjaone::run(connection, action).await,
             Command::Gen {
                 spec,
                 out,
@@ -688,12 +701,20 @@ async fn send_event(
             let sample = profile
                 .sample(event.as_deref(), std::time::SystemTime::now())
                 .with_context(|| {
-                    format!(
-                        "profile {} has no sample {}; known: {}",
-                        profile.name(),
-                        event.as_deref().unwrap_or("(default)"),
-                        profile.sample_events().join(", ")
-                    )
+                    let known = profile.sample_events();
+                    if known.is_empty() {
+                        format!(
+                            "profile {} ships no spec, so no sample events: pass --body FILE",
+                            profile.name()
+                        )
+                    } else {
+                        format!(
+                            "profile {} has no sample {}; known: {}",
+                            profile.name(),
+                            event.as_deref().unwrap_or("(default)"),
+                            known.join(", ")
+                        )
+                    }
                 })?;
             Bytes::from(serde_json::to_vec(&sample)?)
         }

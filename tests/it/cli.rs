@@ -16,7 +16,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// Run `command` to its end: its exit code and all it printed (stdout, then stderr).
-fn finished(command: &mut Command) -> (Option<i32>, String) {
+pub(crate) fn finished(command: &mut Command) -> (Option<i32>, String) {
     let output = command.output().unwrap();
     let text = format!(
         "{}{}",

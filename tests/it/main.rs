@@ -12,6 +12,7 @@ mod diskfull;
 mod hostile;
 mod inbox;
 mod nats;
+mod ninjaone;
 mod observe;
 mod presets;
 mod profiles;
