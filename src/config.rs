@@ -206,6 +206,20 @@ pub struct AdminSection {
     pub token: Option<String>,
     /// Allow a `listen` address that is not loopback (put TLS in front of it).
     pub allow_remote: bool,
+    /// Tenants' tokens (`[[admin.tenant]]`): each sees and changes only its own sources and
+    /// their events.
+    #[serde(rename = "tenant")]
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// `[[admin.tenant]]`: a tenant and its admin token.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TenantConfig {
+    /// The tenant's name (sources name it in `tenant`).
+    pub name: String,
+    /// Reference (`env:`/`file:`) to the tenant's bearer token.
+    pub token: String,
 }
 
 impl Default for SpoolSection {
@@ -287,6 +301,9 @@ impl Config {
 pub struct SourceConfig {
     /// Unique name, used in routes, logs and event ids.
     pub name: String,
+    /// The tenant it belongs to: a tenant's admin token sees only its own sources and their
+    /// events.
+    pub tenant: Option<String>,
     /// `ninjaone`, `ninjarmm`, `webnet`, `homa`, `opscenter` or `generic`.
     pub profile: String,
     /// Path the source is mounted at; `/hooks/<name>` when absent.

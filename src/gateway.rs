@@ -6,6 +6,11 @@
 //!
 //! With [`health`](Gateway::health), `GET /healthz` and `GET /readyz` are answered too (see
 //! [`crate::health`]), unless a source is mounted at one of those paths.
+//!
+//! The mount table can change while the gateway serves: [`Gateway::mounts`] is a handle that
+//! mounts and unmounts at runtime (what the sources API does). Each request reads the table once,
+//! without a lock; a change replaces the table, so a request in flight finishes on the service it
+//! started with.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -15,6 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body::Body;
@@ -34,37 +40,46 @@ pub type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
 type Mounted<B> = BoxCloneSyncService<Request<B>, Response<GatewayBody>, Infallible>;
 
 /// Routes requests to sources by path; see the [module docs](self).
+///
+/// Clones share one mount table.
 pub struct Gateway<B> {
-    mounts: Arc<HashMap<String, Mounted<B>>>,
+    mounts: Mounts<B>,
     health: Option<Arc<Health>>,
 }
 
 impl<B> Clone for Gateway<B> {
     fn clone(&self) -> Self {
         Self {
-            mounts: Arc::clone(&self.mounts),
+            mounts: self.mounts.clone(),
             health: self.health.clone(),
         }
     }
 }
 
-impl<B: Send + 'static> Gateway<B> {
-    /// A gateway with nothing mounted.
-    pub fn new() -> Self {
+/// A handle on a [`Gateway`]'s mount table, to change it while the gateway serves.
+pub struct Mounts<B> {
+    table: Arc<ArcSwap<HashMap<String, Mounted<B>>>>,
+}
+
+impl<B> Clone for Mounts<B> {
+    fn clone(&self) -> Self {
         Self {
-            mounts: Arc::new(HashMap::new()),
-            health: None,
+            table: Arc::clone(&self.table),
         }
     }
+}
 
-    /// Answer `GET /healthz` and `GET /readyz` with these checks.
-    pub fn health(mut self, health: Health) -> Self {
-        self.health = Some(Arc::new(health));
-        self
+impl<B> fmt::Debug for Mounts<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mounts")
+            .field("paths", &self.paths())
+            .finish()
     }
+}
 
-    /// Serve `service` at exactly `path`. A later mount at the same path replaces the earlier.
-    pub fn mount<S, ResBody>(mut self, path: impl Into<String>, service: S) -> Self
+impl<B: Send + 'static> Mounts<B> {
+    /// Serve `service` at exactly `path`, replacing what was there.
+    pub fn insert<S, ResBody>(&self, path: impl Into<String>, service: S)
     where
         S: Service<Request<B>, Response = Response<ResBody>, Error = Infallible>
             + Clone
@@ -79,15 +94,80 @@ impl<B: Send + 'static> Gateway<B> {
             BoxCloneSyncService::new(service.map_response(|r: Response<ResBody>| {
                 r.map(|b| b.map_err(Into::into).boxed_unsync())
             }));
-        Arc::make_mut(&mut self.mounts).insert(path.into(), boxed);
+        let path = path.into();
+        self.table.rcu(|table| {
+            let mut table = HashMap::clone(table);
+            table.insert(path.clone(), boxed.clone());
+            table
+        });
+    }
+
+    /// Stop serving `path`; whether something was mounted there.
+    pub fn remove(&self, path: &str) -> bool {
+        let before = self.table.rcu(|table| {
+            let mut table = HashMap::clone(table);
+            table.remove(path);
+            table
+        });
+        before.contains_key(path)
+    }
+}
+
+impl<B> Mounts<B> {
+    /// The mounted paths, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.table.load().keys().cloned().collect();
+        paths.sort_unstable();
+        paths
+    }
+
+    /// Whether something is mounted at `path`.
+    pub fn contains(&self, path: &str) -> bool {
+        self.table.load().contains_key(path)
+    }
+}
+
+impl<B: Send + 'static> Gateway<B> {
+    /// A gateway with nothing mounted.
+    pub fn new() -> Self {
+        Self {
+            mounts: Mounts {
+                table: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            },
+            health: None,
+        }
+    }
+
+    /// The handle that changes what is mounted while the gateway serves.
+    pub fn mounts(&self) -> Mounts<B> {
+        self.mounts.clone()
+    }
+
+    /// Answer `GET /healthz` and `GET /readyz` with these checks.
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(Arc::new(health));
         self
     }
 
-    /// The mounted paths.
-    pub fn paths(&self) -> Vec<&str> {
-        let mut paths: Vec<&str> = self.mounts.keys().map(String::as_str).collect();
-        paths.sort_unstable();
-        paths
+    /// Serve `service` at exactly `path`. A later mount at the same path replaces the earlier.
+    pub fn mount<S, ResBody>(self, path: impl Into<String>, service: S) -> Self
+    where
+        S: Service<Request<B>, Response = Response<ResBody>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        ResBody: Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
+    {
+        self.mounts.insert(path, service);
+        self
+    }
+
+    /// The mounted paths, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        self.mounts.paths()
     }
 }
 
@@ -100,7 +180,7 @@ impl<B: Send + 'static> Default for Gateway<B> {
 impl<B> fmt::Debug for Gateway<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gateway")
-            .field("paths", &self.mounts.keys().collect::<Vec<_>>())
+            .field("paths", &self.mounts.paths())
             .finish()
     }
 }
@@ -126,7 +206,8 @@ impl<B: Send + 'static> Service<Request<B>> for Gateway<B> {
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let Some(service) = self.mounts.get(req.uri().path()) else {
+        let table = self.mounts.table.load();
+        let Some(service) = table.get(req.uri().path()) else {
             if let Some(health) = &self.health {
                 let probe = matches!(*req.method(), Method::GET | Method::HEAD);
                 match req.uri().path() {

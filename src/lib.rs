@@ -47,6 +47,7 @@
 //! * [`gateway`]: many sources on one listener, by path.
 //! * [`source`]: sender profiles (the seeds ninjaone, ninjarmm, webnet, homa, opscenter; the
 //!   presets standard-webhooks, github, stripe, slack, shopify; generic).
+//! * [`sources`]: sources managed at runtime through the admin API, per tenant.
 //! * [`config`]: the TOML configuration of `hookgate serve` and its checks.
 //! * [`app`]: builds a gateway from a configuration; the embedded default.
 //! * [`server`]: hyper server with timeouts and graceful shutdown.
@@ -92,6 +93,7 @@ pub mod send;
 pub mod senders;
 pub mod server;
 pub mod source;
+pub mod sources;
 pub mod spec;
 pub mod spool;
 pub(crate) mod tree;

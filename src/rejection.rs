@@ -80,7 +80,8 @@ macro_rules! rejections {
                 }
             }
 
-            fn message(&self) -> String {
+            /// The message for people in the JSON body (never a secret or a body).
+            pub fn message(&self) -> String {
                 match self {
                     $( Self::$variant => $message.to_owned(), )+
                     Self::MalformedJson(detail) => format!("the body is not valid JSON: {detail}"),
@@ -132,6 +133,8 @@ rejections! {
     Replayed => (UNAUTHORIZED, "replayed_signature", "this signed request was already accepted; a sender retrying must sign again"),
     /// 401: the source has no usable secret, so it refuses everything (fail closed).
     NoSecret => (UNAUTHORIZED, "no_usable_secret", "this endpoint has no usable secret and refuses all requests"),
+    /// 403: the source at this path is disabled (by its owner, through the admin API).
+    SourceDisabled => (FORBIDDEN, "source_disabled", "this webhook source is disabled"),
     /// 404: no source is mounted at this path.
     UnknownSource => (NOT_FOUND, "unknown_source", "no webhook source is mounted at this path"),
     /// 405: webhook endpoints accept POST only.

@@ -55,13 +55,14 @@
 //! ```
 
 mod ops;
+mod sources;
 mod ui;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query as QueryParams, Request, State};
+use axum::extract::{Extension, Path, Query as QueryParams, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
@@ -73,6 +74,7 @@ pub use self::ops::{DEFAULT_LIMIT, MAX_LIMIT, OpError, Ops, Query};
 use crate::auth::Secret;
 use crate::health::Health;
 use crate::observe;
+use crate::sources::Scope;
 
 /// A JSON error answer: `{"error": code, "message": text}`.
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -116,52 +118,93 @@ fn seq_of(text: &str) -> Result<u64, OpError> {
         .map_err(|_| OpError::BadRequest(format!("{text:?} is not an event sequence number")))
 }
 
-async fn list(State(ops): State<Ops>, query: Result<QueryParams<Query>, QueryRejection>) -> Answer {
-    answer(ops.list(&params(query)?))
+/// The query with the caller's scope applied.
+fn scoped(
+    ops: &Ops,
+    scope: &Scope,
+    query: Result<QueryParams<Query>, QueryRejection>,
+) -> Result<Query, OpError> {
+    let mut query = params(query)?;
+    query.only = ops.visible_sources(scope);
+    Ok(query)
 }
 
-async fn dead(State(ops): State<Ops>, query: Result<QueryParams<Query>, QueryRejection>) -> Answer {
-    answer(ops.dead(&params(query)?))
+/// The event `seq`, if the caller's scope sees it (404 otherwise, as if it did not exist).
+fn visible(ops: &Ops, scope: &Scope, seq: &str) -> Result<u64, OpError> {
+    let seq = seq_of(seq)?;
+    ops.check_visible(seq, ops.visible_sources(scope).as_deref())?;
+    Ok(seq)
 }
 
-async fn show(State(ops): State<Ops>, Path(seq): Path<String>) -> Answer {
-    answer(ops.show(seq_of(&seq)?))
+async fn list(
+    State(ops): State<Ops>,
+    Extension(scope): Extension<Scope>,
+    query: Result<QueryParams<Query>, QueryRejection>,
+) -> Answer {
+    answer(ops.list(&scoped(&ops, &scope, query)?))
+}
+
+async fn dead(
+    State(ops): State<Ops>,
+    Extension(scope): Extension<Scope>,
+    query: Result<QueryParams<Query>, QueryRejection>,
+) -> Answer {
+    answer(ops.dead(&scoped(&ops, &scope, query)?))
+}
+
+async fn show(
+    State(ops): State<Ops>,
+    Extension(scope): Extension<Scope>,
+    Path(seq): Path<String>,
+) -> Answer {
+    answer(ops.show(visible(&ops, &scope, &seq)?))
 }
 
 async fn replay_one(
     State(ops): State<Ops>,
+    Extension(scope): Extension<Scope>,
     Path(seq): Path<String>,
     to: Result<QueryParams<ReplayTo>, QueryRejection>,
 ) -> Answer {
     let to: ReplayTo = params(to)?;
-    answer(ops.replay(seq_of(&seq)?, to.to.as_deref()).await)
+    answer(
+        ops.replay(visible(&ops, &scope, &seq)?, to.to.as_deref())
+            .await,
+    )
 }
 
-async fn retry_one(State(ops): State<Ops>, Path(seq): Path<String>) -> Answer {
-    answer(ops.retry(seq_of(&seq)?).await)
+async fn retry_one(
+    State(ops): State<Ops>,
+    Extension(scope): Extension<Scope>,
+    Path(seq): Path<String>,
+) -> Answer {
+    answer(ops.retry(visible(&ops, &scope, &seq)?).await)
 }
 
 async fn replay_matching(
     State(ops): State<Ops>,
+    Extension(scope): Extension<Scope>,
     query: Result<QueryParams<Query>, QueryRejection>,
 ) -> Answer {
-    let query = params(query)?;
+    let query = scoped(&ops, &scope, query)?;
     let to = query.to.clone();
     answer(ops.replay_matching(&query, to.as_deref()).await)
 }
 
 async fn retry_matching(
     State(ops): State<Ops>,
+    Extension(scope): Extension<Scope>,
     query: Result<QueryParams<Query>, QueryRejection>,
 ) -> Answer {
-    answer(ops.retry_matching(&params(query)?).await)
+    answer(ops.retry_matching(&scoped(&ops, &scope, query)?).await)
 }
 
 async fn purge(
     State(ops): State<Ops>,
+    Extension(scope): Extension<Scope>,
     query: Result<QueryParams<Query>, QueryRejection>,
 ) -> Answer {
-    answer(ops.purge(&params(query)?).await)
+    answer(ops.purge(&scoped(&ops, &scope, query)?).await)
 }
 
 /// `GET /metrics`: every metric in the Prometheus text format, the spool's gauges read now.
@@ -207,29 +250,71 @@ pub fn probes(health: Health) -> Router {
         .with_state(health)
 }
 
-/// What requests are compared against: the SHA-256 of the token, and the inbox's session
-/// cookie value (a digest of the token under another label, so the cookie never holds it).
+/// The admin tokens: the global one, and each tenant's.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    global: Secret,
+    tenants: Vec<(String, Secret)>,
+}
+
+impl Tokens {
+    /// Only the global token.
+    pub fn global(token: Secret) -> Self {
+        Self {
+            global: token,
+            tenants: Vec::new(),
+        }
+    }
+
+    /// Also `token` for `tenant`: it sees and changes only that tenant's sources and events.
+    pub fn tenant(mut self, tenant: impl Into<String>, token: Secret) -> Self {
+        self.tenants.push((tenant.into(), token));
+        self
+    }
+}
+
+/// What requests are compared against: the SHA-256 of each token, and the inbox's session
+/// cookie value (a digest of the global token under another label, so the cookie never holds
+/// it).
 #[derive(Clone)]
 pub(crate) struct Auth {
     token: [u8; 32],
+    tenants: std::sync::Arc<[(String, [u8; 32])]>,
     session: String,
 }
 
 impl Auth {
-    fn new(token: &Secret) -> Self {
+    fn new(tokens: &Tokens) -> Self {
         let mut session = Sha256::new();
         session.update(b"hookgate inbox session\0");
-        session.update(token.expose());
+        session.update(tokens.global.expose());
         Self {
-            token: Sha256::digest(token.expose()).into(),
+            token: Sha256::digest(tokens.global.expose()).into(),
+            tenants: tokens
+                .tenants
+                .iter()
+                .map(|(name, token)| (name.clone(), Sha256::digest(token.expose()).into()))
+                .collect(),
             session: hex::encode(session.finalize()),
         }
     }
 
-    /// Is `presented` the admin token? (Constant time: both sides are hashed first.)
+    /// Is `presented` the global admin token? (Constant time: both sides are hashed first.)
     pub(crate) fn token_matches(&self, presented: &str) -> bool {
+        matches!(self.scope_of(presented), Some(Scope::Global))
+    }
+
+    /// Whose token `presented` is. Every token is compared, in constant time, whichever matches.
+    fn scope_of(&self, presented: &str) -> Option<Scope> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        bool::from(digest.ct_eq(&self.token))
+        let mut scope = bool::from(digest.ct_eq(&self.token)).then_some(Scope::Global);
+        for (tenant, expected) in self.tenants.iter() {
+            let matches = bool::from(digest.ct_eq(expected));
+            if matches && scope.is_none() {
+                scope = Some(Scope::Tenant(tenant.clone()));
+            }
+        }
+        scope
     }
 
     /// The session cookie's value.
@@ -242,14 +327,14 @@ impl Auth {
     }
 }
 
-async fn authorize(State(auth): State<Auth>, req: Request, next: Next) -> Response {
+async fn authorize(State(auth): State<Auth>, mut req: Request, next: Next) -> Response {
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| auth.token_matches(token.trim()));
-    let cookie = !bearer
+        .and_then(|token| auth.scope_of(token.trim()));
+    let cookie = bearer.is_none()
         && ui::session_cookie(req.headers()).is_some_and(|value| auth.session_matches(value));
     if cookie && req.method() == http::Method::POST && !ui::same_origin(req.headers()) {
         return error(
@@ -258,11 +343,12 @@ async fn authorize(State(auth): State<Auth>, req: Request, next: Next) -> Respon
             "a form post from another origin is refused",
         );
     }
-    let ok = bearer || cookie;
-    if !ok && req.uri().path().starts_with("/ui") && req.method() == http::Method::GET {
+    let scope = bearer.or(cookie.then_some(Scope::Global));
+    let path = req.uri().path();
+    if scope.is_none() && path.starts_with("/ui") && req.method() == http::Method::GET {
         return axum::response::Redirect::to("/ui/login").into_response();
     }
-    if !ok {
+    let Some(scope) = scope else {
         let mut response = error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -273,14 +359,29 @@ async fn authorize(State(auth): State<Auth>, req: Request, next: Next) -> Respon
             HeaderValue::from_static("Bearer realm=\"hookgate-admin\""),
         );
         return response;
+    };
+    // The inbox and the metrics cover every tenant: the global token only.
+    if scope != Scope::Global && (path.starts_with("/ui") || path == "/metrics") {
+        return error(
+            StatusCode::FORBIDDEN,
+            "global_token_needed",
+            "this endpoint covers every tenant and needs the global admin token",
+        );
     }
+    req.extensions_mut().insert(scope);
     next.run(req).await
 }
 
 /// The admin API and the event inbox over `ops`, protected by `token`; see the
 /// [module docs](self).
 pub fn router(ops: Ops, token: &Secret) -> Router {
-    let auth = Auth::new(token);
+    router_with(ops, &Tokens::global(token.clone()))
+}
+
+/// The admin API over `ops` with a global token and tenants' tokens; see the
+/// [module docs](self).
+pub fn router_with(ops: Ops, tokens: &Tokens) -> Router {
+    let auth = Auth::new(tokens);
     let login = Router::new()
         .route("/ui/login", get(ui::login_page).post(ui::login))
         .with_state(auth.clone());
@@ -290,6 +391,20 @@ pub fn router(ops: Ops, token: &Secret) -> Router {
         .route("/ui/events/{seq}/replay", post(ui::replay))
         .route("/ui/events/{seq}/retry", post(ui::retry))
         .route("/ui/logout", post(ui::logout))
+        .route("/sources", get(sources::list).post(sources::create))
+        .route(
+            "/sources/{id}",
+            get(sources::show)
+                .patch(sources::update)
+                .delete(sources::remove),
+        )
+        .route("/sources/{id}/secrets", post(sources::add_secret))
+        .route(
+            "/sources/{id}/secrets/{fingerprint}",
+            patch(sources::retire_secret).delete(sources::remove_secret),
+        )
+        .route("/sources/{id}/test", post(sources::test))
+        .route("/events/available", get(sources::available))
         .route("/events", get(list))
         .route("/events/replay", post(replay_matching))
         .route("/events/purge", post(purge))

@@ -96,6 +96,9 @@ pub struct Query {
     pub all: Option<bool>,
     /// Replay only: the destination to deliver to (default: the event's own deliveries).
     pub to: Option<String>,
+    /// Only events of these sources: set from the caller's scope, never from the query string.
+    #[serde(skip)]
+    pub only: Option<Vec<String>>,
 }
 
 impl Query {
@@ -136,6 +139,7 @@ impl Query {
             since_ms: self.since.as_deref().map(time_ms).transpose()?,
             until_ms: self.until.as_deref().map(time_ms).transpose()?,
             before: self.before,
+            sources: self.only.clone(),
         })
     }
 
@@ -146,7 +150,11 @@ impl Query {
     /// A filter for a bulk operation: refuses an empty one unless `all=true`.
     fn bulk_filter(&self) -> Result<Filter, OpError> {
         let filter = self.filter()?;
-        if filter == Filter::default() && self.all != Some(true) {
+        let unscoped = Filter {
+            sources: None,
+            ..filter.clone()
+        };
+        if unscoped == Filter::default() && self.all != Some(true) {
             return Err(OpError::BadRequest(
                 "a bulk operation needs a filter (source, type, id, status, destination, since, \
                  until, before), or all=true for every event"
@@ -242,6 +250,7 @@ pub struct Ops {
     spool: Arc<Spool>,
     deliverer: Option<Arc<Deliverer>>,
     destinations: Arc<[String]>,
+    registry: Option<Arc<crate::sources::Registry>>,
 }
 
 impl std::fmt::Debug for Ops {
@@ -274,6 +283,38 @@ impl Ops {
             spool,
             deliverer,
             destinations: destinations.into(),
+            registry: None,
+        }
+    }
+
+    /// Serve the sources API over `registry`, and scope the event log by tenant with it.
+    pub fn with_registry(mut self, registry: Arc<crate::sources::Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The sources registry, when the sources API is on.
+    pub fn registry(&self) -> Option<&Arc<crate::sources::Registry>> {
+        self.registry.as_ref()
+    }
+
+    /// The sources whose events `scope` may see (`None`: all).
+    pub fn visible_sources(&self, scope: &crate::sources::Scope) -> Option<Vec<String>> {
+        match (scope, &self.registry) {
+            (crate::sources::Scope::Global, _) => None,
+            (_, Some(registry)) => registry.names(scope),
+            (_, None) => Some(Vec::new()),
+        }
+    }
+
+    /// `NotFound` unless event `seq` is of one of `only` (when given).
+    pub fn check_visible(&self, seq: u64, only: Option<&[String]>) -> Result<(), OpError> {
+        let Some(only) = only else {
+            return Ok(());
+        };
+        match self.spool.get(seq)? {
+            Some(event) if only.contains(&event.source) => Ok(()),
+            _ => Err(OpError::NotFound(seq)),
         }
     }
 

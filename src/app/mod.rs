@@ -31,11 +31,12 @@ use crate::pipeline::Pipeline;
 use crate::route::HandlerError;
 use crate::route::Router;
 use crate::server::ServerConfig;
-use crate::source::Profile;
+use crate::source::{Profile, Source};
 use crate::spool::{Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
 
 mod source;
 
+pub(crate) use self::source::assemble as assemble_source;
 use self::source::resolve_source;
 pub use self::source::source_from_config;
 
@@ -166,6 +167,12 @@ where
             destinations.insert(name.to_owned(), destination);
         }
     }
+    // With the sources API on, `log` is always a destination its routes may name.
+    if config.admin.listen.is_some() {
+        destinations
+            .entry("log".to_owned())
+            .or_insert_with(|| Arc::new(LogDestination) as Arc<dyn Destination>);
+    }
     let deliverer = spool.as_ref().map(|spool| {
         Arc::new(Deliverer::new(
             Arc::clone(spool),
@@ -179,7 +186,19 @@ where
         max_bytes: config.spool.max_bytes,
         min_free_bytes: config.spool.min_free_bytes,
     };
-    let mut gateway = Gateway::new();
+    let mounter = Mounter {
+        spool: spool.clone(),
+        store: Arc::clone(&store),
+        deliverer: deliverer.clone(),
+        destinations: destinations.clone(),
+        limits,
+        max_body_bytes: config.server.max_body_bytes,
+        retry_after: config.server.retry_after,
+        handler_timeout: config.server.handler_timeout,
+        dedup_ttl: config.dedup.ttl,
+    };
+    let gateway = Gateway::new();
+    let mut configured = Vec::new();
     let mut mounts = Vec::new();
     let mut paths = std::collections::HashSet::new();
     let mut names = std::collections::HashSet::new();
@@ -226,49 +245,17 @@ where
                 described.push(format!("{pattern} -> {}", route.destination_name()));
             }
         }
-        let mut pipeline = Pipeline::new(source)
-            .max_body_bytes(sc.max_body_bytes.unwrap_or(config.server.max_body_bytes))
-            .dedup_shared(Arc::clone(&store))
-            .retry_after(config.server.retry_after);
-        if let Some(decompress) = sc.decompress {
-            pipeline = pipeline.decompress(crate::auth::Decompress::up_to(decompress.max_bytes));
-        }
-        match &spool {
-            Some(spool) => {
-                let spool_routes = routes
-                    .iter()
-                    .flat_map(|r| {
-                        r.events.iter().map(|pattern| SpoolRoute {
-                            pattern: pattern.clone(),
-                            destination: r.destination_name().to_owned(),
-                        })
-                    })
-                    .collect();
-                let sink = SpoolSink::new(
-                    Arc::clone(spool),
-                    spool_routes,
-                    deliverer.clone(),
-                    config.dedup.ttl,
-                    config.server.retry_after,
-                )
-                .limits(limits);
-                gateway = gateway.mount(path.clone(), pipeline.service(sink));
-            }
-            None => {
-                let mut router = Router::new()
-                    .timeout(config.server.handler_timeout)
-                    .retry_after(config.server.retry_after);
-                for route in &routes {
-                    let Some(destination) = destinations.get(route.destination_name()) else {
-                        continue;
-                    };
-                    for pattern in &route.events {
-                        router = router.on(pattern.clone(), deliver_now(Arc::clone(destination)));
-                    }
-                }
-                gateway = gateway.mount(path.clone(), pipeline.service(router));
-            }
-        }
+        let spool_routes: Vec<SpoolRoute> = routes
+            .iter()
+            .flat_map(|r| {
+                r.events.iter().map(|pattern| SpoolRoute {
+                    pattern: pattern.clone(),
+                    destination: r.destination_name().to_owned(),
+                })
+            })
+            .collect();
+        configured.push((sc.clone(), source.clone(), secrets.clone()));
+        mounter.mount(&gateway.mounts(), &path, source, sc, &spool_routes);
         mounts.push(Mount {
             name: sc.name.clone(),
             profile: sc.profile.clone(),
@@ -292,12 +279,20 @@ where
         health = health.destination(name.clone(), Arc::clone(&destinations[name]));
     }
     let gateway = gateway.health(health.clone());
+    let managed = Managed {
+        target: Arc::new(GatewayMounts {
+            mounts: gateway.mounts(),
+            mounter,
+        }),
+        configured,
+    };
     let admin = admin_for(
         config,
         spool.as_ref(),
         deliverer.as_ref(),
         &destinations,
         health,
+        managed,
         &mut problems,
     );
 
@@ -322,6 +317,118 @@ where
     }
 }
 
+/// What the sources API starts from: where it mounts, and the configuration file's sources.
+struct Managed {
+    target: Arc<dyn crate::sources::Mountable>,
+    configured: Vec<(SourceConfig, Source, Vec<Secret>)>,
+}
+
+/// The gateway's mount table with what building a pipeline needs: where the sources API mounts.
+struct GatewayMounts<B> {
+    mounts: crate::gateway::Mounts<B>,
+    mounter: Mounter,
+}
+
+impl<B> crate::sources::Mountable for GatewayMounts<B>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn mount(&self, path: &str, source: Source, sc: &SourceConfig, routes: &[SpoolRoute]) {
+        self.mounter.mount(&self.mounts, path, source, sc, routes);
+    }
+
+    fn disable(&self, path: &str) {
+        self.mounts.insert(
+            path,
+            tower::service_fn(|_req: http::Request<B>| async {
+                Ok::<_, std::convert::Infallible>(
+                    crate::rejection::Rejection::SourceDisabled
+                        .into_response::<http_body_util::Full<bytes::Bytes>>(),
+                )
+            }),
+        );
+    }
+
+    fn unmount(&self, path: &str) {
+        self.mounts.remove(path);
+    }
+
+    fn has_destination(&self, name: &str) -> bool {
+        self.mounter.has_destination(name)
+    }
+}
+
+/// What mounting a source's pipeline needs, kept so that sources can be mounted while the
+/// gateway serves (the sources API).
+#[derive(Clone)]
+pub(crate) struct Mounter {
+    spool: Option<Arc<Spool>>,
+    store: Arc<dyn DedupStore>,
+    deliverer: Option<Arc<Deliverer>>,
+    destinations: HashMap<String, Arc<dyn Destination>>,
+    limits: SpoolLimits,
+    max_body_bytes: usize,
+    retry_after: Duration,
+    handler_timeout: Duration,
+    dedup_ttl: Duration,
+}
+
+impl Mounter {
+    /// Mount `source` (configured by `sc`) at `path`, its events going to `routes`.
+    pub(crate) fn mount<B>(
+        &self,
+        mounts: &crate::gateway::Mounts<B>,
+        path: &str,
+        source: Source,
+        sc: &SourceConfig,
+        routes: &[SpoolRoute],
+    ) where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let mut pipeline = Pipeline::new(source)
+            .max_body_bytes(sc.max_body_bytes.unwrap_or(self.max_body_bytes))
+            .dedup_shared(Arc::clone(&self.store))
+            .retry_after(self.retry_after);
+        if let Some(decompress) = sc.decompress {
+            pipeline = pipeline.decompress(crate::auth::Decompress::up_to(decompress.max_bytes));
+        }
+        match &self.spool {
+            Some(spool) => {
+                let sink = SpoolSink::new(
+                    Arc::clone(spool),
+                    routes.to_vec(),
+                    self.deliverer.clone(),
+                    self.dedup_ttl,
+                    self.retry_after,
+                )
+                .limits(self.limits);
+                mounts.insert(path, pipeline.service(sink));
+            }
+            None => {
+                let mut router = Router::new()
+                    .timeout(self.handler_timeout)
+                    .retry_after(self.retry_after);
+                for route in routes {
+                    let Some(destination) = self.destinations.get(&route.destination) else {
+                        continue;
+                    };
+                    router = router.on(route.pattern.clone(), deliver_now(Arc::clone(destination)));
+                }
+                mounts.insert(path, pipeline.service(router));
+            }
+        }
+    }
+
+    /// Whether a destination of this name exists.
+    pub(crate) fn has_destination(&self, name: &str) -> bool {
+        self.destinations.contains_key(name)
+    }
+}
+
 /// The admin API `[admin]` describes, if it is on.
 fn admin_for(
     config: &Config,
@@ -329,6 +436,7 @@ fn admin_for(
     deliverer: Option<&Arc<Deliverer>>,
     destinations: &HashMap<String, Arc<dyn Destination>>,
     health: Health,
+    managed: Managed,
     problems: &mut Vec<String>,
 ) -> Option<(SocketAddr, axum::Router)> {
     let section = &config.admin;
@@ -384,10 +492,41 @@ fn admin_for(
     };
     let mut names: Vec<String> = destinations.keys().cloned().collect();
     names.sort();
-    let ops = crate::admin::Ops::new(Arc::clone(spool), deliverer.cloned(), names);
+    let mut tenants = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, tenant) in section.tenants.iter().enumerate() {
+        let label = format!("admin.tenant #{}", i + 1);
+        if tenant.name.is_empty() || !seen.insert(tenant.name.clone()) {
+            problems.push(format!("{label}: a unique `name` is required"));
+            continue;
+        }
+        match secret::SecretRef::parse(&tenant.token, 0).and_then(|r| r.resolve()) {
+            Ok(token) => tenants.push((tenant.name.clone(), token)),
+            Err(e) => problems.push(format!("{label} ({}): token: {e}", tenant.name)),
+        }
+    }
+    let registry = Arc::new(crate::sources::Registry::new(
+        Arc::clone(spool),
+        managed.target,
+        managed.configured,
+    ));
+    match registry.load() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            sources = n,
+            "mounted the sources managed through the admin API"
+        ),
+        Err(e) => problems.push(format!("the stored sources cannot be read: {e}")),
+    }
+    let ops = crate::admin::Ops::new(Arc::clone(spool), deliverer.cloned(), names)
+        .with_registry(registry);
+    let mut tokens = crate::admin::Tokens::global(token?);
+    for (name, token) in tenants {
+        tokens = tokens.tenant(name, token);
+    }
     Some((
         addr?,
-        crate::admin::router(ops, &token?).merge(crate::admin::probes(health)),
+        crate::admin::router_with(ops, &tokens).merge(crate::admin::probes(health)),
     ))
 }
 

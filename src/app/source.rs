@@ -32,21 +32,6 @@ pub(crate) fn resolve_source(
     label: &str,
     problems: &mut Vec<String>,
 ) -> Option<(Source, Vec<Secret>)> {
-    let profile = Profile::from_name(&sc.profile);
-    if profile.is_none() {
-        problems.push(if sc.profile.is_empty() {
-            format!(
-                "{label}: `profile` is required (one of: {})",
-                Profile::names().join(", ")
-            )
-        } else {
-            format!(
-                "{label}: unknown profile {:?} (known: {})",
-                sc.profile,
-                Profile::names().join(", ")
-            )
-        });
-    }
     let min = sc.min_secret_bytes.unwrap_or(secret::MIN_SECRET_BYTES);
     if min < secret::ABSOLUTE_MIN_SECRET_BYTES {
         problems.push(format!(
@@ -70,14 +55,35 @@ pub(crate) fn resolve_source(
             None
         }
     };
+    let source = assemble(sc, secrets.as_deref(), label, problems)?;
+    Some((source, secrets?))
+}
+
+/// Build a source from its table and its secrets (`None`: they could not be loaded, and that
+/// problem is already reported), pushing every other problem found.
+pub(crate) fn assemble(
+    sc: &SourceConfig,
+    secrets: Option<&[Secret]>,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Option<Source> {
+    let profile = Profile::from_name(&sc.profile);
+    if profile.is_none() {
+        problems.push(if sc.profile.is_empty() {
+            format!(
+                "{label}: `profile` is required (one of: {})",
+                Profile::names().join(", ")
+            )
+        } else {
+            format!(
+                "{label}: unknown profile {:?} (known: {})",
+                sc.profile,
+                Profile::names().join(", ")
+            )
+        });
+    }
     let profile = profile?;
-    let scheme = scheme_for(
-        profile,
-        sc,
-        secrets.as_deref().unwrap_or(&[]),
-        label,
-        problems,
-    );
+    let scheme = scheme_for(profile, sc, secrets.unwrap_or(&[]), label, problems);
     let shape = shape_for(profile, sc, label, problems);
     let spec = spec_for(profile, sc, label, problems);
     let handshake = match sc.handshake.as_deref() {
@@ -102,14 +108,14 @@ pub(crate) fn resolve_source(
             }
         }
     }
-    let secrets = secrets?;
+    secrets?;
     let mut source = Source::new(sc.name.as_str(), scheme?, shape?)
         .unknown_events(sc.unknown_events.unwrap_or_default())
         .handshake(handshake?);
     if let Some(spec) = spec? {
         source = source.with_spec(spec);
     }
-    Some((source, secrets))
+    Some(source)
 }
 
 /// A source whose every secret has expired would refuse everything: refuse to start instead.

@@ -7,6 +7,8 @@ mod ninjaone;
 #[cfg(feature = "otel")]
 #[path = "hookgate/otel.rs"]
 mod otel;
+#[path = "hookgate/sources.rs"]
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -125,6 +127,14 @@ enum Command {
         connection: events::Connection,
         #[command(subcommand)]
         action: events::Action,
+    },
+    /// Manage the sources of a running gateway through its admin API: list, create, enable,
+    /// disable, rotate and retire secrets, delete, test, and list a source's event types.
+    Sources {
+        #[command(flatten)]
+        connection: sources::Connection,
+        #[command(subcommand)]
+        action: sources::Action,
     },
     /// Point NinjaOne's Activity webhook at a source (register, status, disable) through its
     /// Public API.
@@ -301,6 +311,7 @@ fn main() -> ExitCode {
             Command::Check { config } => check(config),
             Command::Events { connection, action } => events::run(connection, action).await,
             Command::Ninjaone { connection, action } => ninjaone::run(connection, action).await,
+            Command::Sources { connection, action } => sources::run(connection, action).await,
             Command::Gen {
                 spec,
                 out,

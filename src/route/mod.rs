@@ -29,7 +29,7 @@
 //! assert_eq!(router.len(), 2);
 //! ```
 
-mod glob;
+pub(crate) mod glob;
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -117,11 +117,17 @@ pub struct Filter {
     pub until_ms: Option<u64>,
     /// Sequence number below this (a page cursor: the last `seq` of the page before).
     pub before: Option<u64>,
+    /// Only events of these sources (a tenant's scope).
+    pub sources: Option<Vec<String>>,
 }
 
 impl Filter {
     fn matches_event(&self, event: &StoredEvent) -> bool {
         self.source.as_ref().is_none_or(|s| *s == event.source)
+            && self
+                .sources
+                .as_ref()
+                .is_none_or(|list| list.contains(&event.source))
             && self.id.as_ref().is_none_or(|id| *id == event.id)
             && self
                 .kind

@@ -115,9 +115,19 @@ pub(crate) enum Table {
     /// next attempt time + seq + destination -> nothing: the pending deliveries by due time, so
     /// that finding what is due costs what is due, not what is pending
     Due = 5,
+    /// source id -> the source's record (JSON), for sources managed through the admin API
+    Sources = 6,
 }
 
-const TABLES: [&str; 6] = ["events", "dedup", "pending", "dead", "delivered", "due"];
+const TABLES: [&str; 7] = [
+    "events",
+    "dedup",
+    "pending",
+    "dead",
+    "delivered",
+    "due",
+    "sources",
+];
 
 /// Attempts kept in a delivery's history; older ones are dropped (the count stays exact).
 pub const MAX_HISTORY: usize = 32;
@@ -260,7 +270,7 @@ struct Write {
 
 /// The embedded durable store; see the [module docs](self).
 pub struct Spool {
-    tables: [Keyspace; 6],
+    tables: [Keyspace; 7],
     // What is pending, kept in memory so that the full check on every request costs nothing;
     // rebuilt from the pending table at open.
     pending: AtomicU64,
@@ -302,7 +312,7 @@ impl Spool {
                 KeyspaceCreateOptions::default().max_memtable_size(memtable)
             })?);
         }
-        let tables: [Keyspace; 6] = opened
+        let tables: [Keyspace; 7] = opened
             .try_into()
             .map_err(|_| SpoolError::Storage("keyspaces".into()))?;
         // Sequence numbers continue after the last stored event.
@@ -366,6 +376,32 @@ impl Spool {
             .send(Write { ops, done })
             .map_err(|_| SpoolError::Closed)?;
         answer.await.map_err(|_| SpoolError::Closed)?
+    }
+
+    /// Store the record of a managed source durably (replacing any under `id`).
+    pub async fn put_source(&self, id: &str, record: Vec<u8>) -> Result<(), SpoolError> {
+        self.commit(vec![Op::Put(
+            Table::Sources,
+            id.as_bytes().to_vec(),
+            record,
+        )])
+        .await
+    }
+
+    /// Remove the record of a managed source durably.
+    pub async fn remove_source(&self, id: &str) -> Result<(), SpoolError> {
+        self.commit(vec![Op::Remove(Table::Sources, id.as_bytes().to_vec())])
+            .await
+    }
+
+    /// Every stored source record, by id.
+    pub fn sources(&self) -> Result<Vec<(String, Vec<u8>)>, SpoolError> {
+        let mut all = Vec::new();
+        for guard in self.tables[Table::Sources as usize].iter() {
+            let (key, value) = guard.into_inner()?;
+            all.push((String::from_utf8_lossy(&key).into_owned(), value.to_vec()));
+        }
+        Ok(all)
     }
 
     /// Store `event` durably; returns its sequence number once it is on disk.
@@ -683,7 +719,7 @@ pub(crate) fn seq_of(key: &[u8]) -> Option<u64> {
 fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Write>,
     db: &Database,
-    tables: &[Keyspace; 6],
+    tables: &[Keyspace; 7],
     commits: &AtomicU64,
     disk: &disk::DiskWatch,
     failed: &std::sync::Mutex<Option<String>>,

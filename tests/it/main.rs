@@ -22,6 +22,7 @@ mod replicas;
 mod running;
 mod security;
 mod services;
+mod sources;
 mod specs;
 mod support;
 mod vectors;

@@ -41,6 +41,17 @@ impl Running {
         }
     }
 
+    /// Stop the process (SIGKILL) and start it again on the same directory and configuration.
+    pub(crate) fn restart(&mut self, envs: &[(&str, &str)]) {
+        drop(self.server.take());
+        let path = self.dir.join("hookgate.toml");
+        self.server = Some(Serve::start(
+            &["--config", path.to_str().unwrap()],
+            &self.dir,
+            envs,
+        ));
+    }
+
     /// The process.
     pub(crate) fn server(&self) -> &Serve {
         self.server.as_ref().unwrap()

@@ -154,7 +154,7 @@ impl Key {
             _ => {
                 // Raw secrets were held to their minimum when loaded; a base64 one is checked
                 // here, once decoded.
-                if encoding == KeyEncoding::Base64 && bytes.len() < MIN_SECRET_BYTES {
+                if matches!(encoding, KeyEncoding::Base64) && bytes.len() < MIN_SECRET_BYTES {
                     return Err(KeyError::TooShort {
                         origin: origin(),
                         len: bytes.len(),
