@@ -3,7 +3,8 @@
 //! It is **off by default** and listens on its own address (`[admin] listen`, loopback unless
 //! `allow_remote = true`), never on the webhook listener, so senders cannot reach it. Every
 //! request needs `Authorization: Bearer <token>`; the token is compared in constant time (both
-//! sides hashed first) and a missing or wrong one gets 401. Answers are built from stored
+//! sides hashed first) and a missing or wrong one gets 401. A tenant's token ([`Tokens`]) sees
+//! only its tenant's sources and their events: anything else is 404. Answers are built from stored
 //! event records, which never hold credentials, and never include configured secrets.
 //!
 //! | Method and path | What it does |
@@ -18,6 +19,10 @@
 //! | `POST /dead/retry?<filter>` | retry the matching dead letters |
 //! | `GET /ui`, `GET /ui/events/{seq}` | the event inbox: HTML pages with replay and retry buttons; sign in at `/ui/login` with the token |
 //! | `GET /metrics` | every metric, Prometheus text format ([`crate::observe`]) |
+//! | `POST /sources`, `GET /sources`, `GET`/`PATCH`/`DELETE /sources/{id}` | sources managed at runtime ([`crate::sources`]) |
+//! | `POST /sources/{id}/secrets`, `PATCH`/`DELETE /sources/{id}/secrets/{fingerprint}` | rotate and retire secrets |
+//! | `POST /sources/{id}/test` | a signed sample through the source's stages, each stage's verdict |
+//! | `GET /events/available?source=NAME` | the event types the source's spec knows |
 //! | `GET /healthz`, `GET /readyz` | liveness and readiness ([`crate::health`]), from [`probes`]: **no token** |
 //!
 //! A filter is any of `source`, `type` (exact or glob), `id`, `status` (pending, retrying,

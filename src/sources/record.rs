@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{DEFAULT_OVERLAP, SourceError};
 use crate::auth::signature::{Algorithm, KeyEncoding};
 use crate::auth::{Secret, secret};
-use crate::config::{AuthConfig, IdPlaceConfig, SourceConfig};
+use crate::config::{AuthConfig, DecompressConfig, IdPlaceConfig, SourceConfig};
 use crate::source::Profile;
 use crate::spec::UnknownEvents;
 use crate::spool::SpoolRoute;
@@ -83,6 +83,8 @@ pub struct CreateSource {
     pub keep_headers: Option<Vec<String>>,
     /// `max_body_bytes`.
     pub max_body_bytes: Option<usize>,
+    /// `decompress` (`{"max_bytes": N}`).
+    pub decompress: Option<DecompressConfig>,
     /// `validate`.
     pub validate: Option<bool>,
     /// `unknown_events`.
@@ -216,6 +218,9 @@ impl SourceRecord {
                 ));
             }
         }
+        if request.decompress.is_some_and(|d| d.max_bytes == 0) {
+            problems.push("decompress.max_bytes must be above 0".into());
+        }
         if tenant.as_deref().is_some_and(|t| !valid_name(t)) {
             problems.push("tenant: 1 to 64 letters, digits, - or _".into());
         }
@@ -228,6 +233,7 @@ impl SourceRecord {
             event_id: request.event_id,
             keep_headers: request.keep_headers,
             max_body_bytes: request.max_body_bytes,
+            decompress: request.decompress,
             validate: request.validate,
             unknown_events: request.unknown_events,
             form_field: request.form_field,
