@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::secret::Secret;
-use super::signature::{SignError, strip_prefix_ignore_case};
+use super::signature::{SignError, append_query, strip_prefix_ignore_case};
 use crate::rejection::Rejection;
 
 /// Where the token travels.
@@ -141,22 +141,7 @@ impl TokenScheme {
             return Ok(());
         }
         let (param, value) = self.query_pair().ok_or(SignError::NoKey)?;
-        let pair: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair(&param, &value)
-            .finish();
-        let path = head.uri.path();
-        let joined = match head.uri.query() {
-            Some(q) => format!("{path}?{q}&{pair}"),
-            None => format!("{path}?{pair}"),
-        };
-        let mut parts = std::mem::take(&mut head.uri).into_parts();
-        parts.path_and_query = Some(
-            joined
-                .parse()
-                .map_err(|e: http::uri::InvalidUri| SignError::Request(e.to_string()))?,
-        );
-        head.uri = Uri::from_parts(parts).map_err(|e| SignError::Request(e.to_string()))?;
-        Ok(())
+        append_query(head, &param, &value)
     }
 
     /// The header a sender configured with the first secret would send, for header tokens.

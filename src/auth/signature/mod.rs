@@ -313,17 +313,7 @@ impl SignatureScheme {
             Found::Absent if format.content.uses(&Part::Id) => return Err(Rejection::MissingId),
             Found::Absent => None,
         };
-        let pieces = Pieces {
-            head,
-            body,
-            id: id.as_deref().unwrap_or_default(),
-            timestamp: timestamp
-                .as_deref()
-                .map(<[u8]>::trim_ascii)
-                .unwrap_or_default(),
-            public_url: format.public_url.as_deref().unwrap_or_default(),
-            signature_param: self.signature_param(),
-        };
+        let pieces = self.pieces(head, body, id.as_deref(), timestamp.as_deref());
 
         let mut matched = Choice::from(0);
         let mut key_index = 0u64;
@@ -406,17 +396,25 @@ impl SignatureScheme {
             _ if format.content.uses(&Part::Id) => return Err(Rejection::MissingId),
             _ => None,
         };
-        Ok(self.content_of(&Pieces {
+        Ok(self.content_of(&self.pieces(head, body, id.as_deref(), timestamp.as_deref())))
+    }
+
+    /// What the template's parts stand for in this request.
+    fn pieces<'a>(
+        &'a self,
+        head: &'a Parts,
+        body: &'a [u8],
+        id: Option<&'a [u8]>,
+        timestamp: Option<&'a [u8]>,
+    ) -> Pieces<'a> {
+        Pieces {
             head,
             body,
-            id: id.as_deref().unwrap_or_default(),
-            timestamp: timestamp
-                .as_deref()
-                .map(<[u8]>::trim_ascii)
-                .unwrap_or_default(),
-            public_url: format.public_url.as_deref().unwrap_or_default(),
+            id: id.unwrap_or_default(),
+            timestamp: timestamp.map(<[u8]>::trim_ascii).unwrap_or_default(),
+            public_url: self.format.public_url.as_deref().unwrap_or_default(),
             signature_param: self.signature_param(),
-        }))
+        }
     }
 
     fn signature_param(&self) -> Option<&str> {
@@ -480,14 +478,7 @@ impl SignatureScheme {
         }
         let len = format.algorithm.output_len();
         let mut tag = [0u8; 64];
-        let pieces = Pieces {
-            head,
-            body,
-            id: id.as_bytes(),
-            timestamp: timestamp.as_bytes(),
-            public_url: format.public_url.as_deref().unwrap_or_default(),
-            signature_param: self.signature_param(),
-        };
+        let pieces = self.pieces(head, body, Some(id.as_bytes()), Some(timestamp.as_bytes()));
         mac.compute(
             |sink| pieces.feed(format.content.parts(), sink),
             &mut tag[..len],
@@ -693,6 +684,26 @@ fn fresh_id() -> String {
     format!("msg_{}", hex::encode(bytes))
 }
 
+/// Add `param=value` to the query of a request being signed.
+pub(crate) fn append_query(head: &mut Parts, param: &str, value: &str) -> Result<(), SignError> {
+    let pair: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair(param, value)
+        .finish();
+    let path = head.uri.path();
+    let joined = match head.uri.query() {
+        Some(q) => format!("{path}?{q}&{pair}"),
+        None => format!("{path}?{pair}"),
+    };
+    let mut parts = std::mem::take(&mut head.uri).into_parts();
+    parts.path_and_query = Some(
+        joined
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| SignError::Request(e.to_string()))?,
+    );
+    head.uri = Uri::from_parts(parts).map_err(|e| SignError::Request(e.to_string()))?;
+    Ok(())
+}
+
 /// Put `value` at `place` in a request being signed.
 fn set(head: &mut Parts, place: &Place, value: &str) -> Result<(), SignError> {
     match place {
@@ -702,24 +713,7 @@ fn set(head: &mut Parts, place: &Place, value: &str) -> Result<(), SignError> {
             head.headers.insert(name.clone(), value);
             Ok(())
         }
-        Place::Query(param) => {
-            let pair: String = form_urlencoded::Serializer::new(String::new())
-                .append_pair(param, value)
-                .finish();
-            let path = head.uri.path();
-            let joined = match head.uri.query() {
-                Some(q) => format!("{path}?{q}&{pair}"),
-                None => format!("{path}?{pair}"),
-            };
-            let mut parts = std::mem::take(&mut head.uri).into_parts();
-            parts.path_and_query = Some(
-                joined
-                    .parse()
-                    .map_err(|e: http::uri::InvalidUri| SignError::Request(e.to_string()))?,
-            );
-            head.uri = Uri::from_parts(parts).map_err(|e| SignError::Request(e.to_string()))?;
-            Ok(())
-        }
+        Place::Query(param) => append_query(head, param, value),
         Place::SignatureItem(_) => Err(SignError::Request(
             "a signature item cannot hold this value".into(),
         )),

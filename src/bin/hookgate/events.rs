@@ -267,13 +267,30 @@ async fn over_http(base: &str, token: &str, call: Call) -> anyhow::Result<Value>
     let reply = hookgate::send::post(request)
         .await
         .with_context(|| format!("cannot reach the admin API at {base}"))?;
+    answer_of(&reply)
+}
+
+/// The admin API's JSON answer, or an error saying what it refused and why (with the problems
+/// it listed, if any).
+pub(crate) fn answer_of(reply: &hookgate::send::Reply) -> anyhow::Result<Value> {
     let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     if !reply.status.is_success() {
         let message = value
             .get("message")
             .and_then(Value::as_str)
             .unwrap_or("no message");
-        bail!("the admin API answered {}: {message}", reply.status);
+        let problems: String = value
+            .get("problems")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|p| format!("\n  - {p}"))
+            .collect();
+        bail!(
+            "the admin API answered {}: {message}{problems}",
+            reply.status
+        );
     }
     Ok(value)
 }

@@ -178,28 +178,7 @@ impl Api {
         let reply = hookgate::send::post(request)
             .await
             .with_context(|| format!("cannot reach the admin API at {}", self.base))?;
-        let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-        if !reply.status.is_success() {
-            let message = value
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("no message");
-            let problems = value
-                .get("problems")
-                .and_then(Value::as_array)
-                .map(|p| {
-                    p.iter()
-                        .filter_map(Value::as_str)
-                        .map(|s| format!("\n  - {s}"))
-                        .collect::<String>()
-                })
-                .unwrap_or_default();
-            bail!(
-                "the admin API answered {}: {message}{problems}",
-                reply.status
-            );
-        }
-        Ok(value)
+        crate::events::answer_of(&reply)
     }
 }
 
