@@ -191,6 +191,19 @@ impl Registry {
                     continue;
                 }
             };
+            // A source added to the configuration file since may have taken its name or path.
+            if let Err(conflict) = self.check_unique(&record) {
+                tracing::error!(%id, %conflict, "stored source not mounted");
+                self.write().insert(
+                    id,
+                    Entry {
+                        record,
+                        read_only: false,
+                        built: None,
+                    },
+                );
+                continue;
+            }
             let built = match self.build(&record) {
                 Ok(source) => {
                     self.apply(&record, &source);

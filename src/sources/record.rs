@@ -217,6 +217,10 @@ impl SourceRecord {
                     "path {path:?} must be an absolute path like /hooks/x"
                 ));
             }
+            // The probes answer there; a source must not shadow them.
+            if ["/healthz", "/readyz"].contains(&path.as_str()) {
+                problems.push(format!("path {path} is the gateway's own probe"));
+            }
         }
         if request.decompress.is_some_and(|d| d.max_bytes == 0) {
             problems.push("decompress.max_bytes must be above 0".into());

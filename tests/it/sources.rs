@@ -424,6 +424,16 @@ async fn invalid_sources_are_refused_with_every_problem_and_names_stay_unique() 
             .contains("no such destination"),
         "{answer}"
     );
+    // Nor shadow the gateway's probes.
+    let (status, answer) = api(
+        "POST",
+        &format!("{admin}/sources"),
+        ACME,
+        Some(json!({"name": "probe", "profile": "homa", "path": "/readyz"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["problems"].to_string().contains("probe"), "{answer}");
     // A tenant cannot create in another tenant.
     let (status, answer) = api(
         "POST",
