@@ -44,7 +44,7 @@ impl Verified {
         &self.raw
     }
 
-    /// The scheme that verified the request (`"hmac"`, `"token"`).
+    /// The scheme that verified the request (`"hmac"`, `"ed25519"`, `"token"`).
     pub fn scheme(&self) -> &'static str {
         self.scheme
     }
