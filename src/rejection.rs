@@ -139,6 +139,12 @@ rejections! {
     UnknownSource => (NOT_FOUND, "unknown_source", "no webhook source is mounted at this path"),
     /// 405: webhook endpoints accept POST only.
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "webhook endpoints accept POST only"),
+    /// 400: a sender's unsigned endpoint check (Okta, Dropbox, Microsoft Graph) carries no
+    /// challenge to answer.
+    MissingChallenge => (BAD_REQUEST, "missing_challenge", "the endpoint check carries no challenge"),
+    /// 400: the endpoint check's challenge is repeated, too long, or has characters no sender
+    /// uses; it is not echoed.
+    InvalidChallenge => (BAD_REQUEST, "invalid_challenge", "the endpoint check's challenge is not one this endpoint echoes"),
     /// 501: the handler for this event type is not implemented yet.
     NotImplemented => (NOT_IMPLEMENTED, "not_implemented", "the handler for this event is not implemented"),
     /// 500: the pipeline is assembled wrongly (for example a stage without the one it needs before it).

@@ -495,6 +495,19 @@ impl SignatureScheme {
         }
     }
 
+    /// The HMAC of `message` under the secret at `key_index` (as [`Verdict::key_index`] and
+    /// [`Verified`](crate::event::Verified) report it), for answers a sender checks with its
+    /// own copy of the secret (Zoom's `encryptedToken`). `None` for Ed25519 or an unknown index.
+    pub fn mac_with(&self, key_index: usize, message: &[u8]) -> Option<Vec<u8>> {
+        let key = self.keys.iter().find(|k| k.index == key_index)?;
+        let Material::Mac(mac) = &key.material else {
+            return None;
+        };
+        let mut out = vec![0u8; self.format.algorithm.output_len()];
+        mac.compute(|sink| sink(message), &mut out);
+        Some(out)
+    }
+
     /// The signature header a sender would attach to `body`, for formats that sign the body alone
     /// into a header (no timestamp, no id); `None` otherwise or without an HMAC secret. See
     /// [`sign_into`](Self::sign_into) for the rest.
