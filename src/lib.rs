@@ -39,14 +39,18 @@
 //! * [`auth`]: Authenticate, signatures and tokens on the raw bytes; one signature engine for
 //!   every sender ([`auth::signature`]), secrets with expiry, timestamp windows, the replay cache.
 //! * [`parse`]: Parse, JSON once, event type and id into an [`Event`].
-//! * [`handshake`]: AnswerHandshake, a sender's endpoint check (Slack's `url_verification`).
+//! * [`handshake`]: a sender's endpoint check: AnswerHandshake for the signed ones (Slack,
+//!   Zoom), AnswerUnsignedCheck before verification for the rest (Microsoft Graph, Okta,
+//!   Dropbox).
+//! * [`ack`]: Acknowledge, the one success status a sender counts (`ack_status`).
 //! * [`validate`]: Validate, the schema check seam (422).
 //! * [`dedup`]: Dedup, the two-phase claim/commit/release protocol and its stores.
 //! * [`route`]: Router, event types and globs to async handlers.
 //! * [`pipeline`]: all of the above for one source, in the safe order, as one layer.
 //! * [`gateway`]: many sources on one listener, by path.
 //! * [`source`]: sender profiles (the seeds ninjaone, ninjarmm, webnet, homa, opscenter; the
-//!   presets standard-webhooks, github, stripe, slack, shopify; generic).
+//!   presets standard-webhooks, github, stripe, slack, shopify, zoom, microsoft-graph, okta,
+//!   dropbox; generic).
 //! * [`sources`]: sources managed at runtime through the admin API, per tenant.
 //! * [`config`]: the TOML configuration of `hookgate serve` and its checks.
 //! * [`app`]: builds a gateway from a configuration; the embedded default.
@@ -66,6 +70,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ack;
 pub mod admin;
 pub mod answer;
 pub mod app;

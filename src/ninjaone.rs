@@ -200,6 +200,12 @@ impl Registration {
                 url.push(if url.contains('?') { '&' } else { '?' });
                 url.push_str(&pair);
             }
+            TokenLocation::ClientState => {
+                return bad(format!(
+                    "source {} reads its token from the body (Microsoft Graph); NinjaOne sends                      it in a header or the query string",
+                    source.name()
+                ));
+            }
         }
         if activities.is_empty() {
             return bad("name at least one --activities TYPE=* (e.g. CONDITION=*)".into());

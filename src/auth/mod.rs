@@ -104,7 +104,7 @@ impl Scheme {
         match self {
             Self::Signature(s) => s.verify(head, body, now),
             Self::Token(s) => s
-                .verify(&head.headers, &head.uri, now)
+                .verify_request(&head.headers, &head.uri, body, now)
                 .map(Verdict::untimed),
         }
     }
@@ -115,7 +115,7 @@ impl Scheme {
         match self {
             Self::Signature(s) => s.check(head, body, now),
             Self::Token(s) => s
-                .verify(&head.headers, &head.uri, now)
+                .verify_request(&head.headers, &head.uri, body, now)
                 .map(Verdict::untimed),
         }
     }
@@ -173,7 +173,7 @@ impl Scheme {
             Self::Token(s) => Box::new(
                 match s.location() {
                     TokenLocation::Header { name, .. } => Some(name),
-                    TokenLocation::Query { .. } => None,
+                    TokenLocation::Query { .. } | TokenLocation::ClientState => None,
                 }
                 .into_iter(),
             ),

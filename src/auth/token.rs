@@ -4,6 +4,11 @@
 //! headers to send with every callback (typically `Authorization: Bearer <token>`), or puts a token in
 //! the URL. This scheme checks that token.
 //!
+//! Okta's event hooks send the secret the admin typed in as the whole `Authorization` value.
+//! Microsoft Graph's change notifications carry it in the body: each notification's
+//! `clientState` ([`TokenLocation::ClientState`]); the body is read for it, nothing else, and
+//! every notification of a batch must carry it.
+//!
 //! Both sides are hashed with SHA-256 before the constant-time comparison, so the comparison takes
 //! the same time whatever the presented token's length or content.
 
@@ -34,6 +39,23 @@ pub enum TokenLocation {
         /// Parameter name.
         param: String,
     },
+    /// Microsoft Graph's: the `clientState` of every notification in the JSON body's `value`
+    /// array (each must match; a body without one is refused).
+    ClientState,
+}
+
+/// The part of a Microsoft Graph notification batch that authenticates it. Unknown fields are
+/// skipped; a repeated field fails (parsers could disagree on which copy counts).
+#[derive(serde::Deserialize)]
+struct Batch<'a> {
+    #[serde(borrow)]
+    value: Vec<Notification<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Notification<'a> {
+    #[serde(rename = "clientState", borrow, default)]
+    client_state: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// A static token compared in constant time against every current secret.
@@ -68,18 +90,87 @@ impl TokenScheme {
         &self.location
     }
 
-    /// Check the token in the request with the secrets valid at `now`. Returns the index of the
-    /// matching secret.
+    /// Check the token in the request (head and exact body) with the secrets valid at `now`.
+    /// Returns the index of the matching secret.
+    pub fn verify_request(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<usize, Rejection> {
+        if self.location != TokenLocation::ClientState {
+            return self.verify(headers, uri, now);
+        }
+        self.any_valid(now)?;
+        let batch: Batch<'_> = serde_json::from_slice(body).map_err(|_| Rejection::MissingToken)?;
+        let mut index = None;
+        let mut matched = Choice::from(1);
+        for notification in &batch.value {
+            let state = notification
+                .client_state
+                .as_deref()
+                .ok_or(Rejection::MissingToken)?;
+            match self.matching(Sha256::digest(state.as_bytes()).into(), now) {
+                Some(i) => {
+                    index.get_or_insert(i);
+                }
+                None => matched = Choice::from(0),
+            }
+        }
+        match index {
+            Some(i) if bool::from(matched) => Ok(i),
+            // An empty batch authenticates nothing.
+            None if batch.value.is_empty() => Err(Rejection::MissingToken),
+            _ => Err(Rejection::InvalidToken),
+        }
+    }
+
+    fn any_valid(&self, now: SystemTime) -> Result<(), Rejection> {
+        if self
+            .digests
+            .iter()
+            .any(|(_, end)| end.is_none_or(|end| now < end))
+        {
+            Ok(())
+        } else {
+            Err(Rejection::NoSecret)
+        }
+    }
+
+    /// The index of the secret valid at `now` whose digest is `digest`, compared with every one
+    /// in constant time.
+    fn matching(&self, digest: [u8; 32], now: SystemTime) -> Option<usize> {
+        let valid = |not_after: &Option<SystemTime>| not_after.is_none_or(|end| now < end);
+        let mut matched = Choice::from(0);
+        let mut index = None;
+        for (i, (expected, _)) in self
+            .digests
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, end))| valid(end))
+        {
+            let eq = expected.ct_eq(&digest);
+            // Which key matched is not secret (it is logged as a rotation aid); that the token
+            // matched at all is what the constant-time comparison protects.
+            if index.is_none() && bool::from(eq) {
+                index = Some(i);
+            }
+            matched |= eq;
+        }
+        index.filter(|_| bool::from(matched))
+    }
+
+    /// Check the token in the request's head with the secrets valid at `now`. Returns the index
+    /// of the matching secret. A body token ([`TokenLocation::ClientState`]) is not in the head:
+    /// see [`verify_request`](Self::verify_request).
     pub fn verify(
         &self,
         headers: &HeaderMap,
         uri: &Uri,
         now: SystemTime,
     ) -> Result<usize, Rejection> {
-        let valid = |not_after: &Option<SystemTime>| not_after.is_none_or(|end| now < end);
-        if !self.digests.iter().any(|(_, end)| valid(end)) {
-            return Err(Rejection::NoSecret);
-        }
+        self.any_valid(now)?;
         let digest: [u8; 32] = match &self.location {
             TokenLocation::Header { name, prefix } => {
                 let mut values = headers.get_all(name).iter();
@@ -105,27 +196,9 @@ impl TokenScheme {
                 }
                 Sha256::digest(token.as_bytes()).into()
             }
+            TokenLocation::ClientState => return Err(Rejection::MissingToken),
         };
-        let mut matched = Choice::from(0);
-        let mut index = None;
-        for (i, (expected, _)) in self
-            .digests
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, end))| valid(end))
-        {
-            let eq = expected.ct_eq(&digest);
-            // Which key matched is not secret (it is logged as a rotation aid); that the token
-            // matched at all is what the constant-time comparison protects.
-            if index.is_none() && bool::from(eq) {
-                index = Some(i);
-            }
-            matched |= eq;
-        }
-        match index {
-            Some(i) if bool::from(matched) => Ok(i),
-            _ => Err(Rejection::InvalidToken),
-        }
+        self.matching(digest, now).ok_or(Rejection::InvalidToken)
     }
 
     /// The first secret valid now.
@@ -155,7 +228,7 @@ impl TokenScheme {
                 value.set_sensitive(true);
                 Some((name.clone(), value))
             }
-            TokenLocation::Query { .. } => None,
+            TokenLocation::Query { .. } | TokenLocation::ClientState => None,
         }
     }
 
@@ -167,7 +240,7 @@ impl TokenScheme {
                 param.clone(),
                 String::from_utf8_lossy(secret.expose()).into_owned(),
             )),
-            TokenLocation::Header { .. } => None,
+            TokenLocation::Header { .. } | TokenLocation::ClientState => None,
         }
     }
 }

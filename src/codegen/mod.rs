@@ -239,6 +239,10 @@ pub fn enum_name(profile: Profile) -> &'static str {
         Profile::Stripe => "StripeEvent",
         Profile::Slack => "SlackEvent",
         Profile::Shopify => "ShopifyEvent",
+        Profile::Zoom => "ZoomEvent",
+        Profile::MicrosoftGraph => "MicrosoftGraphEvent",
+        Profile::Okta => "OktaEvent",
+        Profile::Dropbox => "DropboxEvent",
         Profile::Generic => "WebhookEvent",
     }
 }
@@ -420,6 +424,10 @@ fn profile_variant(profile: Profile) -> &'static str {
         Profile::Stripe => "Stripe",
         Profile::Slack => "Slack",
         Profile::Shopify => "Shopify",
+        Profile::Zoom => "Zoom",
+        Profile::MicrosoftGraph => "MicrosoftGraph",
+        Profile::Okta => "Okta",
+        Profile::Dropbox => "Dropbox",
         Profile::Generic => "Generic",
     }
 }

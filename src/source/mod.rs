@@ -70,9 +70,24 @@ pub enum Profile {
     Slack,
     /// Shopify: `X-Shopify-Hmac-Sha256`.
     Shopify,
+    /// Zoom: `x-zm-signature: v0=<hex>` over `v0:{x-zm-request-timestamp}:{body}`, and the
+    /// `endpoint.url_validation` handshake.
+    Zoom,
+    /// Microsoft Graph change notifications: each notification's `clientState`, and the
+    /// `validationToken` check.
+    MicrosoftGraph,
+    /// Okta event hooks: the `Authorization` header's static secret, and the one-time `GET`
+    /// verification.
+    Okta,
+    /// Dropbox: `X-Dropbox-Signature: <hex>` over the body, and the `GET ?challenge=` check.
+    Dropbox,
     /// Anything else, described in configuration.
     Generic,
 }
+
+/// Which success status a sender counts: the one hookgate then answers, for new events and
+/// duplicates alike ([`crate::ack`]).
+pub use crate::ack::AckStatus;
 
 impl Profile {
     /// The five seed senders, each of which the embedded default mounts.
@@ -93,6 +108,11 @@ impl Profile {
         Self::Shopify,
     ];
 
+    /// The presets for senders that check the endpoint before they send to it (answered by
+    /// [`crate::handshake`]) and count one status as success.
+    pub const CHECKING: [Profile; 4] =
+        [Self::Zoom, Self::MicrosoftGraph, Self::Okta, Self::Dropbox];
+
     /// The profile's name in configuration.
     pub fn name(self) -> &'static str {
         match self {
@@ -106,6 +126,10 @@ impl Profile {
             Self::Stripe => "stripe",
             Self::Slack => "slack",
             Self::Shopify => "shopify",
+            Self::Zoom => "zoom",
+            Self::MicrosoftGraph => "microsoft-graph",
+            Self::Okta => "okta",
+            Self::Dropbox => "dropbox",
             Self::Generic => "generic",
         }
     }
@@ -124,6 +148,7 @@ impl Profile {
         Self::SEEDS
             .into_iter()
             .chain(Self::PRESETS)
+            .chain(Self::CHECKING)
             .chain([Self::Generic])
     }
 
@@ -132,7 +157,8 @@ impl Profile {
         Self::all().map(Self::name).collect()
     }
 
-    /// How the profile signs, for every profile but NinjaRMM's (a static token). The generic
+    /// How the profile signs, for every profile but NinjaRMM's, Okta's (static tokens) and
+    /// Microsoft Graph's (a secret in the body, [`TokenLocation::ClientState`]). The generic
     /// profile's default is `X-Signature: <hex>` HMAC-SHA256 over the body; configuration
     /// describes the rest. Standard Webhooks' is the symmetric `v1`; see
     /// [`format_for`](Self::format_for) for `v1a`.
@@ -143,7 +169,7 @@ impl Profile {
         };
         let template = |text: &str| Template::parse(text).unwrap_or_else(|_| Template::body());
         Some(match self {
-            Self::NinjaRmm => return None,
+            Self::NinjaRmm | Self::Okta | Self::MicrosoftGraph => return None,
             Self::NinjaOne => hmac("x-ninja-signature", "sha256="),
             // webnet documents the prefix; Homa and Ops-Center send bare hex. The prefix is
             // optional on input either way.
@@ -185,7 +211,33 @@ impl Profile {
                 encoding: Encoding::Base64,
                 ..SignatureFormat::hmac(Place::header("x-shopify-hmac-sha256"))
             },
+            // developers.zoom.us/docs/api/webhooks/#verify-webhook-events: the timestamp is in
+            // seconds.
+            Self::Zoom => SignatureFormat {
+                prefix: "v0=".into(),
+                content: template("v0:{timestamp}:{body}"),
+                timestamp: vec![Place::header("x-zm-request-timestamp")],
+                ..SignatureFormat::hmac(Place::header("x-zm-signature"))
+            },
+            // dropbox.com/developers/reference/webhooks: HMAC-SHA256 of the body, app secret.
+            Self::Dropbox => hmac("x-dropbox-signature", ""),
         })
+    }
+
+    /// Where a token profile's token is: NinjaRMM's `Authorization: Bearer <token>`, Okta's
+    /// whole `Authorization` value (the secret the admin typed in, no scheme word), Microsoft
+    /// Graph's `clientState`. `None` for signing profiles.
+    pub fn token_location(self) -> Option<TokenLocation> {
+        let authorization = |prefix: &str| TokenLocation::Header {
+            name: http::header::AUTHORIZATION,
+            prefix: prefix.into(),
+        };
+        match self {
+            Self::NinjaRmm => Some(authorization("Bearer ")),
+            Self::Okta => Some(authorization("")),
+            Self::MicrosoftGraph => Some(TokenLocation::ClientState),
+            _ => None,
+        }
     }
 
     /// The format for these secrets: [`format`](Self::format), except that Standard Webhooks
@@ -207,13 +259,10 @@ impl Profile {
     /// and `whpk_`).
     pub fn try_scheme(self, secrets: &[Secret]) -> Result<Scheme, Vec<String>> {
         let Some(format) = self.format_for(secrets) else {
-            return Ok(Scheme::Token(TokenScheme::new(
-                TokenLocation::Header {
-                    name: http::header::AUTHORIZATION,
-                    prefix: "Bearer ".into(),
-                },
-                secrets,
-            )));
+            let location = self
+                .token_location()
+                .ok_or_else(|| vec![format!("profile {} has no authentication", self.name())])?;
+            return Ok(Scheme::Token(TokenScheme::new(location, secrets)));
         };
         if self == Self::StandardWebhooks
             && format.algorithm != Algorithm::Ed25519
@@ -240,22 +289,42 @@ impl Profile {
                 }
                 match self.format_for(secrets) {
                     Some(format) => Scheme::Signature(SignatureScheme::lenient(format, secrets)),
-                    // Token schemes take any secret; this arm is not reached.
+                    // Token schemes take any secret; this arm is not reached (and would refuse
+                    // everything without a location).
                     None => Scheme::Token(TokenScheme::new(
-                        TokenLocation::Header {
-                            name: http::header::AUTHORIZATION,
-                            prefix: "Bearer ".into(),
+                        self.token_location().unwrap_or(TokenLocation::ClientState),
+                        if self.token_location().is_some() {
+                            secrets
+                        } else {
+                            &[]
                         },
-                        secrets,
                     )),
                 }
             }
         }
     }
 
-    /// The handshake the sender expects answered (Slack's `url_verification`).
+    /// The endpoint check the sender expects answered ([`crate::handshake`]).
     pub fn handshake(self) -> Option<Handshake> {
-        (self == Self::Slack).then_some(Handshake::SlackUrlVerification)
+        match self {
+            Self::Slack => Some(Handshake::SlackUrlVerification),
+            Self::Zoom => Some(Handshake::ZoomUrlValidation),
+            Self::MicrosoftGraph => Some(Handshake::MicrosoftGraphValidation),
+            Self::Okta => Some(Handshake::OktaVerification),
+            Self::Dropbox => Some(Handshake::DropboxChallenge),
+            _ => None,
+        }
+    }
+
+    /// The one success status the sender counts, where it counts only one; `None`: hookgate's
+    /// usual `202 accepted` / `200 duplicate`. Zoom (200 or 204 within 3 s), Okta (200) and
+    /// Dropbox (any other status is retried) get 200; Microsoft Graph expects 202.
+    pub fn ack_status(self) -> Option<AckStatus> {
+        match self {
+            Self::Zoom | Self::Okta | Self::Dropbox => Some(AckStatus::Ok),
+            Self::MicrosoftGraph => Some(AckStatus::Accepted),
+            _ => None,
+        }
     }
 
     /// Where the profile's event type, id and timestamp live.
@@ -315,6 +384,30 @@ impl Profile {
                 vec![header("x-shopify-webhook-id"), header("x-shopify-event-id")],
                 None,
             ),
+            // `meeting.started`; Zoom sends no event id, so the fact itself is the id.
+            Self::Zoom => (
+                &["/event"],
+                vec![IdPlace::Composite(pointers(&[
+                    "/event",
+                    "/event_ts",
+                    "/payload",
+                ]))],
+                Some("/event_ts"),
+            ),
+            // The change type of the first notification (`created`, `updated`, `deleted`);
+            // a batch is retried whole, so its notifications are the id.
+            Self::MicrosoftGraph => (&["/value/0/changeType"], vec![pointer("/value")], None),
+            // `data.events[].eventType` (`user.session.start`); `eventId` is the delivery's.
+            Self::Okta => (
+                &["/data/events/0/eventType"],
+                vec![pointer("/eventId")],
+                Some("/eventTime"),
+            ),
+            // Dropbox says only "these accounts changed": the same body stands for every later
+            // change of the same accounts, so a body hash would swallow real notifications as
+            // duplicates. Each delivery is its own event (a retry is processed again, which a
+            // "go and look" ping tolerates).
+            Self::Dropbox => (&["key:/list_folder"], vec![IdPlace::Delivery], None),
             Self::Generic => (&["/type"], Vec::new(), None),
         };
         let form_field = matches!(self, Self::GitHub | Self::Slack).then(|| "payload".to_owned());
@@ -421,6 +514,7 @@ pub struct Source {
     spec: Option<Arc<Spec>>,
     unknown_events: UnknownEvents,
     handshake: Option<Handshake>,
+    ack: Option<AckStatus>,
 }
 
 impl Source {
@@ -440,13 +534,15 @@ impl Source {
             spec: None,
             unknown_events: UnknownEvents::default(),
             handshake: None,
+            ack: None,
         }
     }
 
     /// A source using a profile's preset scheme, shape and built-in spec.
     pub fn from_profile(name: impl Into<Arc<str>>, profile: Profile, secrets: &[Secret]) -> Self {
         let source = Self::new(name, profile.scheme(secrets), profile.shape())
-            .handshake(profile.handshake());
+            .handshake(profile.handshake())
+            .ack_status(profile.ack_status());
         match profile.spec() {
             Some(Ok(spec)) => source.with_spec(spec),
             Some(Err(error)) => {
@@ -506,6 +602,18 @@ impl Source {
     /// The handshake the source answers, if any.
     pub fn handshake_kind(&self) -> Option<Handshake> {
         self.handshake
+    }
+
+    /// Answer every success (new event or duplicate) with this one status, for a sender that
+    /// counts only it as success; `None`: `202 accepted` and `200 duplicate`.
+    pub fn ack_status(mut self, ack: Option<AckStatus>) -> Self {
+        self.ack = ack;
+        self
+    }
+
+    /// The one success status the source answers, if set.
+    pub fn ack(&self) -> Option<AckStatus> {
+        self.ack
     }
 
     /// The source's name.

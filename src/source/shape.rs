@@ -11,6 +11,10 @@
 //!   `sha256:<hex>` over the parts, where JSON values are written in a canonical form (keys sorted,
 //!   no whitespace), so a sender that re-serialises its payload on retry still produces the same id.
 //!
+//! * **`delivery`**: every delivery is its own event, with a random id (`delivery:<hex>`), for a
+//!   sender whose bodies carry no identity and repeat for distinct events (Dropbox's "these
+//!   accounts changed"). Such a source is not deduplicated: a retry is processed again.
+//!
 //! If no place resolves, the id is `sha256:<hex>` of the raw body.
 
 use std::borrow::Cow;
@@ -45,6 +49,8 @@ pub enum IdPlace {
     Single(IdPart),
     /// Several parts hashed together; all must be present.
     Composite(Vec<IdPart>),
+    /// A random id for each delivery (`delivery` in configuration): no deduplication.
+    Delivery,
 }
 
 /// Why an id place or pointer in a configuration is not valid.
@@ -82,7 +88,9 @@ impl fmt::Display for IdPart {
 pub struct EventShape {
     /// JSON pointers (or `header:NAME`) whose values, joined by `.`, form the event type. The
     /// first must be present; later ones are appended when present (NinjaRMM: `/activityType` +
-    /// `/statusCode`; GitHub: `header:X-GitHub-Event` + `/action`).
+    /// `/statusCode`; GitHub: `header:X-GitHub-Event` + `/action`). `key:/a/b` stands for the
+    /// name `b` when `/a/b` holds anything (Dropbox's `{"list_folder": {...}}` is a
+    /// `list_folder` event).
     pub kind: Vec<String>,
     /// Places the event id is taken from, in order; see the [module docs](self).
     pub id: Vec<IdPlace>,
@@ -126,14 +134,22 @@ impl EventShape {
     ) -> Result<EventKind, Rejection> {
         let mut kind = String::new();
         for (i, place) in self.kind.iter().enumerate() {
-            let text = match place.strip_prefix("header:") {
-                Some(name) => headers
-                    .get(name.trim())
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned),
-                None => pointer::<F>(json.clone(), place).and_then(|v| scalar_text::<F>(&v)),
+            let text = if let Some(at) = place.strip_prefix("key:") {
+                pointer::<F>(json.clone(), at)
+                    .filter(|v| !v.is_null())
+                    .and(at.rsplit('/').next())
+                    .filter(|key| !key.is_empty())
+                    .map(str::to_owned)
+            } else {
+                match place.strip_prefix("header:") {
+                    Some(name) => headers
+                        .get(name.trim())
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned),
+                    None => pointer::<F>(json.clone(), place).and_then(|v| scalar_text::<F>(&v)),
+                }
             };
             match text {
                 Some(text) => {
@@ -198,6 +214,7 @@ impl EventShape {
                         return id;
                     }
                 }
+                IdPlace::Delivery => return delivery_id(),
             }
         }
         hashed(Sha256::new_with_prefix(raw))
@@ -242,6 +259,23 @@ fn composite<'a, F: Json>(
         hasher.update(inner.finalize());
     }
     Some(hashed(hasher))
+}
+
+/// A fresh random id (128 bits), unique across processes and replicas sharing a dedup store;
+/// should the system's generator fail, the receipt time and a process counter instead.
+fn delivery_id() -> EventId {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        bytes[..8].copy_from_slice(&(nanos as u64).to_be_bytes());
+        bytes[8..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    }
+    EventId::new(format!("delivery:{}", hex::encode(bytes)))
 }
 
 fn hashed(hasher: Sha256) -> EventId {
