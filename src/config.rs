@@ -338,8 +338,13 @@ pub struct SourceConfig {
     pub unknown_events: Option<crate::spec::UnknownEvents>,
     /// Form-encoded bodies: the field holding the JSON (`payload` for github and slack).
     pub form_field: Option<String>,
-    /// A sender's endpoint check to answer: `slack` (the slack profile's default), or `none`.
+    /// A sender's endpoint check to answer: `slack`, `zoom`, `microsoft-graph`, `okta`,
+    /// `dropbox` (each the default of its profile), or `none`.
     pub handshake: Option<String>,
+    /// The one success status the sender counts: 200, 202 or 204 (no body). New events and
+    /// duplicates alike are answered with it. Absent: the profile's (200 for zoom, okta and
+    /// dropbox, 202 for microsoft-graph), else `202 accepted` and `200 duplicate`.
+    pub ack_status: Option<u16>,
 }
 
 impl SourceConfig {

@@ -1,7 +1,9 @@
 //! Gateway: one listener, many sources, each mounted at its own path.
 //!
 //! [`Gateway`] answers 404 for a path where no source is mounted and 405 (with `Allow: POST`) for
-//! any method but POST on a source's path; everything else goes to that source's pipeline. Paths
+//! any method but POST on a source's path; everything else goes to that source's pipeline. A
+//! source whose sender checks the endpoint with a GET (Okta, Dropbox) is mounted
+//! [answering GET](Mounts::insert_answering_get) too (`Allow: GET, POST`). Paths
 //! match exactly: no prefix matching, no decoding of `%2F` or `..`.
 //!
 //! With [`health`](Gateway::health), `GET /healthz` and `GET /readyz` are answered too (see
@@ -37,7 +39,20 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The response body every mounted service is converted to.
 pub type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
 
-type Mounted<B> = BoxCloneSyncService<Request<B>, Response<GatewayBody>, Infallible>;
+/// A mounted service, and whether GET reaches it (a sender's GET endpoint check).
+struct Mounted<B> {
+    service: BoxCloneSyncService<Request<B>, Response<GatewayBody>, Infallible>,
+    get: bool,
+}
+
+impl<B> Clone for Mounted<B> {
+    fn clone(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+            get: self.get,
+        }
+    }
+}
 
 /// Routes requests to sources by path; see the [module docs](self).
 ///
@@ -78,8 +93,38 @@ impl<B> fmt::Debug for Mounts<B> {
 }
 
 impl<B: Send + 'static> Mounts<B> {
-    /// Serve `service` at exactly `path`, replacing what was there.
+    /// Serve `service` at exactly `path` (POST only), replacing what was there.
     pub fn insert<S, ResBody>(&self, path: impl Into<String>, service: S)
+    where
+        S: Service<Request<B>, Response = Response<ResBody>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        ResBody: Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
+    {
+        self.insert_methods(path.into(), service, false);
+    }
+
+    /// Serve `service` at exactly `path` for GET as well as POST (for a sender that checks the
+    /// endpoint with a GET; the service answers that check), replacing what was there.
+    pub fn insert_answering_get<S, ResBody>(&self, path: impl Into<String>, service: S)
+    where
+        S: Service<Request<B>, Response = Response<ResBody>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        ResBody: Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
+    {
+        self.insert_methods(path.into(), service, true);
+    }
+
+    fn insert_methods<S, ResBody>(&self, path: String, service: S, get: bool)
     where
         S: Service<Request<B>, Response = Response<ResBody>, Error = Infallible>
             + Clone
@@ -94,10 +139,13 @@ impl<B: Send + 'static> Mounts<B> {
             BoxCloneSyncService::new(service.map_response(|r: Response<ResBody>| {
                 r.map(|b| b.map_err(Into::into).boxed_unsync())
             }));
-        let path = path.into();
+        let mounted = Mounted {
+            service: boxed,
+            get,
+        };
         self.table.rcu(|table| {
             let mut table = HashMap::clone(table);
-            table.insert(path.clone(), boxed.clone());
+            table.insert(path.clone(), mounted.clone());
             table
         });
     }
@@ -165,6 +213,23 @@ impl<B: Send + 'static> Gateway<B> {
         self
     }
 
+    /// Serve `service` at exactly `path` for GET as well as POST: for a source whose sender
+    /// checks the endpoint with a GET ([`Handshake::answers_get`](crate::handshake::Handshake::answers_get)).
+    pub fn mount_answering_get<S, ResBody>(self, path: impl Into<String>, service: S) -> Self
+    where
+        S: Service<Request<B>, Response = Response<ResBody>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        ResBody: Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
+    {
+        self.mounts.insert_answering_get(path, service);
+        self
+    }
+
     /// The mounted paths, sorted.
     pub fn paths(&self) -> Vec<String> {
         self.mounts.paths()
@@ -207,7 +272,7 @@ impl<B: Send + 'static> Service<Request<B>> for Gateway<B> {
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let table = self.mounts.table.load();
-        let Some(service) = table.get(req.uri().path()) else {
+        let Some(mounted) = table.get(req.uri().path()) else {
             if let Some(health) = &self.health {
                 let probe = matches!(*req.method(), Method::GET | Method::HEAD);
                 match req.uri().path() {
@@ -223,10 +288,20 @@ impl<B: Send + 'static> Service<Request<B>> for Gateway<B> {
             }
             return Box::pin(async { Ok(reject(Rejection::UnknownSource)) });
         };
-        if req.method() != Method::POST {
-            return Box::pin(async { Ok(reject(Rejection::MethodNotAllowed)) });
+        let get = mounted.get;
+        if req.method() != Method::POST && !(get && req.method() == Method::GET) {
+            return Box::pin(async move {
+                let mut response = reject(Rejection::MethodNotAllowed);
+                if get {
+                    response.headers_mut().insert(
+                        http::header::ALLOW,
+                        http::HeaderValue::from_static("GET, POST"),
+                    );
+                }
+                Ok(response)
+            });
         }
-        let service = service.clone();
+        let service = mounted.service.clone();
         Box::pin(service.oneshot(req))
     }
 }

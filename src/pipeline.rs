@@ -3,11 +3,15 @@
 //! [`Pipeline`] composes the stages in the only safe order:
 //!
 //! ```text
-//! Observe -> BodyLimit -> Authenticate -> Parse -> AnswerHandshake -> Validate -> Dedup -> (your service, usually a Router)
+//! Observe -> Acknowledge -> AnswerUnsignedCheck -> BodyLimit -> Authenticate -> Parse
+//!     -> AnswerHandshake -> Validate -> Dedup -> (your service, usually a Router)
 //! ```
 //!
 //! so the body is capped before it is buffered, verified before it is parsed, and claimed before
-//! it is handled; [`Observe`] wraps it all in a span and metrics per request. Each stage is also usable alone; see their modules.
+//! it is handled; [`Observe`] wraps it all in a span and metrics per request. A sender's unsigned
+//! endpoint check is answered before anything is read, its signed one after verification
+//! ([`crate::handshake`]); [`Acknowledge`] gives successes the one status the sender counts,
+//! if the source sets one. Each stage is also usable alone; see their modules.
 //!
 //! # Example
 //!
@@ -44,10 +48,13 @@ use std::time::Duration;
 
 use tower::Layer;
 
+use crate::ack::{Acknowledge, AcknowledgeLayer};
 use crate::auth::{Authenticate, AuthenticateLayer, Decompress, ReplayGuard};
 use crate::body::DEFAULT_MAX_BODY_BYTES;
 use crate::dedup::{DEFAULT_RETRY_AFTER, Dedup, DedupLayer, DedupStore, MemoryStore};
-use crate::handshake::{AnswerHandshake, AnswerHandshakeLayer};
+use crate::handshake::{
+    AnswerHandshake, AnswerHandshakeLayer, AnswerUnsignedCheck, AnswerUnsignedCheckLayer,
+};
 use crate::limit::{BodyLimit, BodyLimitLayer};
 use crate::observe::{Observe, ObserveLayer};
 use crate::parse::{Parse, ParseLayer};
@@ -56,8 +63,11 @@ use crate::spec::SpecValidator;
 use crate::validate::{Validate, ValidateLayer, Validator};
 
 /// The service a [`Pipeline`] builds around `S`.
-pub type PipelineService<S> =
-    Observe<BodyLimit<Authenticate<Parse<AnswerHandshake<Validate<Dedup<S>>>>>>>;
+pub type PipelineService<S> = Observe<
+    Acknowledge<
+        AnswerUnsignedCheck<BodyLimit<Authenticate<Parse<AnswerHandshake<Validate<Dedup<S>>>>>>>,
+    >,
+>;
 
 /// Builder and [`Layer`] for the full stack of one source; see the [module docs](self).
 #[derive(Clone)]
@@ -166,7 +176,9 @@ impl<S> Layer<S> for Pipeline {
             .retry_after(self.retry_after)
             .layer(inner);
         let validate = ValidateLayer::from_shared(Arc::clone(&self.validator)).layer(dedup);
-        let handshake = AnswerHandshakeLayer::new(self.source.handshake_kind()).layer(validate);
+        let handshake = AnswerHandshakeLayer::new(self.source.handshake_kind())
+            .scheme(Arc::clone(self.source.scheme()))
+            .layer(validate);
         let parse = ParseLayer::from_shared(
             Arc::clone(self.source.name()),
             Arc::clone(self.source.shape()),
@@ -179,6 +191,12 @@ impl<S> Layer<S> for Pipeline {
         }
         let auth = auth.layer(parse);
         let limit = BodyLimitLayer::new(self.max_body_bytes).layer(auth);
-        ObserveLayer::new(Arc::clone(self.source.name())).layer(limit)
+        let check = AnswerUnsignedCheckLayer::new(
+            self.source.handshake_kind(),
+            Some(Arc::clone(self.source.scheme())),
+        )
+        .layer(limit);
+        let ack = AcknowledgeLayer::new(self.source.ack()).layer(check);
+        ObserveLayer::new(Arc::clone(self.source.name())).layer(ack)
     }
 }

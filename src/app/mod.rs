@@ -389,6 +389,7 @@ impl Mounter {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let get = source.handshake_kind().is_some_and(|h| h.answers_get());
         let mut pipeline = Pipeline::new(source)
             .max_body_bytes(sc.max_body_bytes.unwrap_or(self.max_body_bytes))
             .dedup_shared(Arc::clone(&self.store))
@@ -406,7 +407,7 @@ impl Mounter {
                     self.retry_after,
                 )
                 .limits(self.limits);
-                mounts.insert(path, pipeline.service(sink));
+                insert(mounts, path, pipeline.service(sink), get);
             }
             None => {
                 let mut router = Router::new()
@@ -418,7 +419,7 @@ impl Mounter {
                     };
                     router = router.on(route.pattern.clone(), deliver_now(Arc::clone(destination)));
                 }
-                mounts.insert(path, pipeline.service(router));
+                insert(mounts, path, pipeline.service(router), get);
             }
         }
     }
@@ -426,6 +427,29 @@ impl Mounter {
     /// Whether a destination of this name exists.
     pub(crate) fn has_destination(&self, name: &str) -> bool {
         self.destinations.contains_key(name)
+    }
+}
+
+/// Mount `service` at `path`, answering GET too when its source's sender checks with one.
+fn insert<B, S, ResBody>(mounts: &crate::gateway::Mounts<B>, path: &str, service: S, get: bool)
+where
+    B: Send + 'static,
+    S: tower::Service<
+            http::Request<B>,
+            Response = http::Response<ResBody>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    ResBody: Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if get {
+        mounts.insert_answering_get(path, service);
+    } else {
+        mounts.insert(path, service);
     }
 }
 

@@ -92,9 +92,21 @@ pub(crate) fn assemble(
         Some(name) => match Handshake::from_name(name) {
             Some(h) => Some(Some(h)),
             None => {
+                let known: Vec<&str> = Handshake::ALL.iter().map(|h| h.name()).collect();
                 problems.push(format!(
-                    "{label}: handshake {name:?} is not known (slack, none)"
+                    "{label}: handshake {name:?} is not known ({}, none)",
+                    known.join(", ")
                 ));
+                None
+            }
+        },
+    };
+    let ack = match sc.ack_status {
+        None => Some(profile.ack_status()),
+        Some(code) => match crate::ack::AckStatus::from_code(code) {
+            Some(ack) => Some(Some(ack)),
+            None => {
+                problems.push(format!("{label}: ack_status = {code}: use 200, 202 or 204"));
                 None
             }
         },
@@ -111,7 +123,8 @@ pub(crate) fn assemble(
     secrets?;
     let mut source = Source::new(sc.name.as_str(), scheme?, shape?)
         .unknown_events(sc.unknown_events.unwrap_or_default())
-        .handshake(handshake?);
+        .handshake(handshake?)
+        .ack_status(ack?);
     if let Some(spec) = spec? {
         source = source.with_spec(spec);
     }
@@ -395,6 +408,7 @@ fn shape_for(
     if let Some(kind) = &sc.event_type {
         let place_ok = |p: &String| {
             p.starts_with('/')
+                || p.strip_prefix("key:").is_some_and(|k| k.starts_with('/'))
                 || p.strip_prefix("header:")
                     .is_some_and(|h| HeaderName::try_from(h.trim()).is_ok())
         };
@@ -411,6 +425,7 @@ fn shape_for(
         let mut parsed = Vec::new();
         for place in places {
             let result = match place {
+                IdPlaceConfig::Single(text) if text == "delivery" => Ok(IdPlace::Delivery),
                 IdPlaceConfig::Single(text) => IdPart::parse(text).map(IdPlace::Single),
                 IdPlaceConfig::Composite(parts) => parts
                     .iter()

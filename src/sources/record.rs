@@ -93,6 +93,8 @@ pub struct CreateSource {
     pub form_field: Option<String>,
     /// `handshake`.
     pub handshake: Option<String>,
+    /// `ack_status` (200, 202 or 204).
+    pub ack_status: Option<u16>,
     /// `min_secret_bytes`.
     pub min_secret_bytes: Option<usize>,
 }
@@ -242,6 +244,7 @@ impl SourceRecord {
             unknown_events: request.unknown_events,
             form_field: request.form_field,
             handshake: request.handshake,
+            ack_status: request.ack_status,
             min_secret_bytes: request.min_secret_bytes,
             tenant: tenant.clone(),
             ..SourceConfig::default()
