@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod checks;
 mod cli;
 mod codegen;
 mod crash;
