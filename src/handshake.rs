@@ -44,6 +44,7 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use tower::{Layer, Service};
 
+use crate::answer::Answered;
 use crate::body::ResponseBody;
 use crate::event::Event;
 use crate::observe::Outcome;
@@ -86,6 +87,8 @@ impl Handshake {
                     http::HeaderValue::from_static("application/json"),
                 );
                 response.extensions_mut().insert(Outcome::new("handshake"));
+                // Nothing was stored: a copy of the request is answered again, not a duplicate.
+                response.extensions_mut().insert(Answered::Handshake);
                 Some(response)
             }
         }

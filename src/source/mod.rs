@@ -20,10 +20,11 @@
 //!
 //! Every signing profile is a [`SignatureFormat`] (see [`Profile::format`]): the presets are
 //! descriptions a `generic` source could write out itself. Timestamped formats (Standard
-//! Webhooks, Stripe, Slack) refuse requests outside a tolerance (5 minutes by default) and accept
-//! each signature once within it. GitHub and Slack may post form-encoded bodies: their JSON is
-//! the `payload` field (the signature still covers the raw form bytes). Slack's `url_verification`
-//! handshake is answered with its challenge ([`crate::handshake`]).
+//! Webhooks, Stripe, Slack) refuse requests outside a tolerance (5 minutes by default) and process
+//! each signed request once within it (a copy is answered `200 duplicate`). GitHub and Slack may
+//! post form-encoded bodies: their JSON is the `payload` field (the signature still covers the raw
+//! form bytes). Slack's `url_verification` handshake is answered with its challenge
+//! ([`crate::handshake`]).
 //!
 //! Prefixes are optional on input and hex is accepted in either case, since senders are not
 //! consistent about either. webnet, Homa and Ops-Center send no event id; their composite ids

@@ -286,7 +286,8 @@ pub struct SignatureFormat {
     /// What is signed.
     pub content: Template,
     /// Where the timestamp is (first present wins); empty for senders that sign none. With a
-    /// timestamp, requests outside `tolerance` are refused and each signature is accepted once.
+    /// timestamp, requests outside `tolerance` are refused and each signed request is processed
+    /// once within it (a copy is answered as a duplicate).
     pub timestamp: Vec<Place>,
     /// How the timestamp is written.
     pub timestamp_format: TimeFormat,

@@ -19,8 +19,8 @@
 //!    `verify_strict` (no malleable signatures, no weak keys) against every valid public key;
 //! 5. a signed timestamp further than the tolerance from the receipt time, either way, is
 //!    refused (`stale_timestamp`). A valid, fresh request yields a [`Verdict`] whose
-//!    [`ReplayKey`] lets the [`Authenticate`](crate::auth::Authenticate) stage accept each
-//!    (id, signature) once within the window.
+//!    [`ReplayKey`] lets the [`Authenticate`](crate::auth::Authenticate) stage process each
+//!    (id, signature) once within the window and answer a copy as a duplicate.
 //!
 //! # Example
 //!
