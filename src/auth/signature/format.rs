@@ -33,6 +33,17 @@ impl Algorithm {
         }
     }
 
+    /// The label some senders write before a hex signature made with this algorithm (`sha256=`,
+    /// GitHub's way); `None` for Ed25519.
+    pub fn hex_label(self) -> Option<&'static str> {
+        match self {
+            Self::Sha1 => Some("sha1="),
+            Self::Sha256 => Some("sha256="),
+            Self::Sha512 => Some("sha512="),
+            Self::Ed25519 => None,
+        }
+    }
+
     /// `"hmac"` or `"ed25519"`: the scheme's name in logs and on [`Verified`](crate::event::Verified).
     pub fn scheme_name(self) -> &'static str {
         match self {
