@@ -383,15 +383,22 @@ impl Profile {
         kinds
     }
 
-    /// A body for `hookgate send`: the spec's first example of `event` (or of the first event
-    /// type), with its timestamp set to `now` and, where the sender has an id field, a fresh id,
-    /// so that every send is a new event.
-    pub fn sample(self, event: Option<&str>, now: SystemTime) -> Option<Value> {
+    /// The spec's first example of `event` (or of the first event type), as written: what
+    /// `hookgate send` sends, so that sending it twice sends one event twice (the second answer
+    /// is `200 duplicate`).
+    pub fn example(self, event: Option<&str>) -> Option<Value> {
         let examples = self.examples();
-        let (_, _, mut body) = match event {
+        let (_, _, body) = match event {
             Some(e) => examples.into_iter().find(|(kind, _, _)| kind == e)?,
             None => examples.into_iter().next()?,
         };
+        Some(body)
+    }
+
+    /// A new event: the [`example`](Self::example) with its timestamp set to `now` and, where
+    /// the sender has an id field, a fresh id (`hookgate send --now`).
+    pub fn sample(self, event: Option<&str>, now: SystemTime) -> Option<Value> {
+        let mut body = self.example(event)?;
         refresh(&self.shape(), &mut body, now);
         Some(body)
     }
