@@ -63,6 +63,7 @@ use http_body_util::Full;
 use tower::{Layer, Service};
 
 pub use self::unsigned::{AnswerUnsignedCheck, AnswerUnsignedCheckLayer, MAX_CHALLENGE_BYTES};
+use crate::answer::Answered;
 use crate::auth::Scheme;
 use crate::body::ResponseBody;
 use crate::event::{Event, Verified};
@@ -194,6 +195,8 @@ pub(crate) fn handshake_response<B>(body: B, content_type: &'static str) -> Resp
         http::HeaderValue::from_static(content_type),
     );
     response.extensions_mut().insert(Outcome::new("handshake"));
+    // Nothing was stored: a copy of the request is answered again, not a duplicate.
+    response.extensions_mut().insert(Answered::Handshake);
     response
 }
 

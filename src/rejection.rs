@@ -129,8 +129,6 @@ rejections! {
     MissingId => (UNAUTHORIZED, "missing_id", "the request carries no single id for the signature to cover"),
     /// 401: the signature is valid, but its timestamp is further from now than the tolerance.
     StaleTimestamp => (UNAUTHORIZED, "stale_timestamp", "the signed timestamp is outside the accepted window"),
-    /// 401: this exact signed request was already accepted within its window (a replay).
-    Replayed => (UNAUTHORIZED, "replayed_signature", "this signed request was already accepted; a sender retrying must sign again"),
     /// 401: the source has no usable secret, so it refuses everything (fail closed).
     NoSecret => (UNAUTHORIZED, "no_usable_secret", "this endpoint has no usable secret and refuses all requests"),
     /// 403: the source at this path is disabled (by its owner, through the admin API).

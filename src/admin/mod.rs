@@ -18,6 +18,7 @@
 //! | `GET /dead?<filter>` | events with dead letters |
 //! | `POST /dead/retry?<filter>` | retry the matching dead letters |
 //! | `GET /ui`, `GET /ui/events/{seq}` | the event inbox: HTML pages with replay and retry buttons; sign in at `/ui/login` with the token |
+//! | `GET /` | redirects to the inbox, `/ui` (**no token**: a browser pointed at the admin address lands there) |
 //! | `GET /metrics` | every metric, Prometheus text format ([`crate::observe`]) |
 //! | `POST /sources`, `GET /sources`, `GET`/`PATCH`/`DELETE /sources/{id}` | sources managed at runtime ([`crate::sources`]) |
 //! | `POST /sources/{id}/secrets`, `PATCH`/`DELETE /sources/{id}/secrets/{fingerprint}` | rotate and retire secrets |
@@ -387,7 +388,10 @@ pub fn router(ops: Ops, token: &Secret) -> Router {
 /// [module docs](self).
 pub fn router_with(ops: Ops, tokens: &Tokens) -> Router {
     let auth = Auth::new(tokens);
+    // A browser pointed at the admin address lands in the inbox (which sends it on to sign in
+    // when it has no session): no token needed to be told where to go.
     let login = Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/ui") }))
         .route("/ui/login", get(ui::login_page).post(ui::login))
         .with_state(auth.clone());
     Router::new()

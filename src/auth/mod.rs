@@ -6,6 +6,12 @@
 //! [`Verified`] proof in the request's extensions. A request that fails is answered here with 401
 //! and never reaches the inner service.
 //!
+//! For timestamped schemes (Standard Webhooks, Stripe, Slack, a description with a timestamp),
+//! a verified request that is a copy of one already answered within its window is answered here
+//! too, as the dedup stage would answer it: `409 in_flight` while the first is processed,
+//! `200 duplicate` once it was accepted ([`replay`]). A copy is what a sender sends when it
+//! retries after losing the first answer; it is never processed twice.
+//!
 //! Compressed bodies (`Content-Encoding` other than `identity`) are refused with 415 before the body
 //! is read, unless the layer was given a [`Decompress`] cap: then `gzip` and `deflate` bodies are
 //! inflated under that cap and verified on the inflated bytes (see [`decode`]).
@@ -71,6 +77,7 @@ pub use self::signature::{
     Algorithm, Encoding, SignError, SignatureFormat, SignatureScheme, Verdict,
 };
 pub use self::token::{TokenLocation, TokenScheme};
+use crate::answer::{self, Answered};
 use crate::body::{ResponseBody, buffer_request};
 use crate::event::Verified;
 use crate::future::take_ready;
@@ -299,9 +306,14 @@ where
                     Claim::InFlight => {
                         return Ok(Rejection::InFlight(replay::IN_FLIGHT_RETRY).into_response());
                     }
-                    Claim::Replayed => {
-                        tracing::warn!("a signed request was presented again within its window");
-                        return Ok(Rejection::Replayed.into_response());
+                    Claim::Accepted(id) => {
+                        // A sender retrying after a lost 2xx, or a captured copy: either way it is
+                        // not processed again, and the answer is the dedup stage's.
+                        tracing::debug!("a signed request was presented again within its window");
+                        return Ok(match id {
+                            Some(id) => answer::duplicate(&id),
+                            None => answer::duplicate_unnamed(),
+                        });
                     }
                     Claim::Full => {
                         tracing::warn!("the replay cache is full; refusing signed requests");
@@ -317,8 +329,15 @@ where
             ));
             let req = Request::from_parts(parts, Full::new(bytes));
             let response = inner.call(req).await;
-            if let Some(claim) = claim {
-                claim.finish(matches!(&response, Ok(r) if r.status().is_success()));
+            if let (Some(claim), Ok(response)) = (claim, &response) {
+                // Dropping the claim (an error, a refusal, a handshake) releases it.
+                if response.status().is_success() {
+                    match response.extensions().get::<Answered>() {
+                        Some(Answered::Event(id)) => claim.accept(Some(id.clone())),
+                        Some(Answered::Handshake) => {}
+                        _ => claim.accept(None),
+                    }
+                }
             }
             response.map(|r| r.map(ResponseBody::inner))
         })

@@ -1,18 +1,25 @@
-//! Replay cache: each signed request is accepted once within its timestamp window.
+//! Replay cache: each signed request is processed once within its timestamp window.
 //!
 //! A timestamp tolerance alone lets a captured request be replayed for as long as its timestamp
 //! stays in the window (five minutes by default). The [`ReplayGuard`] closes that gap: it
 //! remembers each (id, timestamp, signature) that verified until its timestamp leaves the window,
-//! and answers a second copy:
+//! and answers a second copy without processing it, the way the dedup stage answers a second
+//! copy of an event:
 //!
-//! - while the first is still being processed: 409 `in_flight` with `Retry-After`, as the dedup
-//!   stage does;
-//! - after the first was accepted (2xx): 401 `replayed_signature`. Standard Webhooks, Stripe and
-//!   Slack senders sign every attempt afresh, so a genuine retry never presents the same
-//!   signature twice;
+//! - while the first is still being processed: 409 `in_flight` with `Retry-After`;
+//! - after the first was accepted (2xx): `200 {"status":"duplicate","id":...}`, with the id of
+//!   the event the first answer named ([`Answered`](crate::answer::Answered)). A byte-identical
+//!   copy is what a sender sends when it retries after losing the first 2xx (a sender that signs
+//!   each attempt afresh sends a new signature, which the dedup stage answers the same way); to
+//!   refuse it would make the sender mark a delivered event failed and keep retrying. A captured
+//!   request replayed by someone else gains nothing: it is not processed again;
 //! - after the first was refused or failed: the entry is gone, and the copy is processed like
 //!   any retry (the same rule as a released dedup claim: nothing that was not acknowledged is
 //!   lost).
+//!
+//! Without this cache a copy would still be a duplicate wherever the dedup stage sees the same
+//! event id; the cache is what keeps a copy from being processed twice where it would not (no
+//! dedup stage, or an event id that the signature does not cover).
 //!
 //! The cache is per process and holds at most [`DEFAULT_MAX_ENTRIES`]; past that, new signed
 //! requests get 503 `unavailable` until entries expire (fail closed). Replicas behind a load
@@ -23,8 +30,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-/// Entries at most, by default (about 100 MB at worst; at 5 minutes' tolerance, a steady
-/// 1,600 signed requests per second).
+use crate::event::EventId;
+
+/// Entries at most, by default (about 150 MB with ids of a few dozen bytes, 300 MB at worst
+/// with 200-byte ids; at 5 minutes' tolerance, a steady 1,600 signed requests per second).
 pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 
 /// What identifies one signed request, and until when it matters.
@@ -49,13 +58,15 @@ impl ReplayKey {
 
 /// What the guard says about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Claim {
-    /// First sight: process it, then [`finish`](ReplayGuard::finish).
+    /// First sight: process it, then [`accept`](ReplayGuard::accept) or
+    /// [`release`](ReplayGuard::release) it.
     New,
     /// The same request is being processed now.
     InFlight,
-    /// The same request was already accepted.
-    Replayed,
+    /// The same request was already accepted, as this event (`None`: the answer named none).
+    Accepted(Option<EventId>),
     /// The cache is full.
     Full,
 }
@@ -63,7 +74,8 @@ pub enum Claim {
 #[derive(Debug)]
 struct Entry {
     until: SystemTime,
-    accepted: bool,
+    /// `None` while in flight; once accepted, the event the answer named, if any.
+    accepted: Option<Option<EventId>>,
 }
 
 #[derive(Debug, Default)]
@@ -101,10 +113,9 @@ impl ReplayGuard {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = state.entries.get(&key.digest) {
             if entry.until > now {
-                return if entry.accepted {
-                    Claim::Replayed
-                } else {
-                    Claim::InFlight
+                return match &entry.accepted {
+                    Some(id) => Claim::Accepted(id.clone()),
+                    None => Claim::InFlight,
                 };
             }
         }
@@ -120,23 +131,26 @@ impl ReplayGuard {
             key.digest,
             Entry {
                 until: key.until,
-                accepted: false,
+                accepted: None,
             },
         );
         Claim::New
     }
 
-    /// The request claimed under `key` was answered: keep it as accepted, or forget it so that
-    /// a retry of the same bytes is processed.
-    pub fn finish(&self, key: &ReplayKey, accepted: bool) {
+    /// The request claimed under `key` was accepted as the event `id` (`None`: the answer named
+    /// no event): a copy is answered as a duplicate of it until the entry expires.
+    pub fn accept(&self, key: &ReplayKey, id: Option<EventId>) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if accepted {
-            if let Some(entry) = state.entries.get_mut(&key.digest) {
-                entry.accepted = true;
-            }
-        } else {
-            state.entries.remove(&key.digest);
+        if let Some(entry) = state.entries.get_mut(&key.digest) {
+            entry.accepted = Some(id);
         }
+    }
+
+    /// The request claimed under `key` was not accepted (refused, failed, or abandoned): forget
+    /// it, so that a retry of the same bytes is processed.
+    pub fn release(&self, key: &ReplayKey) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.entries.remove(&key.digest);
     }
 
     /// How many requests it remembers.
@@ -154,7 +168,7 @@ impl ReplayGuard {
     }
 }
 
-/// Releases a claim when dropped unless it was finished: a request whose future is dropped (the
+/// Releases a claim when dropped unless it was accepted: a request whose future is dropped (the
 /// client went away) must not leave its signature blocked.
 #[derive(Debug)]
 pub(crate) struct ClaimGuard {
@@ -172,16 +186,17 @@ impl ClaimGuard {
         }
     }
 
-    pub(crate) fn finish(mut self, accepted: bool) {
+    /// Accepted as the event `id`: copies are duplicates of it.
+    pub(crate) fn accept(mut self, id: Option<EventId>) {
         self.done = true;
-        self.guard.finish(&self.key, accepted);
+        self.guard.accept(&self.key, id);
     }
 }
 
 impl Drop for ClaimGuard {
     fn drop(&mut self) {
         if !self.done {
-            self.guard.finish(&self.key, false);
+            self.guard.release(&self.key);
         }
     }
 }
@@ -202,21 +217,32 @@ mod tests {
     }
 
     #[test]
-    fn a_signature_is_accepted_once_within_its_window() {
+    fn a_signature_is_processed_once_within_its_window() {
         let guard = ReplayGuard::default();
         assert_eq!(guard.claim(&key(1, 100), at(10)), Claim::New);
         assert_eq!(guard.claim(&key(1, 100), at(11)), Claim::InFlight);
-        guard.finish(&key(1, 100), true);
-        assert_eq!(guard.claim(&key(1, 100), at(12)), Claim::Replayed);
+        guard.accept(&key(1, 100), Some(EventId::new("evt_1")));
+        assert_eq!(
+            guard.claim(&key(1, 100), at(12)),
+            Claim::Accepted(Some(EventId::new("evt_1")))
+        );
         // Past the window the timestamp check refuses it; the entry may be reused.
         assert_eq!(guard.claim(&key(1, 100), at(101)), Claim::New);
+    }
+
+    #[test]
+    fn an_answer_that_names_no_event_is_still_remembered() {
+        let guard = ReplayGuard::default();
+        assert_eq!(guard.claim(&key(4, 100), at(10)), Claim::New);
+        ClaimGuard::new(guard.clone(), key(4, 100)).accept(None);
+        assert_eq!(guard.claim(&key(4, 100), at(11)), Claim::Accepted(None));
     }
 
     #[test]
     fn a_failed_request_releases_its_signature() {
         let guard = ReplayGuard::default();
         assert_eq!(guard.claim(&key(2, 100), at(10)), Claim::New);
-        guard.finish(&key(2, 100), false);
+        guard.release(&key(2, 100));
         assert_eq!(guard.claim(&key(2, 100), at(11)), Claim::New);
         drop(ClaimGuard::new(guard.clone(), key(2, 100)));
         assert_eq!(guard.claim(&key(2, 100), at(12)), Claim::New);

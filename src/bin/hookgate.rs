@@ -172,7 +172,8 @@ enum Command {
     },
     /// Build a sample event, sign it the way the real sender does, POST it, print the answer.
     #[command(
-        after_help = "Examples:\n  hookgate send ninjaone\n  hookgate send homa --event ticket.closed\n  \
+        after_help = "Examples:\n  hookgate send ninjaone\n  hookgate send ninjaone --now\n  \
+                            hookgate send homa --event ticket.closed\n  \
                             hookgate send homa --all\n  \
                             hookgate send --config hookgate.toml --source ninja --body alert.json\n\n\
                             Exit codes: 0 every event got a 2xx; 1 one or more did not; 2 usage or input error."
@@ -189,11 +190,16 @@ enum Command {
         /// Send this file as the body instead of a sample.
         #[arg(long)]
         body: Option<PathBuf>,
+        /// Make the sample a new event: its timestamp now and, where the sender has an id
+        /// field, a fresh id. Without it the sample is the spec's example as written, so sending
+        /// it twice sends one event twice (the second answer is 200 duplicate).
+        #[arg(long, conflicts_with = "body")]
+        now: bool,
         /// List the sample event types of each profile and exit.
         #[arg(long)]
         list: bool,
         /// Send every example of the source's spec, one after another (each a new event).
-        #[arg(long, conflicts_with_all = ["event", "body", "list"])]
+        #[arg(long, conflicts_with_all = ["event", "body", "list", "now"])]
         all: bool,
     },
 }
@@ -354,6 +360,7 @@ fn main() -> ExitCode {
                 url,
                 event,
                 body,
+                now,
                 list,
                 all,
             } => {
@@ -367,7 +374,7 @@ fn main() -> ExitCode {
                 if all {
                     return send_all(&target).await;
                 }
-                send_event(target, event, body).await
+                send_event(target, event, body, now).await
             }
         }
     });
@@ -702,31 +709,36 @@ async fn send_event(
     target: Target,
     event: Option<String>,
     body: Option<PathBuf>,
+    now: bool,
 ) -> anyhow::Result<ExitCode> {
     let (source, profile, url) = resolve_target(&target)?;
+    let example = body.is_none() && !now;
     let body = match body {
         Some(path) => Bytes::from(
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
         ),
         None => {
-            let sample = profile
-                .sample(event.as_deref(), std::time::SystemTime::now())
-                .with_context(|| {
-                    let known = profile.sample_events();
-                    if known.is_empty() {
-                        format!(
-                            "profile {} ships no spec, so no sample events: pass --body FILE",
-                            profile.name()
-                        )
-                    } else {
-                        format!(
-                            "profile {} has no sample {}; known: {}",
-                            profile.name(),
-                            event.as_deref().unwrap_or("(default)"),
-                            known.join(", ")
-                        )
-                    }
-                })?;
+            let sample = if now {
+                profile.sample(event.as_deref(), std::time::SystemTime::now())
+            } else {
+                profile.example(event.as_deref())
+            };
+            let sample = sample.with_context(|| {
+                let known = profile.sample_events();
+                if known.is_empty() {
+                    format!(
+                        "profile {} ships no spec, so no sample events: pass --body FILE",
+                        profile.name()
+                    )
+                } else {
+                    format!(
+                        "profile {} has no sample {}; known: {}",
+                        profile.name(),
+                        event.as_deref().unwrap_or("(default)"),
+                        known.join(", ")
+                    )
+                }
+            })?;
             Bytes::from(serde_json::to_vec(&sample)?)
         }
     };
@@ -742,6 +754,14 @@ async fn send_event(
         reply.status.as_u16(),
         String::from_utf8_lossy(&reply.body)
     );
+    let duplicate = reply.status == http::StatusCode::OK
+        && serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .is_ok_and(|answer| answer["status"] == "duplicate");
+    if example && duplicate {
+        eprintln!(
+            "   (this example was sent before, so it is the same event; --now sends a new one)"
+        );
+    }
     Ok(if reply.status.is_success() {
         ExitCode::SUCCESS
     } else {

@@ -9,8 +9,8 @@
 //! | `ninjaone` | `X-Ninja-Signature: sha256=<hex>` HMAC-SHA256 | `eventType` | composite `eventType`, `timestamp`, `data` |
 //! | `ninjarmm` | `Authorization: Bearer <token>` (header or query token) | `activityType`.`statusCode` | `id` |
 //! | `webnet` | `X-Webhook-Signature: sha256=<hex>` | `event_type` | composite of the whole body |
-//! | `homa` | `X-Webhook-Signature: <hex>` | `event` | composite `event`, `timestamp`, `data` |
-//! | `opscenter` | `X-Webhook-Signature: <hex>` | `event` | composite `event`, `timestamp`, `data` |
+//! | `homa` | `X-Webhook-Signature: <hex>` (`sha256=<hex>` taken too) | `event` | composite `event`, `timestamp`, `data` |
+//! | `opscenter` | `X-Webhook-Signature: <hex>` (`sha256=<hex>` taken too) | `event` | composite `event`, `timestamp`, `data` |
 //! | `standard-webhooks` | `webhook-signature: v1,<base64>` HMAC-SHA256 (or `v1a,` Ed25519 with `whpk_` keys) over `{id}.{timestamp}.{body}`; `svix-*` headers too | `type` | `webhook-id` |
 //! | `github` | `X-Hub-Signature-256: sha256=<hex>` | `X-GitHub-Event`.`action` | `X-GitHub-Delivery` |
 //! | `stripe` | `Stripe-Signature: t=<unix>,v1=<hex>,...` over `{timestamp}.{body}` | `type` | `id` |
@@ -20,16 +20,19 @@
 //!
 //! Every signing profile is a [`SignatureFormat`] (see [`Profile::format`]): the presets are
 //! descriptions a `generic` source could write out itself. Timestamped formats (Standard
-//! Webhooks, Stripe, Slack) refuse requests outside a tolerance (5 minutes by default) and accept
-//! each signature once within it. GitHub and Slack may post form-encoded bodies: their JSON is
-//! the `payload` field (the signature still covers the raw form bytes). Slack's `url_verification`
-//! handshake is answered with its challenge ([`crate::handshake`]).
+//! Webhooks, Stripe, Slack) refuse requests outside a tolerance (5 minutes by default) and process
+//! each signed request once within it (a copy is answered `200 duplicate`). GitHub and Slack may
+//! post form-encoded bodies: their JSON is the `payload` field (the signature still covers the raw
+//! form bytes). Slack's `url_verification` handshake is answered with its challenge
+//! ([`crate::handshake`]).
 //!
 //! Prefixes are optional on input and hex is accepted in either case, since senders are not
-//! consistent about either. webnet, Homa and Ops-Center send no event id; their composite ids
-//! identify "the same fact" (same type, same time, same content), written canonically so that a
-//! re-serialised retry still matches. Ops-Center's `webhook_id` (the subscription) is left out on
-//! purpose: two subscriptions delivering the same fact to one receiver are one event.
+//! consistent about either; a bare hex signature may also carry the algorithm's label
+//! (`sha256=`), as webnet writes it on the header it shares with Homa and Ops-Center. webnet,
+//! Homa and Ops-Center send no event id; their composite ids identify "the same fact" (same type,
+//! same time, same content), written canonically so that a re-serialised retry still matches.
+//! Ops-Center's `webhook_id` (the subscription) is left out on purpose: two subscriptions
+//! delivering the same fact to one receiver are one event.
 
 pub mod shape;
 
@@ -171,8 +174,9 @@ impl Profile {
         Some(match self {
             Self::NinjaRmm | Self::Okta | Self::MicrosoftGraph => return None,
             Self::NinjaOne => hmac("x-ninja-signature", "sha256="),
-            // webnet documents the prefix; Homa and Ops-Center send bare hex. The prefix is
-            // optional on input either way.
+            // webnet documents the prefix; Homa and Ops-Center send bare hex. Each takes both
+            // forms: a prefix is optional on input, and a bare hex format takes the `sha256=`
+            // label (see `SignatureScheme::check`).
             Self::Webnet => hmac("x-webhook-signature", "sha256="),
             Self::Homa | Self::OpsCenter => hmac("x-webhook-signature", ""),
             Self::Generic => hmac("x-signature", ""),
@@ -472,15 +476,22 @@ impl Profile {
         kinds
     }
 
-    /// A body for `hookgate send`: the spec's first example of `event` (or of the first event
-    /// type), with its timestamp set to `now` and, where the sender has an id field, a fresh id,
-    /// so that every send is a new event.
-    pub fn sample(self, event: Option<&str>, now: SystemTime) -> Option<Value> {
+    /// The spec's first example of `event` (or of the first event type), as written: what
+    /// `hookgate send` sends, so that sending it twice sends one event twice (the second answer
+    /// is `200 duplicate`).
+    pub fn example(self, event: Option<&str>) -> Option<Value> {
         let examples = self.examples();
-        let (_, _, mut body) = match event {
+        let (_, _, body) = match event {
             Some(e) => examples.into_iter().find(|(kind, _, _)| kind == e)?,
             None => examples.into_iter().next()?,
         };
+        Some(body)
+    }
+
+    /// A new event: the [`example`](Self::example) with its timestamp set to `now` and, where
+    /// the sender has an id field, a fresh id (`hookgate send --now`).
+    pub fn sample(self, event: Option<&str>, now: SystemTime) -> Option<Value> {
+        let mut body = self.example(event)?;
         refresh(&self.shape(), &mut body, now);
         Some(body)
     }

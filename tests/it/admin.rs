@@ -346,3 +346,47 @@ async fn events_tail_follows_new_events_as_they_arrive() {
     let _ = tail.kill();
     let _ = tail.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_root_redirects_to_the_inbox_signed_in_or_not() {
+    let config = homa_config(Some(TOKEN_ENV), "");
+    let gateway = Running::start("root", SECRET, &config, &[(TOKEN_ENV, TOKEN)]);
+    let base = gateway.admin();
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut request = http::Request::get(format!("{base}{path}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(http_body_util::Full::new(Bytes::new()))
+            .unwrap();
+        async move { hookgate::send::post(request).await.unwrap() }
+    };
+    // Signed in through the inbox's form: the session cookie.
+    let login = http::Request::post(format!("{base}/ui/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(http_body_util::Full::new(Bytes::from(format!(
+            "token={TOKEN}"
+        ))))
+        .unwrap();
+    let login = hookgate::send::post(login).await.unwrap();
+    let cookie = login.headers["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let bearer = format!("Bearer {TOKEN}");
+
+    for (who, headers) in [
+        ("anonymous", vec![]),
+        ("bearer token", vec![("authorization", bearer.as_str())]),
+        ("session cookie", vec![("cookie", cookie.as_str())]),
+    ] {
+        let reply = get("/", &headers).await;
+        assert!(reply.status.is_redirection(), "{who}: {}", reply.status);
+        assert_eq!(reply.headers["location"], "/ui", "{who}");
+    }
+    // Where it leads: the inbox when signed in, the sign-in page (by way of /ui) otherwise.
+    let reply = get("/ui", &[("cookie", cookie.as_str())]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = get("/ui", &[]).await;
+    assert!(reply.status.is_redirection());
+    assert_eq!(reply.headers["location"], "/ui/login");
+}

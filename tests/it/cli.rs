@@ -363,6 +363,65 @@ fn readme_example_serves_and_sends() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The README's walk-through: each `send` line that says what it answers, as
+/// `(arguments, status code, "status" of the answer)`.
+fn readme_walk_through() -> Vec<(Vec<String>, String, String)> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("<!-- walk-through:start -->").unwrap();
+    let end = readme.find("<!-- walk-through:end -->").unwrap();
+    readme[start..end]
+        .lines()
+        .filter_map(|line| {
+            let (command, expected) = line.split_once("# -> ")?;
+            let args = command.split_once("cargo run --release -- ")?.1;
+            let (code, answer) = expected.split_once(' ')?;
+            let answer: &str = answer.split_once(r#""status":""#)?.1.split('"').next()?;
+            Some((
+                args.split_whitespace().map(str::to_owned).collect(),
+                code.to_owned(),
+                answer.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_walk_through_answers_what_it_says() {
+    // As written: `serve` on the embedded default, then each `send` from the same directory (the
+    // default data directory holds the secret). Only the port differs: 8080 may be taken.
+    let steps = readme_walk_through();
+    let sends = |args: &[&str]| steps.iter().filter(|(a, _, _)| a == args).count();
+    assert_eq!(sends(&["send", "ninjaone"]), 2, "{steps:?}");
+    assert_eq!(sends(&["send", "ninjaone", "--now"]), 1, "{steps:?}");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(
+        readme.contains(r#"the second answer is `200 {"status":"duplicate"}`"#),
+        "the sentence the walk-through proves"
+    );
+
+    let dir = temp_dir("walk-through");
+    let server = Serve::start(&["--listen", "127.0.0.1:0"], &dir, &[]);
+    let url = format!("http://{}/hooks/ninjaone", server.addr);
+    for (args, code, answer) in &steps {
+        let (exit, text) = finished(
+            Command::new(BIN)
+                .args(args)
+                .args(["--url", &url])
+                .current_dir(&dir),
+        );
+        assert_eq!(exit, Some(0), "{args:?}: {text}");
+        let expected = format!(r#"<- {code} {{"status":"{answer}""#);
+        assert!(text.contains(&expected), "{args:?}: {expected} in {text}");
+        if answer == "duplicate" {
+            assert!(text.contains("--now sends a new one"), "{text}");
+        }
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn serve_refuses_to_start_with_a_missing_secret() {
     let dir = temp_dir("refuse");

@@ -18,6 +18,7 @@ mod observe;
 mod presets;
 mod profiles;
 mod properties;
+mod redelivery;
 mod redis_stream;
 mod replicas;
 mod running;

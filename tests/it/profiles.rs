@@ -348,3 +348,31 @@ fn a_source_without_secrets_refuses_everything() {
     let verdict = verify_now(source.scheme(), &headers, b"{}");
     assert_eq!(verdict, Err(hookgate::Rejection::NoSecret));
 }
+
+#[tokio::test]
+async fn every_hex_signature_is_taken_with_or_without_the_sha256_label() {
+    // webnet, Homa and Ops-Center share `X-Webhook-Signature` but not the label: a source takes
+    // both forms, whichever its sender writes.
+    let (server, mounted) = seed_gateway(MAX_BODY).await;
+    for m in mounted.iter().filter(|m| m.profile != Profile::NinjaRmm) {
+        for labelled in [false, true] {
+            let body = sample(m.profile);
+            let (name, value) = credential(&m.source, &body);
+            let hex = value.to_str().unwrap().trim_start_matches("sha256=");
+            let value = if labelled {
+                format!("sha256={hex}")
+            } else {
+                hex.to_owned()
+            };
+            let header = (name, HeaderValue::from_str(&value).unwrap());
+            let reply = send(request_with(&server.url(&m.path), body, &[header])).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::ACCEPTED,
+                "{:?} {value:.20}: {:?}",
+                m.profile,
+                reply.body
+            );
+        }
+    }
+}

@@ -33,6 +33,17 @@ impl Algorithm {
         }
     }
 
+    /// The label some senders write before a hex signature made with this algorithm (`sha256=`,
+    /// GitHub's way); `None` for Ed25519.
+    pub fn hex_label(self) -> Option<&'static str> {
+        match self {
+            Self::Sha1 => Some("sha1="),
+            Self::Sha256 => Some("sha256="),
+            Self::Sha512 => Some("sha512="),
+            Self::Ed25519 => None,
+        }
+    }
+
     /// `"hmac"` or `"ed25519"`: the scheme's name in logs and on [`Verified`](crate::event::Verified).
     pub fn scheme_name(self) -> &'static str {
         match self {
@@ -286,7 +297,8 @@ pub struct SignatureFormat {
     /// What is signed.
     pub content: Template,
     /// Where the timestamp is (first present wins); empty for senders that sign none. With a
-    /// timestamp, requests outside `tolerance` are refused and each signature is accepted once.
+    /// timestamp, requests outside `tolerance` are refused and each signed request is processed
+    /// once within it (a copy is answered as a duplicate).
     pub timestamp: Vec<Place>,
     /// How the timestamp is written.
     pub timestamp_format: TimeFormat,

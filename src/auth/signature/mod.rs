@@ -19,8 +19,8 @@
 //!    `verify_strict` (no malleable signatures, no weak keys) against every valid public key;
 //! 5. a signed timestamp further than the tolerance from the receipt time, either way, is
 //!    refused (`stale_timestamp`). A valid, fresh request yields a [`Verdict`] whose
-//!    [`ReplayKey`] lets the [`Authenticate`](crate::auth::Authenticate) stage accept each
-//!    (id, signature) once within the window.
+//!    [`ReplayKey`] lets the [`Authenticate`](crate::auth::Authenticate) stage process each
+//!    (id, signature) once within the window and answer a copy as a duplicate.
 //!
 //! # Example
 //!
@@ -257,8 +257,18 @@ impl SignatureScheme {
         match format.separator.as_deref() {
             None => {
                 // The prefix is optional: some senders document it and then omit it.
-                let text =
+                let mut text =
                     strip_prefix_ignore_case(value, format.prefix.as_bytes()).unwrap_or(value);
+                // And senders that share a header disagree about the algorithm's label
+                // (webnet writes `sha256=`, Homa does not): a bare hex format takes it too. It
+                // cannot be mistaken for hex, so nothing that verified before reads otherwise.
+                if let (true, Encoding::Hex, Some(label)) = (
+                    format.prefix.is_empty(),
+                    format.encoding,
+                    format.algorithm.hex_label(),
+                ) {
+                    text = strip_prefix_ignore_case(text, label.as_bytes()).unwrap_or(text);
+                }
                 format
                     .encoding
                     .decode_exact(text, &mut presented[0][..len])

@@ -337,3 +337,44 @@ fn sign_gives_a_header_only_for_body_only_formats() {
             .is_none()
     );
 }
+
+#[test]
+fn a_bare_hex_format_also_takes_the_algorithm_label() {
+    let now = at(1_790_000_000);
+    let body = b"{\"event\":\"ticket.created\"}";
+    for profile in [Profile::Homa, Profile::OpsCenter, Profile::Generic] {
+        let s = scheme(profile, &["a-raw-secret-0123456789"]);
+        let (name, bare) = s.sign(body).unwrap();
+        let bare = bare.to_str().unwrap();
+        assert!(bare.bytes().all(|b| b.is_ascii_hexdigit()), "{profile:?}");
+        for value in [
+            bare.to_owned(),
+            format!("sha256={bare}"),
+            format!("SHA256={}", bare.to_uppercase()),
+        ] {
+            let mut h = head(&[]);
+            h.headers.insert(&name, value.parse().unwrap());
+            assert!(s.verify(&h, body, now).is_ok(), "{profile:?} {value}");
+        }
+        // Another algorithm's label is not this one's.
+        let mut h = head(&[]);
+        h.headers
+            .insert(&name, format!("sha1={bare}").parse().unwrap());
+        assert_eq!(
+            s.verify(&h, body, now).unwrap_err(),
+            Rejection::MalformedSignature,
+            "{profile:?}"
+        );
+    }
+    // Base64 formats take no label: `sha256=` is not theirs.
+    let s = scheme(Profile::Shopify, &["a-raw-secret-0123456789"]);
+    let (name, value) = s.sign(body).unwrap();
+    let mut h = head(&[]);
+    h.headers.insert(
+        &name,
+        format!("sha256={}", value.to_str().unwrap())
+            .parse()
+            .unwrap(),
+    );
+    assert!(s.verify(&h, body, now).is_err());
+}
