@@ -19,6 +19,7 @@
 
 pub mod convert;
 pub mod enums;
+pub mod problems;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,9 +34,6 @@ use crate::rejection::Problem;
 use crate::route::glob_match;
 use crate::tree::Sonic;
 use crate::validate::Validator as EventValidator;
-
-/// The most problems listed in one 422 answer.
-const MAX_PROBLEMS: usize = 20;
 
 /// A problem in a spec document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -523,7 +521,8 @@ impl Spec {
     }
 
     /// Validate `json` as an event of type `kind`. `None` when the spec does not describe the
-    /// type; otherwise every problem found (at most 20).
+    /// type; otherwise the problems found, each at the deepest field at fault (at most
+    /// [`problems::MAX_PROBLEMS`]; see [`problems`]).
     pub fn validate(&self, kind: &str, json: &Value) -> Option<Result<(), Vec<Problem>>> {
         self.validate_tree(kind, &crate::tree::from_serde(json))
     }
@@ -538,16 +537,7 @@ impl Spec {
         if validator.is_valid(tree) {
             return Some(Ok(()));
         }
-        let problems = enums::quietly(|| {
-            validator
-                .iter_errors(tree)
-                .take(MAX_PROBLEMS)
-                .map(|error| Problem {
-                    instance_path: error.instance_path().to_string(),
-                    message: error.to_string(),
-                })
-                .collect()
-        });
+        let problems = enums::quietly(|| problems::collect(validator.iter_errors(tree)));
         Some(Err(problems))
     }
 }
