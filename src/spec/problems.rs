@@ -79,6 +79,7 @@ fn leaves(error: &ValidationError<'_>, out: &mut Vec<Problem>) {
         None => {
             // No branch even has the value's type: say which types would do.
             let mut expected: Vec<String> = Vec::new();
+            // Collected branch by branch; `null` (a nullable's extra branch) goes last.
             for branch in context {
                 for inner in branch {
                     if let ValidationErrorKind::Type { kind } = inner.kind() {
@@ -92,6 +93,7 @@ fn leaves(error: &ValidationError<'_>, out: &mut Vec<Problem>) {
                     }
                 }
             }
+            expected.sort_by_key(|name| name == "null");
             let value = describe(error.instance());
             let text = if expected.is_empty() {
                 format!("{value} does not fit any of the allowed schemas")
@@ -180,6 +182,11 @@ fn message(error: &ValidationError<'_>) -> String {
             "property name: {}",
             inner.masked_with(describe(inner.instance()))
         ),
+        ValidationErrorKind::Type { kind } => format!(
+            "{} is not of type {}",
+            describe(error.instance()),
+            or_list(&type_names(kind))
+        ),
         ValidationErrorKind::OneOfMultipleValid { .. } => format!(
             "{} fits more than one of the schemas listed in 'oneOf'",
             describe(error.instance())
@@ -231,11 +238,14 @@ fn names<'n>(all: impl ExactSizeIterator<Item = &'n str>) -> String {
     out
 }
 
+/// The type names of a `type` keyword, `null` last (`"boolean" or "null"` reads best).
 fn type_names(kind: &TypeKind) -> Vec<String> {
-    match kind {
+    let mut names: Vec<String> = match kind {
         TypeKind::Single(t) => vec![t.to_string()],
         TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
-    }
+    };
+    names.sort_by_key(|name| name == "null");
+    names
 }
 
 /// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
