@@ -654,6 +654,36 @@ components:
     }
 
     #[test]
+    fn extensible_enum_flag_form_accepts_and_counts_unknown_values() {
+        let text = r##"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+webhooks:
+  e:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                open: {type: string, enum: [A, B], x-extensible-enum: true}
+                closed: {type: string, enum: [A, B], x-extensible-enum: false}
+"##;
+        let spec = Spec::from_text(text, "flag.yaml").unwrap();
+        assert_eq!(spec.validate("e", &json!({"open": "C"})), Some(Ok(())));
+        assert_eq!(spec.validate("e", &json!({"open": "A"})), Some(Ok(())));
+        let counts = spec.unknown_values().counts();
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        assert!(counts[0].0.ends_with("/properties/open") && counts[0].1 == "C");
+        let problems = spec
+            .validate("e", &json!({"closed": "C"}))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(problems[0].instance_path, "/closed");
+    }
+
+    #[test]
     fn paths_apply_to_every_event_type() {
         let text = r##"
 openapi: 3.0.1
