@@ -20,6 +20,7 @@ mod properties;
 mod redis_stream;
 mod replicas;
 mod running;
+mod schema_answers;
 mod security;
 mod services;
 mod sources;
