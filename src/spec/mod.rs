@@ -13,7 +13,8 @@
 //! 2020-12 ([`convert`]) and compiled by the `jsonschema` crate. Formats are not enforced (a
 //! sender's timestamp a little off the RFC must not drop real traffic). Unknown properties are
 //! accepted unless a schema says otherwise. Fields marked `x-extensible-enum` accept values
-//! outside their list and count them ([`enums`]).
+//! outside their list and count them ([`enums`]). An event that does not fit gets problems that
+//! point at the deepest field at fault, without printing its values ([`problems`]).
 //!
 //! Every problem in a document is reported with the file, the JSON pointer and what is wrong.
 
