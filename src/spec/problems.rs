@@ -13,8 +13,10 @@
 //!    does not;
 //! 3. then the branch with the deepest problem, then the one with the fewest problems.
 //!
-//! A discriminated `oneOf` needs none of this: [`convert`](super::convert) turns it into an
-//! `if`/`then` per branch, so its errors already come from the branch the discriminator selects.
+//! A discriminated `oneOf` of `$ref`s needs none of this: [`convert`](super::convert) turns it
+//! into an `if`/`then` per branch, so its errors already come from the branch the discriminator
+//! selects (a discriminator over inline branches, which have no name to dispatch on, goes by the
+//! rules above).
 //!
 //! Messages say what was expected and describe the value by its type, quoting at most
 //! [`MAX_QUOTED_CHARS`] characters of a string or number; an object or an array is never printed.
@@ -46,7 +48,7 @@ const MAX_LISTED_NAMES: usize = 3;
 
 /// The problems of `errors` (the top-level errors of one validation), at most [`MAX_PROBLEMS`],
 /// each at the deepest place at fault, without duplicates.
-pub fn collect<'a>(errors: impl Iterator<Item = ValidationError<'a>>) -> Vec<Problem> {
+pub(crate) fn collect<'a>(errors: impl Iterator<Item = ValidationError<'a>>) -> Vec<Problem> {
     let mut out = Vec::new();
     for error in errors {
         leaves(&error, &mut out);
@@ -197,7 +199,7 @@ fn message(error: &ValidationError<'_>) -> String {
 
 /// The value for a message: a scalar quoted (at most [`MAX_QUOTED_CHARS`] characters of it), an
 /// object or an array by its type.
-pub fn describe(value: &Value) -> String {
+pub(crate) fn describe(value: &Value) -> String {
     match value {
         Value::Object(_) => "an object".to_owned(),
         Value::Array(items) => format!(
