@@ -149,12 +149,37 @@ rejections! {
     Misconfigured => (INTERNAL_SERVER_ERROR, "misconfigured", "the receiver is misconfigured"),
 }
 
+/// The largest body of a 422 answer, in bytes: the problems that would take it past this are
+/// left out, and counted in its `omitted` field.
+pub const MAX_PROBLEMS_BODY: usize = 4096;
+
+/// Room kept for the count of problems left out (in the message and in `omitted`).
+const OMITTED_ROOM: usize = 96;
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a [Problem]>,
+    details: Option<Vec<&'a Problem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    omitted: Option<usize>,
+}
+
+/// The problems that fit in a 422 body beside `base` bytes, in order, and how many do not.
+fn fitting(problems: &[Problem], base: usize) -> (Vec<&Problem>, usize) {
+    let mut used = base + OMITTED_ROOM;
+    let mut listed = Vec::new();
+    for problem in problems {
+        // Plain strings always serialize; were one not to, it would be left out, not panic.
+        let size = serde_json::to_vec(problem).map_or(usize::MAX, |b| b.len() + 1);
+        if used.saturating_add(size) <= MAX_PROBLEMS_BODY {
+            used += size;
+            listed.push(problem);
+        }
+    }
+    let omitted = problems.len() - listed.len();
+    (listed, omitted)
 }
 
 impl Rejection {
@@ -175,21 +200,32 @@ impl Rejection {
         B: From<Full<Bytes>>,
     {
         let missing;
+        let mut message = self.message();
+        let mut omitted = None;
         let details = match &self {
-            Self::InvalidEvent(problems) => Some(problems.as_slice()),
+            Self::InvalidEvent(problems) => {
+                let base = self.code().len() + message.len() + 48;
+                let (listed, left_out) = fitting(problems, base);
+                if left_out > 0 {
+                    message.push_str(&format!("; {left_out} more not listed"));
+                    omitted = Some(left_out);
+                }
+                Some(listed)
+            }
             Self::MissingEventType(place) => {
                 missing = [Problem {
                     instance_path: place.trim_matches('"').to_owned(),
                     message: "the event type is required here".to_owned(),
                 }];
-                Some(&missing[..])
+                Some(missing.iter().collect())
             }
             _ => None,
         };
         let body = Body {
             error: self.code(),
-            message: self.message(),
+            message,
             details,
+            omitted,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
         tracing::trace!(status = %self.status(), code = self.code(), "rejected");
@@ -263,6 +299,46 @@ mod tests {
         let (status, _, json) = body_json(Rejection::InvalidEvent(problems)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(json["details"][0]["instance_path"], "/data/severity");
+    }
+
+    #[tokio::test]
+    async fn invalid_event_stays_under_4_kib_and_counts_what_it_leaves_out() {
+        let problem = |i: usize| Problem {
+            instance_path: format!("/items/{i}/offline"),
+            message: "\"no\" is not of type \"boolean\"".into(),
+        };
+        for count in [1, 10, 100, 10_000] {
+            let problems: Vec<Problem> = (0..count).map(problem).collect();
+            let response: Response<Full<Bytes>> = Rejection::InvalidEvent(problems).into_response();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            assert!(
+                bytes.len() < MAX_PROBLEMS_BODY,
+                "{count}: {} bytes",
+                bytes.len()
+            );
+            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let listed = json["details"].as_array().unwrap().len();
+            assert!(listed >= 1, "{json}");
+            assert_eq!(json["details"][0]["instance_path"], "/items/0/offline");
+            if listed == count {
+                assert!(json.get("omitted").is_none(), "{json}");
+            } else {
+                assert_eq!(json["omitted"], count - listed, "{json}");
+                let message = json["message"].as_str().unwrap();
+                assert!(
+                    message.contains(&format!("{} more", count - listed)),
+                    "{json}"
+                );
+            }
+        }
+        // One problem too big for the body is left out and counted; the next one still fits.
+        let huge = Problem {
+            instance_path: format!("/{}", "k".repeat(5000)),
+            message: "too big".into(),
+        };
+        let (_, _, json) = body_json(Rejection::InvalidEvent(vec![huge, problem(1)])).await;
+        assert_eq!(json["omitted"], 1);
+        assert_eq!(json["details"][0]["instance_path"], "/items/1/offline");
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | object with `properties` (or `allOf` of such) | `struct`, optional fields as `Option` |
 //! | string `enum` | `enum` with serde renames |
-//! | `x-extensible-enum` | `enum` with an `Unknown(String)` fallback |
+//! | `x-extensible-enum: [...]`, or `enum` with `x-extensible-enum: true` | `enum` with an `Unknown(String)` fallback |
 //! | `oneOf` / `anyOf` with a `discriminator` | `enum` dispatched on the discriminator, `Unknown(Value)` fallback |
 //! | `oneOf` / `anyOf` without one | `#[serde(untagged)]` `enum`, `Unknown(Value)` fallback |
 //! | `array` | `Vec<T>` |
@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::names::{pascal, serde_name, snake};
 use crate::spec::SpecError;
+use crate::spec::enums::extensible_values;
 
 /// A Rust type expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -251,7 +252,7 @@ impl<'a> Builder<'a> {
                 e.as_array()
                     .is_some_and(|a| a.iter().all(|v| v.is_string() || v.is_null()))
             })
-            || schema.get("x-extensible-enum").is_some()
+            || extensible_values(schema).is_some()
         {
             return self.model_at(schema, pointer, &pascal(hint));
         }
@@ -335,7 +336,7 @@ impl<'a> Builder<'a> {
             alias: None,
             eq: false,
         };
-        if let Some(values) = schema.get("x-extensible-enum").and_then(Value::as_array) {
+        if let Some(values) = extensible_values(schema) {
             model.kind = "extensible";
             model.eq = true;
             model.variants = self.string_variants(values);

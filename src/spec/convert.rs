@@ -9,7 +9,10 @@
 //! * `example`, `discriminator`, `xml` and `externalDocs` are dropped (annotations only);
 //! * a `$ref` with siblings keeps only the `$ref` and the descriptions (3.0 ignores siblings).
 //!
-//! `x-extensible-enum` is kept: it is a custom keyword of hookgate's validators.
+//! `x-extensible-enum` is kept: it is a custom keyword of hookgate's validators. Its flag form
+//! (`enum: [...]` with `x-extensible-enum: true`) becomes the list form, with the `enum` removed,
+//! so that the values stay open; `x-extensible-enum: false` is dropped (the `enum` stays closed).
+//! This applies to 3.1 documents too.
 
 use serde_json::{Map, Value, json};
 
@@ -92,6 +95,7 @@ pub fn convert(schema: &Value, openapi30: bool) -> Value {
         exclusive_bound(&mut out, "exclusiveMaximum", "maximum");
     }
     discriminated(map, &mut out);
+    extensible(&mut out);
     if map.get("nullable") == Some(&Value::Bool(true)) {
         return nullable(out);
     }
@@ -151,6 +155,23 @@ fn discriminated(original: &Map<String, Value>, out: &mut Map<String, Value>) {
     all_of.push(json!({ "required": [property], "properties": { property: { "enum": values } } }));
     all_of.extend(branches);
     out.insert("allOf".into(), Value::Array(all_of));
+}
+
+/// `{enum: [A, B], x-extensible-enum: true}` is `{x-extensible-enum: [A, B]}`; a flag that is not
+/// `true`, or `true` with no `enum` to open, is dropped.
+fn extensible(out: &mut Map<String, Value>) {
+    match out.get("x-extensible-enum") {
+        Some(Value::Bool(true)) => {
+            out.remove("x-extensible-enum");
+            if let Some(values @ Value::Array(_)) = out.remove("enum") {
+                out.insert("x-extensible-enum".into(), values);
+            }
+        }
+        Some(Value::Bool(false)) => {
+            out.remove("x-extensible-enum");
+        }
+        _ => {}
+    }
 }
 
 /// 3.0: `{minimum: 5, exclusiveMinimum: true}` is 2020-12's `{exclusiveMinimum: 5}`.
@@ -251,6 +272,24 @@ mod tests {
         assert_eq!(s["allOf"][1]["if"]["properties"]["petType"]["const"], "cat");
         assert_eq!(s["allOf"][2]["then"]["$ref"], "#/c/Dog");
         assert!(s.get("oneOf").is_none());
+    }
+
+    #[test]
+    fn extensible_enum_flag_becomes_the_list_form() {
+        let s = convert(
+            &json!({"type": "string", "nullable": true, "enum": ["A", "B"], "x-extensible-enum": true}),
+            true,
+        );
+        assert_eq!(
+            s,
+            json!({"type": ["string", "null"], "x-extensible-enum": ["A", "B"]})
+        );
+        let s = convert(&json!({"enum": ["A"], "x-extensible-enum": false}), false);
+        assert_eq!(s, json!({"enum": ["A"]}));
+        let s = convert(&json!({"type": "string", "x-extensible-enum": true}), false);
+        assert_eq!(s, json!({"type": "string"}));
+        let list = json!({"type": "string", "x-extensible-enum": ["A"]});
+        assert_eq!(convert(&list, true), list);
     }
 
     #[test]

@@ -4,6 +4,15 @@
 //! traffic. A field marked `x-extensible-enum` accepts any value, and a value outside the known
 //! list is counted (per place and value) and logged once at warning level, so operators see the
 //! spec drifting. Closed `enum`s stay strict.
+//!
+//! Specs write it two ways, and both are read ([`extensible_values`]):
+//!
+//! * Zalando's: the list itself, in place of `enum`: `x-extensible-enum: [A, B]`;
+//! * a flag beside the list: `enum: [A, B]` with `x-extensible-enum: true` (`false` leaves the
+//!   `enum` closed).
+//!
+//! [`convert`](super::convert) rewrites the second form into the first, so that the validator
+//! never sees a closed `enum` the spec meant to be open.
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -28,11 +37,45 @@ thread_local! {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     #[test]
     fn only_enum_like_tokens_are_logged() {
         assert!(super::looks_like_token("NODE_CLONING_DETECTED"));
         assert!(!super::looks_like_token("John Smith <john@example.com>"));
         assert!(!super::looks_like_token(&"A".repeat(65)));
+    }
+
+    #[test]
+    fn both_forms_give_the_known_values() {
+        let list = json!({"type": "string", "x-extensible-enum": ["A", "B"]});
+        let flag = json!({"type": "string", "enum": ["A", "B"], "x-extensible-enum": true});
+        assert_eq!(
+            super::extensible_values(&list),
+            Some(&vec![json!("A"), json!("B")])
+        );
+        assert_eq!(
+            super::extensible_values(&flag),
+            Some(&vec![json!("A"), json!("B")])
+        );
+        let closed = json!({"enum": ["A"], "x-extensible-enum": false});
+        assert_eq!(super::extensible_values(&closed), None);
+        assert_eq!(super::extensible_values(&json!({"enum": ["A"]})), None);
+        assert_eq!(
+            super::extensible_values(&json!({"x-extensible-enum": true})),
+            None
+        );
+    }
+}
+
+/// The known values of an extensible enum, in either form: the `x-extensible-enum` list, or the
+/// `enum` list of a schema whose `x-extensible-enum` is `true`. `None` for a closed enum or no
+/// enum at all.
+pub fn extensible_values(schema: &Value) -> Option<&Vec<Value>> {
+    match schema.get("x-extensible-enum")? {
+        Value::Array(values) => Some(values),
+        Value::Bool(true) => schema.get("enum").and_then(Value::as_array),
+        _ => None,
     }
 }
 
@@ -152,9 +195,10 @@ pub(crate) fn factory(
 ) -> impl for<'a> Fn(&'a Map<String, Value>, &'a Value, Location) -> Built<'a> + Send + Sync + 'static
 {
     move |_parent, value, location| {
+        // `convert` has turned the `true` form into a list already; what is left is malformed.
         let Value::Array(values) = value else {
             return Err(ValidationError::custom(
-                "x-extensible-enum must be an array of strings",
+                "x-extensible-enum must be a list of values, or `true` beside an `enum`",
             ));
         };
         let known = values

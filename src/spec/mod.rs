@@ -13,12 +13,14 @@
 //! 2020-12 ([`convert`]) and compiled by the `jsonschema` crate. Formats are not enforced (a
 //! sender's timestamp a little off the RFC must not drop real traffic). Unknown properties are
 //! accepted unless a schema says otherwise. Fields marked `x-extensible-enum` accept values
-//! outside their list and count them ([`enums`]).
+//! outside their list and count them ([`enums`]). An event that does not fit gets problems that
+//! point at the deepest field at fault, without printing its values ([`problems`]).
 //!
 //! Every problem in a document is reported with the file, the JSON pointer and what is wrong.
 
 pub mod convert;
 pub mod enums;
+pub mod problems;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,9 +35,6 @@ use crate::rejection::Problem;
 use crate::route::glob_match;
 use crate::tree::Sonic;
 use crate::validate::Validator as EventValidator;
-
-/// The most problems listed in one 422 answer.
-const MAX_PROBLEMS: usize = 20;
 
 /// A problem in a spec document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -523,7 +522,8 @@ impl Spec {
     }
 
     /// Validate `json` as an event of type `kind`. `None` when the spec does not describe the
-    /// type; otherwise every problem found (at most 20).
+    /// type; otherwise the problems found, each at the deepest field at fault (at most
+    /// [`problems::MAX_PROBLEMS`]; see [`problems`]).
     pub fn validate(&self, kind: &str, json: &Value) -> Option<Result<(), Vec<Problem>>> {
         self.validate_tree(kind, &crate::tree::from_serde(json))
     }
@@ -538,16 +538,7 @@ impl Spec {
         if validator.is_valid(tree) {
             return Some(Ok(()));
         }
-        let problems = enums::quietly(|| {
-            validator
-                .iter_errors(tree)
-                .take(MAX_PROBLEMS)
-                .map(|error| Problem {
-                    instance_path: error.instance_path().to_string(),
-                    message: error.to_string(),
-                })
-                .collect()
-        });
+        let problems = enums::quietly(|| problems::collect(validator.iter_errors(tree)));
         Some(Err(problems))
     }
 }
@@ -661,6 +652,36 @@ components:
         let invalid = json!({"event": "thing.created", "id": "x", "kind": "Z"});
         assert!(spec.validate("thing.created", &invalid).unwrap().is_err());
         assert!(spec.unknown_values().total() <= 2);
+    }
+
+    #[test]
+    fn extensible_enum_flag_form_accepts_and_counts_unknown_values() {
+        let text = r##"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+webhooks:
+  e:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                open: {type: string, enum: [A, B], x-extensible-enum: true}
+                closed: {type: string, enum: [A, B], x-extensible-enum: false}
+"##;
+        let spec = Spec::from_text(text, "flag.yaml").unwrap();
+        assert_eq!(spec.validate("e", &json!({"open": "C"})), Some(Ok(())));
+        assert_eq!(spec.validate("e", &json!({"open": "A"})), Some(Ok(())));
+        let counts = spec.unknown_values().counts();
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        assert!(counts[0].0.ends_with("/properties/open") && counts[0].1 == "C");
+        let problems = spec
+            .validate("e", &json!({"closed": "C"}))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(problems[0].instance_path, "/closed");
     }
 
     #[test]

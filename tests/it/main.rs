@@ -22,6 +22,7 @@ mod redelivery;
 mod redis_stream;
 mod replicas;
 mod running;
+mod schema_answers;
 mod security;
 mod services;
 mod sources;
