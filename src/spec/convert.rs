@@ -9,7 +9,8 @@
 //! * `example`, `discriminator`, `xml` and `externalDocs` are dropped (annotations only);
 //! * a `$ref` with siblings keeps only the `$ref` and the descriptions (3.0 ignores siblings).
 //!
-//! `x-extensible-enum` is kept: it is a custom keyword of hookgate's validators.
+//! `x-extensible-enum` is kept: it is a custom keyword of hookgate's validators. So is
+//! `x-hookgate-assumed`, even next to a 3.0 `$ref`.
 
 use serde_json::{Map, Value, json};
 
@@ -60,7 +61,11 @@ pub fn convert(schema: &Value, openapi30: bool) -> Value {
         if DROPPED.contains(&key) {
             continue;
         }
-        if openapi30 && is_ref && !matches!(key, "$ref" | "description" | "summary") {
+        // The assumed marker is hookgate's, not a sibling 3.0 would ignore: it stays.
+        if openapi30
+            && is_ref
+            && !matches!(key, "$ref" | "description" | "summary" | super::ASSUMED)
+        {
             continue;
         }
         let converted = if ONE_SCHEMA.contains(&key) {
