@@ -25,4 +25,5 @@ mod services;
 mod sources;
 mod specs;
 mod support;
+mod validation;
 mod vectors;
