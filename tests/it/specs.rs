@@ -193,11 +193,12 @@ fn mutations(profile: Profile) -> Vec<Mutation> {
                 Some(json!("one-two-three")),
                 "/job/id",
             ),
+            // The compliance object is assumed (only reported); the job is documented.
             (
-                "compliance.violation_detected",
-                "/compliance/status",
-                Some(json!("maybe")),
-                "/compliance/status",
+                "job.completed",
+                "/job/status",
+                Some(json!(7)),
+                "/job/status",
             ),
             ("job.completed", "/actor", None, ""),
         ],

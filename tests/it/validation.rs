@@ -277,3 +277,55 @@ async fn enforce_refuses_documented_mismatches_report_and_off_accept_and_a_spec_
 
     let _ = std::fs::remove_file(&spec);
 }
+
+#[test]
+fn built_in_specs_mark_what_their_senders_do_not_document() {
+    use hookgate::validate::{ValidationMode, Verdict};
+    let check = |profile: Profile, kind: &str, body: Value| {
+        let spec = profile.spec().unwrap().unwrap();
+        spec.check(kind, &body, ValidationMode::Enforce).unwrap()
+    };
+    // Ops-Center documents user.created's user_id and email, nothing of the other payloads.
+    let homa = Profile::Homa.spec().unwrap().unwrap();
+    assert_eq!(homa.is_assumed("webhook.test"), Some(true));
+    assert_eq!(homa.is_assumed("ticket.created"), Some(false));
+    assert!(matches!(
+        check(
+            Profile::OpsCenter,
+            "alert.triggered",
+            json!({"event": "alert.triggered", "timestamp": "2026-02-01T10:00:00Z",
+                   "data": {"alert_id": 9, "severity": "apocalyptic"}})
+        ),
+        Verdict::Mismatched(p) if p.len() == 1 && p[0].instance_path == "/data/severity"
+    ));
+    // Ids in assumed payloads take strings and integers.
+    for id in [json!(77), json!("pay_77")] {
+        assert_eq!(
+            check(
+                Profile::OpsCenter,
+                "payment.failed",
+                payment_failed(id, json!(1.0))
+            ),
+            Verdict::Valid
+        );
+    }
+    // The envelope is documented: an event without `data` is refused.
+    assert!(matches!(
+        check(
+            Profile::OpsCenter,
+            "payment.failed",
+            json!({"event": "payment.failed", "timestamp": "2026-02-01T10:00:00Z"})
+        ),
+        Verdict::Invalid(_)
+    ));
+    // webnet documents the job payload only.
+    assert!(matches!(
+        check(
+            Profile::Webnet,
+            "device.created",
+            json!({"event_type": "device.created", "event_timestamp": "2026-02-01T10:00:00Z",
+                   "device": {"id": "dev-1", "hostname": 5}})
+        ),
+        Verdict::Mismatched(p) if p.iter().all(|p| p.instance_path == "/device/hostname")
+    ));
+}
