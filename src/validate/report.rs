@@ -95,4 +95,25 @@ mod tests {
         assert_eq!(normalize_path("/data/payment_id"), "/data/payment_id");
         assert_eq!(normalize_path("/v2x/1a"), "/v2x/1a");
     }
+
+    #[test]
+    fn the_places_remembered_are_bounded() {
+        let event = Event::new(
+            "cap-test",
+            crate::EventId::new("1"),
+            crate::EventKind::new("t"),
+            bytes::Bytes::new(),
+            serde_json::Value::Null,
+        );
+        // A sender naming a new key in every event cannot grow the set (nor the series) forever.
+        let problems: Vec<Problem> = (0..MAX_SERIES + 10)
+            .map(|i| Problem {
+                instance_path: format!("/map/k{i}"),
+                message: String::new(),
+            })
+            .collect();
+        record(&event, &problems);
+        let seen = seen().lock().unwrap();
+        assert_eq!(seen.len(), MAX_SERIES);
+    }
 }
