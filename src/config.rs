@@ -332,8 +332,11 @@ pub struct SourceConfig {
     /// OpenAPI document (YAML or JSON) the source's events are validated against, instead of the
     /// profile's built-in spec.
     pub spec: Option<PathBuf>,
-    /// Validate events against the spec (default true; profiles without a spec never validate).
-    pub validate: Option<bool>,
+    /// What a mismatch with the spec does: `enforce` (422 for what the sender documents, and
+    /// reported for what the spec assumes; the default), `report` (accepted and recorded) or
+    /// `off` (no validation). `true`/`false` still read as `enforce`/`off`. Profiles without a
+    /// spec never validate.
+    pub validate: Option<crate::validate::ValidationMode>,
     /// Event types the spec does not describe: `accept` (default, unvalidated) or `reject` (422).
     pub unknown_events: Option<crate::spec::UnknownEvents>,
     /// Form-encoded bodies: the field holding the JSON (`payload` for github and slack).

@@ -133,6 +133,8 @@ pub struct Event {
     parsed: Arc<Parsed>,
     headers: Arc<HeaderMap>,
     verified: Option<Verified>,
+    // Empty for nearly every event: an `Arc` keeps clones cheap when it is not.
+    mismatches: Arc<[crate::rejection::Problem]>,
 }
 
 /// The parsed body in its two forms; at least one is set when the event is built, the other is
@@ -187,6 +189,7 @@ impl Event {
             parsed: Arc::new(parsed),
             headers: Arc::default(),
             verified: None,
+            mismatches: Arc::new([]),
         }
     }
 
@@ -268,6 +271,24 @@ impl Event {
     /// The verification proof, when the event came through [`Authenticate`](crate::auth::Authenticate).
     pub fn verified(&self) -> Option<&Verified> {
         self.verified.as_ref()
+    }
+
+    /// Where the event does not match its sender's spec, though it was accepted (a part the
+    /// spec only assumes, or a source in `report` mode; see [`crate::validate`]). Empty for an
+    /// event that fits.
+    pub fn mismatches(&self) -> &[crate::rejection::Problem] {
+        &self.mismatches
+    }
+
+    /// Attach the problems an accepted event has (the [`Validate`](crate::validate::Validate)
+    /// stage does; also for testing a handler that reads them).
+    pub fn with_mismatches(mut self, problems: Vec<crate::rejection::Problem>) -> Self {
+        self.set_mismatches(problems);
+        self
+    }
+
+    pub(crate) fn set_mismatches(&mut self, problems: Vec<crate::rejection::Problem>) {
+        self.mismatches = problems.into();
     }
 }
 

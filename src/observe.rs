@@ -77,6 +77,9 @@ pub const SPOOL_OLDEST_AGE: &str = "hookgate_spool_oldest_pending_age_seconds";
 pub const SPOOL_FREE_BYTES: &str = "hookgate_spool_free_bytes";
 /// Values of an `x-extensible-enum` the spec does not list, seen in accepted events (counter).
 pub const UNKNOWN_ENUM_VALUES: &str = "hookgate_unknown_enum_values_total";
+/// Mismatches with the spec in events accepted anyway (assumed parts, `report` mode), by
+/// source, event type and place, array indices as `*` (counter).
+pub const SCHEMA_MISMATCHES: &str = "hookgate_schema_mismatches_total";
 
 /// Every metric hookgate emits: name, type, labels, meaning.
 pub const METRICS: &[(&str, &str, &str, &str)] = &[
@@ -140,6 +143,12 @@ pub const METRICS: &[(&str, &str, &str, &str)] = &[
         "counter",
         "place",
         "values of extensible enums the spec does not list",
+    ),
+    (
+        SCHEMA_MISMATCHES,
+        "counter",
+        "source, type, path",
+        "mismatches with the spec in events accepted anyway",
     ),
 ];
 

@@ -87,10 +87,10 @@ impl Pipeline {
     /// it has one), and its own in-memory dedup store.
     pub fn new(source: Source) -> Self {
         let validator: Arc<dyn Validator> = match source.spec() {
-            Some(spec) => Arc::new(SpecValidator::new(
-                Arc::clone(spec),
-                source.unknown_events_policy(),
-            )),
+            Some(spec) => Arc::new(
+                SpecValidator::new(Arc::clone(spec), source.unknown_events_policy())
+                    .mode(source.validation_mode()),
+            ),
             None => Arc::new(|_: &crate::Event| Ok(())),
         };
         Self {

@@ -339,9 +339,11 @@ impl Ops {
         self.list(&query)
     }
 
-    /// One event with its headers, body and every delivery's attempts.
+    /// One event with its headers, body, every delivery's attempts, and where it does not match
+    /// its spec (`mismatches`, empty when it does).
     pub fn show(&self, seq: u64) -> Result<Value, OpError> {
         let (event, deliveries) = self.spool.show(seq)?.ok_or(OpError::NotFound(seq))?;
+        let mismatches = self.spool.mismatches(seq)?;
         let status = EventStatus::of(&deliveries);
         let (body_key, body) = body_json(&event);
         let headers: serde_json::Map<String, Value> = event
@@ -358,6 +360,7 @@ impl Ops {
             "status": status,
             "content_type": event.content_type,
             "headers": headers,
+            "mismatches": mismatches,
             "deliveries": deliveries.iter().map(|d| delivery_json(d, true)).collect::<Vec<_>>(),
         });
         if let Some(map) = out.as_object_mut() {

@@ -123,6 +123,7 @@ pub(crate) fn assemble(
     secrets?;
     let mut source = Source::new(sc.name.as_str(), scheme?, shape?)
         .unknown_events(sc.unknown_events.unwrap_or_default())
+        .validation(sc.validate)
         .handshake(handshake?)
         .ack_status(ack?);
     if let Some(spec) = spec? {
@@ -353,9 +354,9 @@ fn spec_for(
     label: &str,
     problems: &mut Vec<String>,
 ) -> Option<Option<Arc<Spec>>> {
-    if sc.validate == Some(false) {
+    if sc.validate == Some(crate::validate::ValidationMode::Off) {
         if sc.spec.is_some() {
-            problems.push(format!("{label}: `spec` is set but `validate = false`"));
+            problems.push(format!("{label}: `spec` is set but `validate = \"off\"`"));
             return None;
         }
         return Some(None);

@@ -308,11 +308,23 @@ pub enum WebhookTestEventEvent {
     WebhookTest,
 }
 
+/// An id in an assumed payload, whose type the seed does not document: an integer (what Homa's source sends) or a string, either accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Id {
+    /// A numeric id.
+    Variant1(i64),
+    /// A string id.
+    Variant2(String),
+    /// A shape none of the above matches, as received.
+    Unknown(serde_json::Value),
+}
+
 /// Data of the test event `webhook.test` (assumed: taken from Homa's source, not documented).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookTestData {
     /// Id of the webhook being tested.
-    pub webhook_id: i64,
+    pub webhook_id: Id,
     /// Human-readable test message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

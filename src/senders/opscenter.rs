@@ -144,6 +144,18 @@ pub enum UserSessionDataUserId {
     Unknown(serde_json::Value),
 }
 
+/// An id whose type the seed does not document: a string (Ops-Center's integration notes) or an integer (the seed's `user_id`), either accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Id {
+    /// A numeric id.
+    Variant1(i64),
+    /// A string id.
+    Variant2(String),
+    /// A shape none of the above matches, as received.
+    Unknown(serde_json::Value),
+}
+
 /// A user's session, for `user.login` and `user.logout` (assumed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserSessionData {
@@ -157,7 +169,7 @@ pub struct UserSessionData {
     pub username: Option<String>,
     /// Session id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
+    pub session_id: Option<Id>,
     /// Client IP address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
@@ -383,13 +395,13 @@ impl From<SubscriptionDataBillingCycle> for String {
 pub struct SubscriptionData {
     /// Subscription id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<Id>,
     /// Subscribing user. The seed shows an integer; Ops-Center's own notes show a string: either is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<SubscriptionDataUserId>,
     /// Subscribing organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<Id>,
     /// Email address of the subscriber.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -605,19 +617,19 @@ impl From<PaymentDataStatus> for String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentData {
     /// Payment id.
-    pub payment_id: String,
+    pub payment_id: Id,
     /// Invoice the payment is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_id: Option<String>,
+    pub invoice_id: Option<Id>,
     /// Subscription the payment is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<Id>,
     /// Paying user. The seed shows an integer; Ops-Center's own notes show a string: either is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<PaymentDataUserId>,
     /// Paying organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<Id>,
     /// Amount, in currency units (not cents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<f64>,
@@ -773,16 +785,16 @@ impl From<InvoiceDataStatus> for String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvoiceData {
     /// Invoice id.
-    pub invoice_id: String,
+    pub invoice_id: Id,
     /// Subscription invoiced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<Id>,
     /// Invoiced user. The seed shows an integer; Ops-Center's own notes show a string: either is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<InvoiceDataUserId>,
     /// Invoiced organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<Id>,
     /// Amount due, in currency units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_due: Option<f64>,
@@ -879,7 +891,7 @@ pub enum OrganizationCreatedEventEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrganizationData {
     /// Organization id.
-    pub organization_id: String,
+    pub organization_id: Id,
     /// Organization name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -1090,7 +1102,7 @@ impl From<DeviceDataPreviousStatus> for String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceData {
     /// Device id.
-    pub device_id: String,
+    pub device_id: Id,
     /// Device name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
@@ -1099,10 +1111,10 @@ pub struct DeviceData {
     pub device_type: Option<DeviceDataDeviceType>,
     /// Organization owning the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<String>,
+    pub organization_id: Option<Id>,
     /// Hardware identifier reported by the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hardware_id: Option<String>,
+    pub hardware_id: Option<Id>,
     /// Firmware version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware_version: Option<String>,
@@ -1336,13 +1348,13 @@ pub enum DeviceAlertDataSeverity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceAlertData {
     /// Device id.
-    pub device_id: String,
+    pub device_id: Id,
     /// Device name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
     /// Alert id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_id: Option<String>,
+    pub alert_id: Option<Id>,
     /// What the alert is about (open set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_type: Option<DeviceAlertDataAlertType>,
@@ -1479,7 +1491,7 @@ pub enum AlertDataSeverity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertData {
     /// Alert id.
-    pub alert_id: String,
+    pub alert_id: Id,
     /// What the alert is about (open set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_type: Option<AlertDataAlertType>,
@@ -1491,7 +1503,7 @@ pub struct AlertData {
     pub message: Option<String>,
     /// Device concerned, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<String>,
+    pub device_id: Option<Id>,
     /// Alert-specific details (free form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Map<String, serde_json::Value>>,

@@ -285,6 +285,18 @@ impl From<DeviceCreatedEventAction> for String {
     }
 }
 
+/// An id in a payload webnet does not document: an integer (what its source sends) or a string, either accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Id {
+    /// A numeric id.
+    Variant1(i64),
+    /// A string id.
+    Variant2(String),
+    /// A shape none of the above matches, as received.
+    Unknown(serde_json::Value),
+}
+
 /// Result of the last reachability check; null before the first check. Its change is what device.status_changed reports.
 ///
 /// The sender adds values over time: a value this version does not know is kept in `Unknown`.
@@ -323,7 +335,7 @@ impl From<DeviceReachabilityStatus> for String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
     /// Device id.
-    pub id: i64,
+    pub id: Id,
     /// Host name, unique per customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
@@ -618,9 +630,9 @@ impl From<ConfigSnapshotSource> for String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigSnapshot {
     /// Snapshot id.
-    pub id: i64,
+    pub id: Id,
     /// Device the configuration was taken from.
-    pub device_id: i64,
+    pub device_id: Id,
     /// Host name of that device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_hostname: Option<String>,
@@ -746,15 +758,15 @@ pub enum ComplianceResultStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComplianceResult {
     /// Compliance result id.
-    pub id: i64,
+    pub id: Id,
     /// Device checked.
-    pub device_id: i64,
+    pub device_id: Id,
     /// Host name of that device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_hostname: Option<String>,
     /// Policy checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy_id: Option<i64>,
+    pub policy_id: Option<Id>,
     /// Name of that policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_name: Option<String>,

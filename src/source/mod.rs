@@ -49,6 +49,7 @@ use crate::auth::signature::{
 use crate::auth::{Scheme, Secret, TokenLocation, TokenScheme};
 use crate::handshake::Handshake;
 use crate::spec::{Spec, SpecError, UnknownEvents};
+use crate::validate::ValidationMode;
 
 /// A named sender preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -524,6 +525,7 @@ pub struct Source {
     shape: Arc<EventShape>,
     spec: Option<Arc<Spec>>,
     unknown_events: UnknownEvents,
+    validation: Option<ValidationMode>,
     handshake: Option<Handshake>,
     ack: Option<AckStatus>,
 }
@@ -544,6 +546,7 @@ impl Source {
             shape: Arc::new(shape),
             spec: None,
             unknown_events: UnknownEvents::default(),
+            validation: None,
             handshake: None,
             ack: None,
         }
@@ -602,6 +605,19 @@ impl Source {
     pub fn unknown_events(mut self, policy: UnknownEvents) -> Self {
         self.unknown_events = policy;
         self
+    }
+
+    /// How strictly events are held to the spec (`None`, the default: the spec's own mode, else
+    /// `enforce`, in which what the spec only assumes is reported, not refused). See
+    /// [`ValidationMode`].
+    pub fn validation(mut self, mode: Option<ValidationMode>) -> Self {
+        self.validation = mode;
+        self
+    }
+
+    /// The validation mode set on the source, if any.
+    pub fn validation_mode(&self) -> Option<ValidationMode> {
+        self.validation
     }
 
     /// Answer this handshake (Slack's `url_verification`), or none.

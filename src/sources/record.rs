@@ -85,8 +85,8 @@ pub struct CreateSource {
     pub max_body_bytes: Option<usize>,
     /// `decompress` (`{"max_bytes": N}`).
     pub decompress: Option<DecompressConfig>,
-    /// `validate`.
-    pub validate: Option<bool>,
+    /// `validate` (`enforce`, `report`, `off`).
+    pub validate: Option<crate::validate::ValidationMode>,
     /// `unknown_events`.
     pub unknown_events: Option<UnknownEvents>,
     /// `form_field`.

@@ -13,6 +13,8 @@
 //! (`enum: [...]` with `x-extensible-enum: true`) becomes the list form, with the `enum` removed,
 //! so that the values stay open; `x-extensible-enum: false` is dropped (the `enum` stays closed).
 //! This applies to 3.1 documents too.
+//!
+//! `x-hookgate-assumed` is kept too, even next to a 3.0 `$ref`.
 
 use serde_json::{Map, Value, json};
 
@@ -63,7 +65,11 @@ pub fn convert(schema: &Value, openapi30: bool) -> Value {
         if DROPPED.contains(&key) {
             continue;
         }
-        if openapi30 && is_ref && !matches!(key, "$ref" | "description" | "summary") {
+        // The assumed marker is hookgate's, not a sibling 3.0 would ignore: it stays.
+        if openapi30
+            && is_ref
+            && !matches!(key, "$ref" | "description" | "summary" | super::ASSUMED)
+        {
             continue;
         }
         let converted = if ONE_SCHEMA.contains(&key) {

@@ -16,6 +16,12 @@
 //! outside their list and count them ([`enums`]). An event that does not fit gets problems that
 //! point at the deepest field at fault, without printing its values ([`problems`]).
 //!
+//! What the sender does not document is marked `x-hookgate-assumed: true`, on an operation (its
+//! whole payload) or on any schema (that part of it). A mismatch there never refuses an event:
+//! it is only reported ([`Verdict::Mismatched`]), even when the source enforces the spec. The
+//! document may also set the mode of the sources that use it, `x-hookgate-validate: enforce |
+//! report | off` at its root; a source's own `validate` wins over it.
+//!
 //! Every problem in a document is reported with the file, the JSON pointer and what is wrong.
 
 pub mod convert;
@@ -34,7 +40,12 @@ use crate::event::Event;
 use crate::rejection::Problem;
 use crate::route::glob_match;
 use crate::tree::Sonic;
-use crate::validate::Validator as EventValidator;
+use crate::validate::{ValidationMode, Validator as EventValidator, Verdict};
+
+/// The marker of what the sender does not document (on an operation or a schema).
+pub const ASSUMED: &str = "x-hookgate-assumed";
+/// The document's own validation mode, at its root.
+pub const MODE: &str = "x-hookgate-validate";
 
 /// A problem in a spec document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,8 +98,50 @@ pub struct Spec {
     order: KeyOrder,
     events: Vec<SpecEvent>,
     validators: Vec<jsonschema::Validator<Sonic>>,
+    documented: Vec<Documented>,
     exact: HashMap<String, usize>,
     unknown_values: Arc<UnknownValues>,
+    mode: Option<ValidationMode>,
+}
+
+/// What of an event type's schema its sender documents, and so may refuse an event.
+enum Documented {
+    /// Everything (nothing is marked assumed).
+    All,
+    /// Nothing (the operation or its whole schema is marked assumed).
+    Nothing,
+    /// The schema with its assumed parts left out.
+    Part(jsonschema::Validator<Sonic>),
+}
+
+/// Does this schema (or operation) carry `x-hookgate-assumed: true`?
+fn is_assumed(value: &Value) -> bool {
+    value.get(ASSUMED) == Some(&Value::Bool(true))
+}
+
+/// `schema` with every part marked assumed made the schema that accepts anything; whether any
+/// was.
+fn documented_part(schema: &Value) -> (Value, bool) {
+    fn walk(value: &mut Value, found: &mut bool) {
+        match value {
+            Value::Object(map) => {
+                if map.get(ASSUMED) == Some(&Value::Bool(true)) {
+                    map.clear();
+                    *found = true;
+                    return;
+                }
+                for child in map.values_mut() {
+                    walk(child, found);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    let mut out = schema.clone();
+    let mut found = false;
+    walk(&mut out, &mut found);
+    (out, found)
 }
 
 impl fmt::Debug for Spec {
@@ -413,19 +466,48 @@ impl Spec {
             );
         options = options.should_ignore_unknown_formats(true);
 
+        let mode = match doc.get(MODE) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_str()
+                    .and_then(ValidationMode::from_name)
+                    .ok_or_else(|| {
+                        fail(
+                            &format!("/{MODE}"),
+                            format!("{value} is not a validation mode (enforce, report, off)"),
+                        )
+                    })?,
+            ),
+        };
+
         let mut events = Vec::new();
         let mut validators = Vec::new();
+        let mut documented = Vec::new();
         let mut exact = HashMap::new();
         for (kind, pointer, op) in loader.operations()? {
             let (schema, schema_pointer, examples) = loader.body(op, &pointer)?;
             loader.check_refs(&schema, &schema_pointer)?;
             let root = loader.root(&components, &schema);
-            let validator = options.build(&root).map_err(|e| {
-                fail(
-                    &format!("{pointer}/requestBody"),
-                    format!("the schema does not compile: {e}"),
-                )
-            })?;
+            let compile = |root: &Value| {
+                options.build(root).map_err(|e| {
+                    fail(
+                        &format!("{pointer}/requestBody"),
+                        format!("the schema does not compile: {e}"),
+                    )
+                })
+            };
+            let validator = compile(&root)?;
+            // The parts a sender documents are compiled apart, so that only they can refuse an
+            // event; a document without assumed parts compiles once.
+            let part = if is_assumed(op) || is_assumed(&root) {
+                Documented::Nothing
+            } else {
+                match documented_part(&root) {
+                    (_, false) => Documented::All,
+                    (stripped, true) => Documented::Part(compile(&stripped)?),
+                }
+            };
             if !kind.contains(['*', '?']) && exact.insert(kind.clone(), events.len()).is_some() {
                 return Err(fail(
                     &pointer,
@@ -449,6 +531,7 @@ impl Spec {
                 schema_pointer,
             });
             validators.push(validator);
+            documented.push(part);
         }
         if events.is_empty() {
             return Err(fail(
@@ -468,8 +551,10 @@ impl Spec {
             order: order.clone(),
             events,
             validators,
+            documented,
             exact,
             unknown_values,
+            mode,
         })
     }
 
@@ -501,6 +586,18 @@ impl Spec {
     /// The webhooks the spec describes, in document order.
     pub fn events(&self) -> &[SpecEvent] {
         &self.events
+    }
+
+    /// The validation mode the document asks for (`x-hookgate-validate`), if it does.
+    pub fn mode(&self) -> Option<ValidationMode> {
+        self.mode
+    }
+
+    /// Is the payload of this event type wholly assumed (its operation, or its whole schema,
+    /// marked `x-hookgate-assumed`)? `None` when the spec does not describe the type.
+    pub fn is_assumed(&self, kind: &str) -> Option<bool> {
+        let i = self.index_for(kind)?;
+        Some(matches!(self.documented[i], Documented::Nothing))
     }
 
     /// Unknown values seen in the spec's extensible enums.
@@ -538,9 +635,54 @@ impl Spec {
         if validator.is_valid(tree) {
             return Some(Ok(()));
         }
-        let problems = enums::quietly(|| problems::collect(validator.iter_errors(tree)));
-        Some(Err(problems))
+        Some(Err(problems_of(validator, tree)))
     }
+
+    /// The verdict on `json` as an event of type `kind` in `mode`: what the sender documents
+    /// refuses it (in `enforce`), what the spec assumes is only reported. `None` when the spec
+    /// does not describe the type.
+    pub fn check(&self, kind: &str, json: &Value, mode: ValidationMode) -> Option<Verdict> {
+        self.check_tree(kind, &crate::tree::from_serde(json), mode)
+    }
+
+    /// [`check`](Self::check) on the tree the pipeline parsed.
+    pub(crate) fn check_tree(
+        &self,
+        kind: &str,
+        tree: &sonic_rs::Value,
+        mode: ValidationMode,
+    ) -> Option<Verdict> {
+        let index = self.index_for(kind)?;
+        if mode == ValidationMode::Off {
+            return Some(Verdict::Valid);
+        }
+        // The one check a valid event pays for, whatever the mode.
+        let validator = &self.validators[index];
+        if validator.is_valid(tree) {
+            return Some(Verdict::Valid);
+        }
+        let all = problems_of(validator, tree);
+        Some(match (mode, &self.documented[index]) {
+            (ValidationMode::Report, _) | (_, Documented::Nothing) => Verdict::Mismatched(all),
+            (_, Documented::All) => Verdict::Invalid(all),
+            (_, Documented::Part(documented)) => {
+                let refused = problems_of(documented, tree);
+                if refused.is_empty() {
+                    Verdict::Mismatched(all)
+                } else {
+                    Verdict::Invalid(refused)
+                }
+            }
+        })
+    }
+}
+
+/// Every problem `validator` finds in `tree` (at most 20), without counting unknown enum values
+/// again.
+/// Every problem of `tree` under `validator`, pointing at the deepest field at fault
+/// ([`problems::collect`]); enum notes are kept quiet (the event is refused or reported anyway).
+fn problems_of(validator: &jsonschema::Validator<Sonic>, tree: &sonic_rs::Value) -> Vec<Problem> {
+    enums::quietly(|| problems::collect(validator.iter_errors(tree)))
 }
 
 /// The [`Validate`](crate::validate::Validate) stage's validator for a spec.
@@ -548,15 +690,29 @@ impl Spec {
 pub struct SpecValidator {
     spec: Arc<Spec>,
     unknown_events: UnknownEvents,
+    mode: Option<ValidationMode>,
 }
 
 impl SpecValidator {
     /// Validate events against `spec`; `unknown_events` decides about types it does not describe.
+    /// The mode is the spec's own (`x-hookgate-validate`), else `enforce`.
     pub fn new(spec: Arc<Spec>, unknown_events: UnknownEvents) -> Self {
         Self {
             spec,
             unknown_events,
+            mode: None,
         }
+    }
+
+    /// Validate in `mode` (`None`: the spec's own, else `enforce`).
+    pub fn mode(mut self, mode: Option<ValidationMode>) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The mode in effect: the source's, else the spec's, else `enforce`.
+    pub fn effective_mode(&self) -> ValidationMode {
+        self.mode.or(self.spec.mode()).unwrap_or_default()
     }
 
     /// The spec.
@@ -567,19 +723,34 @@ impl SpecValidator {
 
 impl EventValidator for SpecValidator {
     fn validate(&self, event: &Event) -> Result<(), Vec<Problem>> {
+        match self.check(event) {
+            Verdict::Invalid(problems) => Err(problems),
+            Verdict::Valid | Verdict::Mismatched(_) => Ok(()),
+        }
+    }
+
+    fn check(&self, event: &Event) -> Verdict {
         let kind = event.kind().as_str();
-        match self.spec.validate_tree(kind, event.tree()) {
-            Some(result) => result,
-            None => match self.unknown_events {
-                UnknownEvents::Accept => {
-                    tracing::debug!(kind, "event type not in the spec; accepted untyped");
-                    Ok(())
-                }
-                UnknownEvents::Reject => Err(vec![Problem {
+        let mode = self.effective_mode();
+        if let Some(verdict) = self.spec.check_tree(kind, event.tree(), mode) {
+            return verdict;
+        }
+        match (self.unknown_events, mode) {
+            (UnknownEvents::Accept, _) | (_, ValidationMode::Off) => {
+                tracing::debug!(kind, "event type not in the spec; accepted untyped");
+                Verdict::Valid
+            }
+            (UnknownEvents::Reject, mode) => {
+                let problems = vec![Problem {
                     instance_path: String::new(),
                     message: format!("event type {kind:?} is not described by the sender's spec"),
-                }]),
-            },
+                }];
+                if mode == ValidationMode::Report {
+                    Verdict::Mismatched(problems)
+                } else {
+                    Verdict::Invalid(problems)
+                }
+            }
         }
     }
 }
@@ -652,6 +823,106 @@ components:
         let invalid = json!({"event": "thing.created", "id": "x", "kind": "Z"});
         assert!(spec.validate("thing.created", &invalid).unwrap().is_err());
         assert!(spec.unknown_values().total() <= 2);
+    }
+
+    const ASSUMED30: &str = r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+x-webhooks:
+  documented:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Envelope'}
+  guessed:
+    post:
+      x-hookgate-assumed: true
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {id: {type: string}}}
+components:
+  schemas:
+    Envelope:
+      type: object
+      required: [event, data]
+      properties:
+        event: {type: string}
+        data: {$ref: '#/components/schemas/Data'}
+        extra: {$ref: '#/components/schemas/Extra', x-hookgate-assumed: true}
+    Data:
+      type: object
+      required: [id]
+      properties:
+        id: {type: integer}
+        note: {type: string, x-hookgate-assumed: true}
+    Extra: {type: object}
+"##;
+
+    fn paths(problems: &[Problem]) -> Vec<&str> {
+        let mut paths: Vec<&str> = problems.iter().map(|p| p.instance_path.as_str()).collect();
+        paths.sort_unstable();
+        paths
+    }
+
+    #[test]
+    fn assumed_parts_are_reported_and_documented_ones_refused() {
+        use ValidationMode::{Enforce, Off, Report};
+        let spec = Spec::from_text(ASSUMED30, "a.yaml").unwrap();
+        assert_eq!(spec.mode(), None);
+        let valid = json!({"event": "documented", "data": {"id": 1, "note": "n"}});
+        assert_eq!(
+            spec.check("documented", &valid, Enforce),
+            Some(Verdict::Valid)
+        );
+
+        // A schema marked assumed (and one next to a 3.0 $ref): reported, not refused.
+        let guessed = json!({"event": "documented", "data": {"id": 1, "note": 7}, "extra": 1});
+        match spec.check("documented", &guessed, Enforce) {
+            Some(Verdict::Mismatched(problems)) => {
+                assert_eq!(paths(&problems), ["/data/note", "/extra"], "{problems:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A documented part refuses, and lists only what refuses.
+        let wrong = json!({"event": "documented", "data": {"id": "1", "note": 7}});
+        match spec.check("documented", &wrong, Enforce) {
+            Some(Verdict::Invalid(problems)) => assert_eq!(paths(&problems), ["/data/id"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            spec.check("documented", &wrong, Report),
+            Some(Verdict::Mismatched(p)) if p.len() == 2
+        ));
+        assert_eq!(spec.check("documented", &wrong, Off), Some(Verdict::Valid));
+
+        // An operation marked assumed never refuses.
+        let op = json!({"id": 5});
+        assert!(matches!(
+            spec.check("guessed", &op, Enforce),
+            Some(Verdict::Mismatched(_))
+        ));
+        assert_eq!(spec.is_assumed("guessed"), Some(true));
+        assert_eq!(spec.is_assumed("documented"), Some(false));
+        assert_eq!(spec.check("other", &op, Enforce), None);
+        // The plain validation still sees everything.
+        assert!(spec.validate("documented", &guessed).unwrap().is_err());
+    }
+
+    #[test]
+    fn a_document_may_set_its_own_mode() {
+        let text = SPEC30.replace("paths: {}", "paths: {}\nx-hookgate-validate: report");
+        let spec = Arc::new(Spec::from_text(&text, "m.yaml").unwrap());
+        assert_eq!(spec.mode(), Some(ValidationMode::Report));
+        let validator = SpecValidator::new(Arc::clone(&spec), UnknownEvents::Reject);
+        assert_eq!(validator.effective_mode(), ValidationMode::Report);
+        let validator = validator.mode(Some(ValidationMode::Enforce));
+        assert_eq!(validator.effective_mode(), ValidationMode::Enforce);
+
+        let bad = SPEC30.replace("paths: {}", "paths: {}\nx-hookgate-validate: lenient");
+        let err = Spec::from_text(&bad, "m.yaml").unwrap_err();
+        assert_eq!(err.pointer, "/x-hookgate-validate");
     }
 
     #[test]

@@ -464,6 +464,7 @@ impl Spool {
         let mut ops = Vec::new();
         for (seq, deliveries) in victims {
             ops.push(Op::Remove(Table::Events, seq.to_be_bytes().to_vec()));
+            ops.push(Op::Remove(Table::Mismatches, seq.to_be_bytes().to_vec()));
             for view in deliveries {
                 let table = match view.status {
                     DeliveryStatus::Delivered => Table::Delivered,

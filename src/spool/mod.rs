@@ -43,7 +43,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use self::log::{
     DeliveryStatus, DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Swept,
 };
-pub use self::record::StoredEvent;
+pub use self::record::{StoredEvent, StoredMismatch};
 pub use self::sink::{SpoolRoute, SpoolSink};
 pub use self::spooled::{Spooled, SpooledParts};
 
@@ -117,9 +117,13 @@ pub(crate) enum Table {
     Due = 5,
     /// source id -> the source's record (JSON), for sources managed through the admin API
     Sources = 6,
+    /// seq -> [`StoredMismatch`]es: where an accepted event does not match its
+    /// spec. A keyspace of its own, so that event records of earlier versions read unchanged
+    /// and events that fit (nearly all) cost nothing more
+    Mismatches = 7,
 }
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "events",
     "dedup",
     "pending",
@@ -127,6 +131,7 @@ const TABLES: [&str; 7] = [
     "delivered",
     "due",
     "sources",
+    "mismatches",
 ];
 
 /// Attempts kept in a delivery's history; older ones are dropped (the count stays exact).
@@ -270,7 +275,7 @@ struct Write {
 
 /// The embedded durable store; see the [module docs](self).
 pub struct Spool {
-    tables: [Keyspace; 7],
+    tables: [Keyspace; 8],
     // What is pending, kept in memory so that the full check on every request costs nothing;
     // rebuilt from the pending table at open.
     pending: AtomicU64,
@@ -312,7 +317,7 @@ impl Spool {
                 KeyspaceCreateOptions::default().max_memtable_size(memtable)
             })?);
         }
-        let tables: [Keyspace; 7] = opened
+        let tables: [Keyspace; 8] = opened
             .try_into()
             .map_err(|_| SpoolError::Storage("keyspaces".into()))?;
         // Sequence numbers continue after the last stored event.
@@ -427,6 +432,16 @@ impl Spool {
         }
     }
 
+    /// Where the event stored under `seq` does not match its spec (empty when it does, or for
+    /// events stored by versions that did not record it).
+    pub fn mismatches(&self, seq: u64) -> Result<Vec<StoredMismatch>, SpoolError> {
+        match self.table(Table::Mismatches).get(seq.to_be_bytes())? {
+            Some(bytes) => record::decode_mismatches(&bytes)
+                .map_err(|_| SpoolError::Corrupt(format!("mismatches of {seq}"))),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Every stored event, in sequence order.
     pub fn events(&self) -> impl Iterator<Item = Result<(u64, StoredEvent), SpoolError>> + '_ {
         self.table(Table::Events).iter().map(|guard| {
@@ -449,9 +464,23 @@ impl Spool {
 
     /// Store `event` and one pending delivery per destination, plus `extra` writes (the dedup
     /// commit), in one atomic, durable commit. Returns the event's sequence number.
+    #[cfg(test)]
     pub(crate) async fn accept(
         &self,
         event: &StoredEvent,
+        destinations: &[String],
+        extra: Vec<Op>,
+    ) -> Result<u64, SpoolError> {
+        self.accept_with_mismatches(event, &[], destinations, extra)
+            .await
+    }
+
+    /// [`accept`](Self::accept), keeping in the same commit where the event does not match its
+    /// spec (nothing is written for an event that does).
+    pub(crate) async fn accept_with_mismatches(
+        &self,
+        event: &StoredEvent,
+        mismatches: &[StoredMismatch],
         destinations: &[String],
         extra: Vec<Op>,
     ) -> Result<u64, SpoolError> {
@@ -462,6 +491,13 @@ impl Spool {
             seq.to_be_bytes().to_vec(),
             event.encode()?,
         )];
+        if !mismatches.is_empty() {
+            ops.push(Op::Put(
+                Table::Mismatches,
+                seq.to_be_bytes().to_vec(),
+                record::encode_mismatches(mismatches)?,
+            ));
+        }
         let bytes = event.body.len() as u64;
         let fresh = encode(&Delivery::fresh(now, bytes))?;
         for destination in destinations {
@@ -719,7 +755,7 @@ pub(crate) fn seq_of(key: &[u8]) -> Option<u64> {
 fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Write>,
     db: &Database,
-    tables: &[Keyspace; 7],
+    tables: &[Keyspace; 8],
     commits: &AtomicU64,
     disk: &disk::DiskWatch,
     failed: &std::sync::Mutex<Option<String>>,

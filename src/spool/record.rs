@@ -88,6 +88,33 @@ impl StoredEvent {
     }
 }
 
+/// One place where an accepted event does not match its spec, kept with the event (in a
+/// keyspace of its own: [`StoredEvent`]'s postcard layout stays what earlier versions wrote).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMismatch {
+    /// JSON pointer to the value (`""` for the whole body).
+    pub instance_path: String,
+    /// What the spec expected there.
+    pub message: String,
+}
+
+impl From<&crate::rejection::Problem> for StoredMismatch {
+    fn from(problem: &crate::rejection::Problem) -> Self {
+        Self {
+            instance_path: problem.instance_path.clone(),
+            message: problem.message.clone(),
+        }
+    }
+}
+
+pub(crate) fn encode_mismatches(mismatches: &[StoredMismatch]) -> Result<Vec<u8>, SpoolError> {
+    postcard::to_stdvec(mismatches).map_err(|e| SpoolError::Storage(e.to_string()))
+}
+
+pub(crate) fn decode_mismatches(bytes: &[u8]) -> Result<Vec<StoredMismatch>, postcard::Error> {
+    postcard::from_bytes(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,9 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-use super::{Fullness, Op, Spool, SpoolError, SpoolLimits, StoredEvent, Table, now_ms};
+use super::{
+    Fullness, Op, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch, Table, now_ms,
+};
 use crate::answer;
 use crate::dedup::DedupKey;
 use crate::delivery::Deliverer;
@@ -138,7 +140,16 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                 DedupKey::new(event.source(), event.id()).0.to_vec(),
                 expires.to_be_bytes().to_vec(),
             );
-            match sink.spool.accept(&record, &destinations, vec![dedup]).await {
+            let mismatches: Vec<StoredMismatch> = event
+                .mismatches()
+                .iter()
+                .map(StoredMismatch::from)
+                .collect();
+            let accepted = sink
+                .spool
+                .accept_with_mismatches(&record, &mismatches, &destinations, vec![dedup])
+                .await;
+            match accepted {
                 Ok(_) => {
                     if let Some(deliverer) = &sink.deliverer {
                         deliverer.wake();

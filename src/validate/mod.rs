@@ -5,6 +5,13 @@
 //! extensions, and answers 422 with the list of [`Problem`]s when the event does not fit. Anything
 //! that implements [`Validator`] can be used; a closure works too.
 //!
+//! A validator may also accept an event that does not fit ([`Verdict::Mismatched`]): what a
+//! spec only assumes, or a source in `report` [mode](ValidationMode), must not make a real
+//! sender's event a 422 that it retries and then gives up on. Such an event goes on with its
+//! problems attached ([`Event::mismatches`]), stored with it by the spool, counted in
+//! `hookgate_schema_mismatches_total{source, type, path}`, and logged once per new place
+//! ([`report`]).
+//!
 //! # Example
 //!
 //! ```
@@ -33,6 +40,9 @@
 //! # }
 //! ```
 
+mod mode;
+pub mod report;
+
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -44,10 +54,21 @@ use crate::event::Event;
 use crate::future::ResponseFuture;
 use crate::rejection::{Problem, Rejection};
 
+pub use self::mode::{ValidationMode, Verdict};
+
 /// Decides whether an event fits its sender's schema.
 pub trait Validator: Send + Sync + 'static {
-    /// `Ok` if the event is valid, else every problem found.
+    /// `Ok` if the event may go on, else the problems that refuse it (422).
     fn validate(&self, event: &Event) -> Result<(), Vec<Problem>>;
+
+    /// The full verdict, telling an event accepted with mismatches from a valid one. The
+    /// default has no such middle: [`validate`](Self::validate)'s problems refuse the event.
+    fn check(&self, event: &Event) -> Verdict {
+        match self.validate(event) {
+            Ok(()) => Verdict::Valid,
+            Err(problems) => Verdict::Invalid(problems),
+        }
+    }
 }
 
 impl<F> Validator for F
@@ -103,13 +124,18 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let started = tokio::time::Instant::now();
-        let verdict = match req.extensions().get::<Event>() {
-            Some(event) => self
-                .validator
-                .validate(event)
-                .map_err(Rejection::InvalidEvent),
+        let verdict = match req.extensions_mut().get_mut::<Event>() {
+            Some(event) => match self.validator.check(event) {
+                Verdict::Valid => Ok(()),
+                Verdict::Mismatched(problems) => {
+                    report::record(event, &problems);
+                    event.set_mismatches(problems);
+                    Ok(())
+                }
+                Verdict::Invalid(problems) => Err(Rejection::InvalidEvent(problems)),
+            },
             None => Err(Rejection::Misconfigured),
         };
         crate::observe::stage(crate::observe::Stage::Validate, started);

@@ -28,4 +28,5 @@ mod services;
 mod sources;
 mod specs;
 mod support;
+mod validation;
 mod vectors;
