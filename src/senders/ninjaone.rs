@@ -17,7 +17,7 @@ pub enum AlertTriggeredEventEventType {
     AlertTriggered,
 }
 
-/// Severity of an alert.
+/// Severity of an alert. NinjaOne's example shows `CRITICAL` only: the other values are assumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Severity {
     /// `NONE`
@@ -76,7 +76,7 @@ pub struct AlertData {
     #[serde(rename = "deviceId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<i64>,
-    /// Severity of an alert.
+    /// Alert severity: a string (`CRITICAL` in NinjaOne's example); the set of values is assumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
     /// Human-readable alert message.
@@ -116,7 +116,7 @@ pub struct AlertResetEvent {
     pub event_type: AlertResetEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the alert events (ALERT_TRIGGERED, ALERT_RESET, ALERT_CLEARED).
+    /// The alert: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its ALERT_TRIGGERED example).
     pub data: AlertData,
 }
 
@@ -136,7 +136,7 @@ pub struct AlertClearedEvent {
     pub event_type: AlertClearedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the alert events (ALERT_TRIGGERED, ALERT_RESET, ALERT_CLEARED).
+    /// The alert: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its ALERT_TRIGGERED example).
     pub data: AlertData,
 }
 
@@ -146,6 +146,18 @@ pub enum DeviceAddedEventEventType {
     /// `DEVICE_ADDED`
     #[serde(rename = "DEVICE_ADDED")]
     DeviceAdded,
+}
+
+/// An id in a payload NinjaOne does not show: an integer (as the ids of its examples) or a string, either accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Id {
+    /// A numeric id.
+    Variant1(i64),
+    /// A string id.
+    Variant2(String),
+    /// A shape none of the above matches, as received.
+    Unknown(serde_json::Value),
 }
 
 /// Kind of device (not in NinjaOne's examples).
@@ -261,7 +273,7 @@ pub struct DeviceData {
     /// Location of the device within its organization (not in NinjaOne's examples).
     #[serde(rename = "locationId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location_id: Option<i64>,
+    pub location_id: Option<Id>,
     /// Kind of device (not in NinjaOne's examples).
     #[serde(rename = "nodeClass")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,7 +296,7 @@ pub struct DeviceAddedEvent {
     pub event_type: DeviceAddedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the device events (DEVICE_ADDED, DEVICE_OFFLINE, DEVICE_ONLINE, DEVICE_DELETED, DEVICE_APPROVED, DEVICE_REJECTED).
+    /// The device: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its DEVICE_OFFLINE example).
     pub data: DeviceData,
 }
 
@@ -324,7 +336,7 @@ pub struct DeviceOnlineEvent {
     pub event_type: DeviceOnlineEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the device events (DEVICE_ADDED, DEVICE_OFFLINE, DEVICE_ONLINE, DEVICE_DELETED, DEVICE_APPROVED, DEVICE_REJECTED).
+    /// The device: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its DEVICE_OFFLINE example).
     pub data: DeviceData,
 }
 
@@ -344,7 +356,7 @@ pub struct DeviceDeletedEvent {
     pub event_type: DeviceDeletedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the device events (DEVICE_ADDED, DEVICE_OFFLINE, DEVICE_ONLINE, DEVICE_DELETED, DEVICE_APPROVED, DEVICE_REJECTED).
+    /// The device: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its DEVICE_OFFLINE example).
     pub data: DeviceData,
 }
 
@@ -364,7 +376,7 @@ pub struct DeviceApprovedEvent {
     pub event_type: DeviceApprovedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the device events (DEVICE_ADDED, DEVICE_OFFLINE, DEVICE_ONLINE, DEVICE_DELETED, DEVICE_APPROVED, DEVICE_REJECTED).
+    /// The device: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its DEVICE_OFFLINE example).
     pub data: DeviceData,
 }
 
@@ -384,7 +396,7 @@ pub struct DeviceRejectedEvent {
     pub event_type: DeviceRejectedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the device events (DEVICE_ADDED, DEVICE_OFFLINE, DEVICE_ONLINE, DEVICE_DELETED, DEVICE_APPROVED, DEVICE_REJECTED).
+    /// The device: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its DEVICE_OFFLINE example).
     pub data: DeviceData,
 }
 
@@ -452,7 +464,7 @@ pub struct TicketUpdatedEvent {
     pub event_type: TicketUpdatedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the ticket events (TICKET_CREATED, TICKET_UPDATED, TICKET_CLOSED, TICKET_COMMENT_ADDED).
+    /// The ticket: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its TICKET_CREATED example).
     pub data: TicketData,
 }
 
@@ -472,7 +484,7 @@ pub struct TicketClosedEvent {
     pub event_type: TicketClosedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the ticket events (TICKET_CREATED, TICKET_UPDATED, TICKET_CLOSED, TICKET_COMMENT_ADDED).
+    /// The ticket: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its TICKET_CREATED example).
     pub data: TicketData,
 }
 
@@ -492,7 +504,7 @@ pub struct TicketCommentAddedEvent {
     pub event_type: TicketCommentAddedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the ticket events (TICKET_CREATED, TICKET_UPDATED, TICKET_CLOSED, TICKET_COMMENT_ADDED).
+    /// The ticket: an object, as for every event; its fields are assumed (NinjaOne shows no payload of this event; those of its TICKET_CREATED example).
     pub data: TicketData,
 }
 
@@ -504,16 +516,16 @@ pub enum JobStartedEventEventType {
     JobStarted,
 }
 
-/// Data of the job events (JOB_STARTED, JOB_COMPLETED, JOB_FAILED).
+/// Data of the job events (JOB_STARTED, JOB_COMPLETED, JOB_FAILED). Assumed: NinjaOne shows no job payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobData {
     /// Job id.
     #[serde(rename = "jobId")]
-    pub job_id: String,
+    pub job_id: Id,
     /// Device the job runs on.
     #[serde(rename = "deviceId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<i64>,
+    pub device_id: Option<Id>,
     /// Job name (the script or action run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -530,7 +542,7 @@ pub struct JobStartedEvent {
     pub event_type: JobStartedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the job events (JOB_STARTED, JOB_COMPLETED, JOB_FAILED).
+    /// The job: an object, as for every event; its fields are assumed (NinjaOne shows no job payload).
     pub data: JobData,
 }
 
@@ -550,7 +562,7 @@ pub struct JobCompletedEvent {
     pub event_type: JobCompletedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the job events (JOB_STARTED, JOB_COMPLETED, JOB_FAILED).
+    /// The job: an object, as for every event; its fields are assumed (NinjaOne shows no job payload).
     pub data: JobData,
 }
 
@@ -570,7 +582,7 @@ pub struct JobFailedEvent {
     pub event_type: JobFailedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the job events (JOB_STARTED, JOB_COMPLETED, JOB_FAILED).
+    /// The job: an object, as for every event; its fields are assumed (NinjaOne shows no job payload).
     pub data: JobData,
 }
 
@@ -582,16 +594,16 @@ pub enum PatchInstalledEventEventType {
     PatchInstalled,
 }
 
-/// Data of the patch events (PATCH_INSTALLED, PATCH_FAILED).
+/// Data of the patch events (PATCH_INSTALLED, PATCH_FAILED). Assumed: NinjaOne shows no patch payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatchData {
     /// Device patched.
     #[serde(rename = "deviceId")]
-    pub device_id: i64,
+    pub device_id: Id,
     /// Patch identifier, e.g. a KB number.
     #[serde(rename = "patchId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patch_id: Option<String>,
+    pub patch_id: Option<Id>,
     /// Patch title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -608,7 +620,7 @@ pub struct PatchInstalledEvent {
     pub event_type: PatchInstalledEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the patch events (PATCH_INSTALLED, PATCH_FAILED).
+    /// The patch: an object, as for every event; its fields are assumed (NinjaOne shows no patch payload).
     pub data: PatchData,
 }
 
@@ -628,7 +640,7 @@ pub struct PatchFailedEvent {
     pub event_type: PatchFailedEventEventType,
     /// When the event happened (ISO 8601).
     pub timestamp: String,
-    /// Data of the patch events (PATCH_INSTALLED, PATCH_FAILED).
+    /// The patch: an object, as for every event; its fields are assumed (NinjaOne shows no patch payload).
     pub data: PatchData,
 }
 

@@ -156,10 +156,12 @@ fn mutations(profile: Profile) -> Vec<Mutation> {
                 Some(json!("twelve")),
                 "/data/deviceId",
             ),
+            // The example shows a string severity; the set of values is assumed (only
+            // reported, tests/it/validation.rs).
             (
                 "ALERT_TRIGGERED",
                 "/data/severity",
-                Some(json!("LOUD")),
+                Some(json!(4)),
                 "/data/severity",
             ),
             ("ALERT_TRIGGERED", "/data/uid", None, "/data"),
