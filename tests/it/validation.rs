@@ -26,9 +26,18 @@ fn opscenter(name: &str) -> Source {
 
 /// Post `body` to `path`, signed as Ops-Center signs: the status and the answer's JSON.
 async fn post(gateway: &Running, path: &str, body: &Value) -> (StatusCode, Value) {
+    post_as(&opscenter("any"), gateway, path, body).await
+}
+
+/// Post `body` to `path`, signed as `source` signs: the status and the answer's JSON.
+async fn post_as(
+    source: &Source,
+    gateway: &Running,
+    path: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap());
-    let request =
-        hookgate::send::signed_request(&opscenter("any"), &gateway.url(path), bytes).unwrap();
+    let request = hookgate::send::signed_request(source, &gateway.url(path), bytes).unwrap();
     let reply = hookgate::send::post(request).await.unwrap();
     let answer = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     (reply.status, answer)
@@ -181,6 +190,91 @@ async fn an_assumed_payload_that_does_not_match_is_accepted_and_its_mismatches_s
     assert!(!metrics.contains("payment_id"), "{metrics}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ninjaone_refuses_what_its_examples_show_and_reports_what_they_do_not() {
+    let ninja =
+        "[[source]]\nname = \"ninja\"\nprofile = \"ninjaone\"\nsecrets = [\"file:{secret}\"]\n";
+    let gateway = Running::start(
+        "validation-ninjaone",
+        SECRET,
+        &config(ninja),
+        &[(TOKEN_ENV, TOKEN)],
+    );
+    let admin = gateway.admin();
+    let signer = Source::from_profile(
+        "any",
+        Profile::NinjaOne,
+        &[Secret::new(SECRET.as_bytes().to_vec(), "t").unwrap()],
+    );
+    let event = |kind: &str, at: &str, data: Value| json!({"eventType": kind, "timestamp": at, "data": data});
+
+    // NinjaOne's ALERT_TRIGGERED example shows `deviceId: 12345`: a string there is refused.
+    let alert = |device: Value, severity: &str| {
+        event(
+            "ALERT_TRIGGERED",
+            "2026-02-01T12:00:00Z",
+            json!({"uid": "abc123", "deviceId": device, "severity": severity,
+                   "message": "CPU usage above 95%", "sourceType": "CONDITION"}),
+        )
+    };
+    let (status, answer) = post_as(
+        &signer,
+        &gateway,
+        "/hooks/ninja",
+        &alert(json!("12345"), "CRITICAL"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"], "invalid_event");
+    assert_eq!(
+        answer["details"][0]["instance_path"], "/data/deviceId",
+        "{answer}"
+    );
+
+    // The set of severities is assumed (the example shows CRITICAL only): another one is
+    // accepted, and the mismatch kept with the event.
+    let (status, answer) = post_as(
+        &signer,
+        &gateway,
+        "/hooks/ninja",
+        &alert(json!(12345), "WARNING"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let stored_alert = stored(&admin, "ninja", "ALERT_TRIGGERED").await;
+    assert_eq!(
+        mismatch_paths(&stored_alert),
+        ["/data/severity"],
+        "{stored_alert}"
+    );
+
+    // NinjaOne shows no patch payload: a string device id is simply accepted (ids there take
+    // both), a numeric title is accepted and reported.
+    let patch = event(
+        "PATCH_INSTALLED",
+        "2026-02-01T12:01:00Z",
+        json!({"deviceId": "dev-12345", "patchId": "KB5034122", "title": 5034122}),
+    );
+    let (status, answer) = post_as(&signer, &gateway, "/hooks/ninja", &patch).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let stored_patch = stored(&admin, "ninja", "PATCH_INSTALLED").await;
+    assert_eq!(
+        mismatch_paths(&stored_patch),
+        ["/data/title"],
+        "{stored_patch}"
+    );
+
+    // The envelope is documented for every event: `data` that is not an object is refused.
+    let broken = event(
+        "PATCH_INSTALLED",
+        "2026-02-01T12:02:00Z",
+        json!("KB5034122"),
+    );
+    let (status, answer) = post_as(&signer, &gateway, "/hooks/ninja", &broken).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["details"][0]["instance_path"], "/data", "{answer}");
+}
+
 /// A spec of one event type that asks for `report` itself.
 const REPORTING_SPEC: &str = r##"
 openapi: 3.0.3
@@ -328,4 +422,134 @@ fn built_in_specs_mark_what_their_senders_do_not_document() {
         ),
         Verdict::Mismatched(p) if p.iter().all(|p| p.instance_path == "/device/hostname")
     ));
+
+    // NinjaOne documents the envelope of every event and three example payloads
+    // (ALERT_TRIGGERED, DEVICE_OFFLINE, TICKET_CREATED); nothing else of its payloads.
+    let ninjaone = Profile::NinjaOne.spec().unwrap().unwrap();
+    for documented in [
+        "ALERT_TRIGGERED",
+        "DEVICE_OFFLINE",
+        "TICKET_CREATED",
+        "JOB_FAILED",
+    ] {
+        // The envelope is documented for every event: no operation is wholly assumed.
+        assert_eq!(ninjaone.is_assumed(documented), Some(false), "{documented}");
+    }
+    let ninja = |kind: &str, data: Value| {
+        check(
+            Profile::NinjaOne,
+            kind,
+            json!({"eventType": kind, "timestamp": "2026-02-01T10:00:00Z", "data": data}),
+        )
+    };
+    let paths = |verdict: &Verdict| -> Vec<String> {
+        match verdict {
+            Verdict::Mismatched(p) | Verdict::Invalid(p) => {
+                p.iter().map(|p| p.instance_path.clone()).collect()
+            }
+            Verdict::Valid => vec![],
+        }
+    };
+    // An example's fields, with the types it shows, are enforced ...
+    for (kind, data, at) in [
+        (
+            "ALERT_TRIGGERED",
+            json!({"uid": "a", "deviceId": "12345"}),
+            "/data/deviceId",
+        ),
+        (
+            "ALERT_TRIGGERED",
+            json!({"uid": "a", "severity": 4}),
+            "/data/severity",
+        ),
+        (
+            "DEVICE_OFFLINE",
+            json!({"deviceId": 1, "systemName": 7}),
+            "/data/systemName",
+        ),
+        (
+            "TICKET_CREATED",
+            json!({"ticketId": 456, "organizationId": "org"}),
+            "/data/organizationId",
+        ),
+    ] {
+        let verdict = ninja(kind, data);
+        assert!(
+            matches!(verdict, Verdict::Invalid(_)),
+            "{kind}: {verdict:?}"
+        );
+        assert_eq!(paths(&verdict), [at], "{kind}");
+    }
+    // ... and so is the envelope's `data` object of every event.
+    for kind in [
+        "ALERT_RESET",
+        "DEVICE_ONLINE",
+        "TICKET_CLOSED",
+        "JOB_FAILED",
+        "PATCH_FAILED",
+    ] {
+        assert!(
+            matches!(ninja(kind, json!("not an object")), Verdict::Invalid(_)),
+            "{kind}"
+        );
+    }
+    // What the examples do not show is reported: the set of severities, the device fields
+    // beyond the example's, the ticket's status and comment, and every field of the events
+    // whose payload NinjaOne does not show.
+    for (kind, data, at) in [
+        (
+            "ALERT_TRIGGERED",
+            json!({"uid": "a", "severity": "WARNING"}),
+            "/data/severity",
+        ),
+        (
+            "DEVICE_OFFLINE",
+            json!({"deviceId": 1, "nodeClass": 3}),
+            "/data/nodeClass",
+        ),
+        (
+            "DEVICE_OFFLINE",
+            json!({"deviceId": 1, "approvalStatus": true}),
+            "/data/approvalStatus",
+        ),
+        (
+            "TICKET_CREATED",
+            json!({"ticketId": 1, "status": 2}),
+            "/data/status",
+        ),
+        (
+            "TICKET_COMMENT_ADDED",
+            json!({"ticketId": 1, "comment": ["a"]}),
+            "/data/comment",
+        ),
+        ("ALERT_RESET", json!({"uid": 17}), "/data/uid"),
+        ("DEVICE_ADDED", json!({"systemName": "PC"}), "/data"),
+        (
+            "TICKET_UPDATED",
+            json!({"ticketId": "T-1"}),
+            "/data/ticketId",
+        ),
+        ("JOB_STARTED", json!({"jobId": 1, "name": 5}), "/data/name"),
+        (
+            "PATCH_FAILED",
+            json!({"deviceId": 1, "error": 1603}),
+            "/data/error",
+        ),
+    ] {
+        let verdict = ninja(kind, data);
+        assert!(
+            matches!(verdict, Verdict::Mismatched(_)),
+            "{kind}: {verdict:?}"
+        );
+        assert_eq!(paths(&verdict), [at], "{kind}");
+    }
+    // Ids in the assumed parts take strings and integers.
+    for id in [json!(7), json!("loc-7")] {
+        let data = json!({"deviceId": 1, "locationId": id.clone()});
+        assert_eq!(ninja("DEVICE_OFFLINE", data), Verdict::Valid);
+        let job = json!({"jobId": id.clone(), "deviceId": id.clone()});
+        assert_eq!(ninja("JOB_COMPLETED", job), Verdict::Valid);
+        let patch = json!({"deviceId": id.clone(), "patchId": id});
+        assert_eq!(ninja("PATCH_INSTALLED", patch), Verdict::Valid);
+    }
 }
