@@ -99,7 +99,7 @@ impl TokenScheme {
         body: &[u8],
         now: SystemTime,
     ) -> Result<usize, Rejection> {
-        if self.location != TokenLocation::ClientState {
+        if !matches!(self.location, TokenLocation::ClientState) {
             return self.verify(headers, uri, now);
         }
         self.any_valid(now)?;
