@@ -242,6 +242,7 @@ impl<S> AnswerHandshake<S> {
     }
 }
 
+/// How both handshake stages map their inner service's response into theirs.
 type Wrap<B> = fn(Response<B>) -> Response<ResponseBody<B>>;
 
 fn wrap<B>(response: Response<B>) -> Response<ResponseBody<B>> {

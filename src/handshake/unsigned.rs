@@ -20,7 +20,7 @@ use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::Full;
 use tower::{Layer, Service};
 
-use super::{Handshake, handshake_response};
+use super::{Handshake, Wrap, handshake_response, wrap};
 use crate::auth::Scheme;
 use crate::body::ResponseBody;
 use crate::rejection::Rejection;
@@ -61,12 +61,6 @@ impl<S> AnswerUnsignedCheck<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
-}
-
-type Wrap<B> = fn(Response<B>) -> Response<ResponseBody<B>>;
-
-fn wrap<B>(response: Response<B>) -> Response<ResponseBody<B>> {
-    response.map(ResponseBody::inner)
 }
 
 impl<S, B, ResBody> Service<Request<B>> for AnswerUnsignedCheck<S>
