@@ -66,6 +66,8 @@
 //! * [`client`]: the outbound HTTP(S) client.
 //! * [`ninjaone`]: registering a source with NinjaOne's Public API (`hookgate ninjaone`).
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
+//! * [`glob`], [`clock`]: leaves every layer may use: the one event-type glob matcher, the one
+//!   wall clock.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -77,6 +79,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod client;
+pub mod clock;
 pub mod codegen;
 pub mod config;
 pub mod dedup;
@@ -85,6 +88,7 @@ pub mod diagnose;
 pub mod event;
 pub mod future;
 pub mod gateway;
+pub mod glob;
 pub mod handshake;
 pub mod health;
 pub mod limit;

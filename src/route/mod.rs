@@ -29,8 +29,6 @@
 //! assert_eq!(router.len(), 2);
 //! ```
 
-pub(crate) mod glob;
-
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -47,10 +45,14 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-pub use self::glob::glob_match;
+/// The event-type glob matcher, under its old name: generated crates call it. Use
+/// [`crate::glob::matches`].
+#[doc(hidden)]
+pub use crate::glob::matches as glob_match;
 use crate::answer;
 use crate::dedup::DEFAULT_RETRY_AFTER;
 use crate::event::Event;
+use crate::glob;
 use crate::rejection::Rejection;
 
 /// How long handlers may run before the event counts as not accepted, by default.
@@ -313,7 +315,7 @@ impl RouterInner {
             .globs
             .iter()
             .copied()
-            .filter(|&i| glob_match(&self.routes[i].pattern, kind))
+            .filter(|&i| glob::matches(&self.routes[i].pattern, kind))
             .peekable();
         if globs.peek().is_none() {
             return Cow::Borrowed(exact);

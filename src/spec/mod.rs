@@ -38,7 +38,7 @@ use serde_json::{Map, Value};
 pub use self::enums::UnknownValues;
 use crate::event::Event;
 use crate::rejection::Problem;
-use crate::route::glob_match;
+use crate::glob;
 use crate::tree::Sonic;
 use crate::validate::{ValidationMode, Validator as EventValidator, Verdict};
 
@@ -609,7 +609,7 @@ impl Spec {
         self.exact.get(kind).copied().or_else(|| {
             self.events
                 .iter()
-                .position(|e| e.event_type.contains(['*', '?']) && glob_match(&e.event_type, kind))
+                .position(|e| e.event_type.contains(['*', '?']) && glob::matches(&e.event_type, kind))
         })
     }
 
