@@ -45,6 +45,8 @@
 //! * [`ack`]: Acknowledge, the one success status a sender counts (`ack_status`).
 //! * [`validate`]: Validate, the schema check seam (422).
 //! * [`dedup`]: Dedup, the two-phase claim/commit/release protocol and its stores.
+//! * [`handler`]: the handler seam: what a handler takes ([`FromEvent`]) and how it fails
+//!   ([`HandlerError`]).
 //! * [`route`]: Router, event types and globs to async handlers.
 //! * [`pipeline`]: all of the above for one source, in the safe order, as one layer.
 //! * [`gateway`]: many sources on one listener, by path.
@@ -89,6 +91,7 @@ pub mod event;
 pub mod future;
 pub mod gateway;
 pub mod glob;
+pub mod handler;
 pub mod handshake;
 pub mod health;
 pub mod limit;
@@ -114,6 +117,7 @@ pub use crate::event::{Event, EventId, EventKind, Verified};
 pub use crate::gateway::Gateway;
 pub use crate::pipeline::Pipeline;
 pub use crate::rejection::{Problem, Rejection};
-pub use crate::route::{FromEvent, Handler, HandlerError, Router};
+pub use crate::handler::{FromEvent, Handler, HandlerError};
+pub use crate::route::Router;
 pub use crate::source::{Profile, Source};
 pub use crate::typed::{Typed, TypedEvent};

@@ -51,7 +51,8 @@ use tower::Layer;
 use crate::ack::{Acknowledge, AcknowledgeLayer};
 use crate::auth::{Authenticate, AuthenticateLayer, Decompress, ReplayGuard};
 use crate::body::DEFAULT_MAX_BODY_BYTES;
-use crate::dedup::{DEFAULT_RETRY_AFTER, Dedup, DedupLayer, DedupStore, MemoryStore};
+use crate::answer::DEFAULT_RETRY_AFTER;
+use crate::dedup::{Dedup, DedupLayer, DedupStore, MemoryStore};
 use crate::handshake::{
     AnswerHandshake, AnswerHandshakeLayer, AnswerUnsignedCheck, AnswerUnsignedCheckLayer,
 };
