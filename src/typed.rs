@@ -33,8 +33,8 @@
 use std::ops::Deref;
 
 use crate::event::Event;
-use crate::rejection::{Problem, Rejection};
 use crate::handler::FromEvent;
+use crate::rejection::{Problem, Rejection};
 
 /// Why an event's body did not fit a type: the serde error and the path of the field.
 pub type FromEventError = serde_path_to_error::Error<serde_json::Error>;

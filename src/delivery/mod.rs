@@ -28,8 +28,8 @@ use tokio::sync::Notify;
 
 pub use self::handlers::RouterDestination;
 pub use self::http::HttpDestination;
-use crate::observe;
 use crate::clock::now_ms;
+use crate::observe;
 use crate::spool::{Attempt, Due, Spool, StoredEvent};
 
 /// What one delivery attempt came to.

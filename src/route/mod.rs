@@ -46,6 +46,13 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
+use crate::answer::{self, DEFAULT_RETRY_AFTER};
+use crate::event::Event;
+use crate::glob;
+use crate::rejection::Rejection;
+
+// Old paths, kept for code written against them.
+
 /// The event-type glob matcher, under its old name: generated crates call it. Use
 /// [`crate::glob::matches`].
 #[doc(hidden)]
@@ -53,10 +60,6 @@ pub use crate::glob::matches as glob_match;
 /// The handler seam, under its old paths. Use [`crate::handler`].
 #[doc(hidden)]
 pub use crate::handler::{DEFAULT_HANDLER_TIMEOUT, FromEvent, Handler, HandlerError};
-use crate::answer::{self, DEFAULT_RETRY_AFTER};
-use crate::event::Event;
-use crate::glob;
-use crate::rejection::Rejection;
 
 type BoxHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
 

@@ -40,17 +40,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::HeaderName;
 use serde_json::Value;
 
-/// Where an event's type and id live, under its old path; owned by [`crate::parse::shape`].
-#[doc(hidden)]
-pub use crate::parse::shape;
-pub use crate::parse::shape::{EventShape, IdPart, IdPlace, PlaceError};
 use crate::auth::signature::{
     Algorithm, Encoding, KeyEncoding, Place, SignatureFormat, SignatureScheme, Template,
 };
 use crate::auth::{Scheme, Secret, TokenLocation, TokenScheme};
 use crate::handshake::Handshake;
+pub use crate::parse::shape::{EventShape, IdPart, IdPlace, PlaceError};
 use crate::spec::{Spec, SpecError, UnknownEvents};
 use crate::validate::ValidationMode;
+
+/// Where an event's type and id live, under its old path; owned by [`crate::parse::shape`].
+#[doc(hidden)]
+pub use crate::parse::shape;
 
 /// A named sender preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

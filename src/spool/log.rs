@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode,
-    seq_of, split_delivery_key,
+    Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, seq_of,
+    split_delivery_key,
 };
 use crate::clock::now_ms;
 use crate::glob;

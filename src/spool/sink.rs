@@ -19,13 +19,13 @@ use http_body_util::Full;
 use tower::Service;
 
 use super::{Fullness, Op, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch, Table};
-use crate::clock::now_ms;
 use crate::answer;
+use crate::clock::now_ms;
 use crate::dedup::DedupKey;
 use crate::delivery::Deliverer;
 use crate::event::Event;
-use crate::rejection::Rejection;
 use crate::glob;
+use crate::rejection::Rejection;
 
 /// One route of a durable pipeline: events whose type matches `pattern` go to `destination`.
 #[derive(Debug, Clone, PartialEq, Eq)]
