@@ -10,6 +10,8 @@
 //! [`Authenticate`](crate::auth::Authenticate) remembers it, so that a byte-identical copy of the
 //! request gets the same `200 duplicate` the dedup stage would give.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
@@ -17,6 +19,10 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::event::{EventId, EventKind};
+
+/// What a sender is told to wait before retrying a 409 (claim in flight) or a 503 (not accepted),
+/// unless configured otherwise: the dedup stage, the router and the spool all answer with it.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// What a 2xx answer was about, left in its response's extensions by the stage that answered.
 ///

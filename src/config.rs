@@ -98,7 +98,7 @@ impl Default for ServerSection {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: crate::body::DEFAULT_MAX_BODY_BYTES,
             data_dir: PathBuf::from("hookgate-data"),
-            handler_timeout: crate::route::DEFAULT_HANDLER_TIMEOUT,
+            handler_timeout: crate::handler::DEFAULT_HANDLER_TIMEOUT,
             header_read_timeout: Duration::from_secs(10),
             max_headers: 100,
             retry_after: crate::dedup::DEFAULT_RETRY_AFTER,

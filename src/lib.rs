@@ -45,6 +45,8 @@
 //! * [`ack`]: Acknowledge, the one success status a sender counts (`ack_status`).
 //! * [`validate`]: Validate, the schema check seam (422).
 //! * [`dedup`]: Dedup, the two-phase claim/commit/release protocol and its stores.
+//! * [`handler`]: the handler seam: what a handler takes ([`FromEvent`]) and how it fails
+//!   ([`HandlerError`]).
 //! * [`route`]: Router, event types and globs to async handlers.
 //! * [`pipeline`]: all of the above for one source, in the safe order, as one layer.
 //! * [`gateway`]: many sources on one listener, by path.
@@ -66,6 +68,8 @@
 //! * [`client`]: the outbound HTTP(S) client.
 //! * [`ninjaone`]: registering a source with NinjaOne's Public API (`hookgate ninjaone`).
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
+//! * [`glob`], [`clock`]: leaves every layer may use: the one event-type glob matcher, the one
+//!   wall clock.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -77,6 +81,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod client;
+pub mod clock;
 pub mod codegen;
 pub mod config;
 pub mod dedup;
@@ -85,6 +90,8 @@ pub mod diagnose;
 pub mod event;
 pub mod future;
 pub mod gateway;
+pub mod glob;
+pub mod handler;
 pub mod handshake;
 pub mod health;
 pub mod limit;
@@ -108,8 +115,9 @@ pub mod validate;
 pub use crate::auth::{Secret, SecretRef};
 pub use crate::event::{Event, EventId, EventKind, Verified};
 pub use crate::gateway::Gateway;
+pub use crate::handler::{FromEvent, Handler, HandlerError};
 pub use crate::pipeline::Pipeline;
 pub use crate::rejection::{Problem, Rejection};
-pub use crate::route::{FromEvent, Handler, HandlerError, Router};
+pub use crate::route::Router;
 pub use crate::source::{Profile, Source};
 pub use crate::typed::{Typed, TypedEvent};

@@ -49,9 +49,10 @@ use std::time::Duration;
 use tower::Layer;
 
 use crate::ack::{Acknowledge, AcknowledgeLayer};
+use crate::answer::DEFAULT_RETRY_AFTER;
 use crate::auth::{Authenticate, AuthenticateLayer, Decompress, ReplayGuard};
 use crate::body::DEFAULT_MAX_BODY_BYTES;
-use crate::dedup::{DEFAULT_RETRY_AFTER, Dedup, DedupLayer, DedupStore, MemoryStore};
+use crate::dedup::{Dedup, DedupLayer, DedupStore, MemoryStore};
 use crate::handshake::{
     AnswerHandshake, AnswerHandshakeLayer, AnswerUnsignedCheck, AnswerUnsignedCheckLayer,
 };

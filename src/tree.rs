@@ -2,7 +2,7 @@
 //!
 //! [`parse`] turns verified bytes into a [`sonic_rs::Value`] (a SIMD parser whose tree is one
 //! allocation per container, against serde_json's one per string and per map node). The event's
-//! type and id are read from it ([`EventShape`](crate::source::EventShape)), and the
+//! type and id are read from it ([`EventShape`](crate::parse::shape::EventShape)), and the
 //! sender's schema validates it directly: [`Sonic`] implements `jsonschema`'s [`Json`] trait, so
 //! no `serde_json::Value` is built on the request path. A handler that asks for
 //! [`Event::json`](crate::Event::json) gets one, built on first use from the tree.

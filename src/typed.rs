@@ -33,8 +33,8 @@
 use std::ops::Deref;
 
 use crate::event::Event;
+use crate::handler::FromEvent;
 use crate::rejection::{Problem, Rejection};
-use crate::route::FromEvent;
 
 /// Why an event's body did not fit a type: the serde error and the path of the field.
 pub type FromEventError = serde_path_to_error::Error<serde_json::Error>;

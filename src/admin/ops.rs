@@ -11,10 +11,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::clock::{epoch_ms, now_ms};
 use crate::delivery::Deliverer;
 use crate::spool::{
     DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Spool, SpoolError, StoredEvent,
-    now_ms,
 };
 
 /// Events per page when the query does not say.
@@ -167,9 +167,7 @@ impl Query {
 
 fn time_ms(text: &str) -> Result<u64, OpError> {
     if let Ok(at) = humantime::parse_rfc3339_weak(text) {
-        return Ok(at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
+        return Ok(epoch_ms(at));
     }
     match humantime::parse_duration(text) {
         Ok(ago) => Ok(now_ms().saturating_sub(u64::try_from(ago.as_millis()).unwrap_or(u64::MAX))),

@@ -8,12 +8,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::{Claim, Claimed, DedupError, DedupKey, DedupStore};
+use crate::clock::now_ms;
 use crate::spool::{Op, Spool, SpoolError, Table};
 
 impl From<SpoolError> for DedupError {
@@ -30,12 +31,6 @@ pub struct DurableStore {
     in_flight_ttl: Duration,
     in_flight: Mutex<HashMap<DedupKey, (u64, Instant)>>,
     next_token: AtomicU64,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl DurableStore {

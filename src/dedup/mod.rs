@@ -65,14 +65,12 @@ pub use self::durable::DurableStore;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 use crate::answer;
+pub use crate::answer::DEFAULT_RETRY_AFTER;
 use crate::body::ResponseBody;
 use crate::event::{Event, EventId};
 use crate::future::take_ready;
 use crate::observe;
 use crate::rejection::Rejection;
-
-/// What a sender is told to wait before retrying a 409 or a 503 from this stage.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The key an event is deduplicated under: 128 bits of SHA-256 over its source and id.
 ///

@@ -201,7 +201,7 @@ fn random_token() -> u64 {
     match getrandom::fill(&mut bytes) {
         Ok(()) => u64::from_le_bytes(bytes),
         // No entropy (never seen): a time-based token still differs between claims.
-        Err(_) => crate::spool::now_ms().rotate_left(17) ^ u64::from(std::process::id()),
+        Err(_) => crate::clock::now_ms().rotate_left(17) ^ u64::from(std::process::id()),
     }
 }
 

@@ -28,8 +28,9 @@ use tokio::sync::Notify;
 
 pub use self::handlers::RouterDestination;
 pub use self::http::HttpDestination;
+use crate::clock::now_ms;
 use crate::observe;
-use crate::spool::{Attempt, Due, Spool, StoredEvent, now_ms};
+use crate::spool::{Attempt, Due, Spool, StoredEvent};
 
 /// What one delivery attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

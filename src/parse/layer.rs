@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tower::Layer;
 
 use super::Parse;
-use crate::source::EventShape;
+use super::shape::EventShape;
 
 /// Applies [`Parse`] to a service; see the [module docs](super).
 #[derive(Debug, Clone)]

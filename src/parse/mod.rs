@@ -39,6 +39,7 @@
 //! ```
 
 mod layer;
+pub mod shape;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -53,12 +54,12 @@ use http_body_util::Full;
 use tower::Service;
 
 pub use self::layer::ParseLayer;
+use self::shape::EventShape;
 use crate::body::{ResponseBody, buffer_request};
 use crate::event::{Event, Verified};
 use crate::future::take_ready;
 use crate::observe;
 use crate::rejection::Rejection;
-use crate::source::EventShape;
 use crate::tree::Sonic;
 
 /// Response future of [`Parse`].

@@ -13,7 +13,8 @@
 //!   retry is processed.
 //!
 //! A handler is any `async fn(T) -> Result<(), E>` where `T` implements [`FromEvent`] (an
-//! [`Event`] itself, for now) and `E` converts into [`HandlerError`] (any `std::error::Error`).
+//! [`Event`], or a [`Typed`](crate::Typed) body) and `E` converts into [`HandlerError`] (any
+//! `std::error::Error`); the [`handler`](crate::handler) module defines that seam.
 //!
 //! # Example
 //!
@@ -28,8 +29,6 @@
 //!     .on("DEVICE_OFFLINE", |_event: Event| async { Ok::<_, std::io::Error>(()) });
 //! assert_eq!(router.len(), 2);
 //! ```
-
-pub(crate) mod glob;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -47,104 +46,20 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-pub use self::glob::glob_match;
-use crate::answer;
-use crate::dedup::DEFAULT_RETRY_AFTER;
+use crate::answer::{self, DEFAULT_RETRY_AFTER};
 use crate::event::Event;
+use crate::glob;
 use crate::rejection::Rejection;
 
-/// How long handlers may run before the event counts as not accepted, by default.
-pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+// Old paths, kept for code written against them.
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Why a handler did not accept an event.
-pub enum HandlerError {
-    /// The handler is a stub: answer 501 so the sender sees it is not implemented.
-    NotImplemented,
-    /// The handler failed: answer 503 so the sender retries.
-    Failed(BoxError),
-    /// Refuse the event with this answer (for example a 422 from typed extraction).
-    Rejected(Rejection),
-}
-
-impl HandlerError {
-    /// A failure from any error, including ones that are not `std::error::Error` (anyhow).
-    pub fn failed(error: impl Into<BoxError>) -> Self {
-        Self::Failed(error.into())
-    }
-}
-
-impl<E> From<E> for HandlerError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    fn from(error: E) -> Self {
-        Self::Failed(Box::new(error))
-    }
-}
-
-impl From<Rejection> for HandlerError {
-    fn from(rejection: Rejection) -> Self {
-        Self::Rejected(rejection)
-    }
-}
-
-impl fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotImplemented => f.write_str("NotImplemented"),
-            Self::Failed(e) => f.debug_tuple("Failed").field(&e.to_string()).finish(),
-            Self::Rejected(r) => f.debug_tuple("Rejected").field(r).finish(),
-        }
-    }
-}
-
-impl fmt::Display for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotImplemented => f.write_str("handler not implemented"),
-            Self::Failed(e) => write!(f, "handler failed: {e}"),
-            Self::Rejected(r) => write!(f, "handler rejected the event: {r}"),
-        }
-    }
-}
-
-/// What a handler can take as its argument. Implemented for [`Event`].
-pub trait FromEvent: Sized + Send + 'static {
-    /// Build the argument from the event, or refuse the event.
-    fn from_event(event: Event) -> Result<Self, Rejection>;
-}
-
-impl FromEvent for Event {
-    fn from_event(event: Event) -> Result<Self, Rejection> {
-        Ok(event)
-    }
-}
-
-/// An async function that processes events. `T` is the argument type; see [`FromEvent`].
-pub trait Handler<T>: Send + Sync + 'static {
-    /// Process one event.
-    fn call(&self, event: Event) -> BoxFuture<'static, Result<(), HandlerError>>;
-}
-
-impl<F, Fut, T, E> Handler<T> for F
-where
-    F: Fn(T) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    T: FromEvent,
-    E: Into<HandlerError>,
-{
-    fn call(&self, event: Event) -> BoxFuture<'static, Result<(), HandlerError>> {
-        match T::from_event(event) {
-            Ok(arg) => {
-                let fut = self(arg);
-                Box::pin(async move { fut.await.map_err(Into::into) })
-            }
-            Err(rejection) => Box::pin(async move { Err(HandlerError::Rejected(rejection)) }),
-        }
-    }
-}
+/// The event-type glob matcher, under its old name: generated crates call it. Use
+/// [`crate::glob::matches`].
+#[doc(hidden)]
+pub use crate::glob::matches as glob_match;
+/// The handler seam, under its old paths. Use [`crate::handler`].
+#[doc(hidden)]
+pub use crate::handler::{DEFAULT_HANDLER_TIMEOUT, FromEvent, Handler, HandlerError};
 
 type BoxHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
 
@@ -313,7 +228,7 @@ impl RouterInner {
             .globs
             .iter()
             .copied()
-            .filter(|&i| glob_match(&self.routes[i].pattern, kind))
+            .filter(|&i| glob::matches(&self.routes[i].pattern, kind))
             .peekable();
         if globs.peek().is_none() {
             return Cow::Borrowed(exact);

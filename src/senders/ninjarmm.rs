@@ -4453,7 +4453,7 @@ impl crate::typed::TypedEvent for NinjaRmmEvent {
     fn from_event(event: &crate::Event) -> Result<Self, crate::typed::FromEventError> {
         let kind = event.kind().as_str();
         match kind {
-            _ if crate::route::glob_match("*", kind) => {
+            _ if crate::glob::matches("*", kind) => {
                 crate::typed::from_json(event).map(Self::ReceiveActivity)
             }
             _ => Ok(Self::Unknown(event.json().clone())),

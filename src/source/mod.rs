@@ -34,22 +34,24 @@
 //! Ops-Center's `webhook_id` (the subscription) is left out on purpose: two subscriptions
 //! delivering the same fact to one receiver are one event.
 
-pub mod shape;
-
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderName;
 use serde_json::Value;
 
-pub use self::shape::{EventShape, IdPart, IdPlace, PlaceError};
 use crate::auth::signature::{
     Algorithm, Encoding, KeyEncoding, Place, SignatureFormat, SignatureScheme, Template,
 };
 use crate::auth::{Scheme, Secret, TokenLocation, TokenScheme};
 use crate::handshake::Handshake;
+pub use crate::parse::shape::{EventShape, IdPart, IdPlace, PlaceError};
 use crate::spec::{Spec, SpecError, UnknownEvents};
 use crate::validate::ValidationMode;
+
+/// Where an event's type and id live, under its old path; owned by [`crate::parse::shape`].
+#[doc(hidden)]
+pub use crate::parse::shape;
 
 /// A named sender preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{SourceError, SourceRecord};
 use crate::auth::Secret;
-use crate::route::glob::glob_match;
+use crate::glob;
 use crate::source::Source;
 use crate::spec::SpecValidator;
 use crate::validate::{Validator, Verdict};
@@ -227,7 +227,7 @@ pub(super) fn run(
     let mut destinations: Vec<&str> = record
         .routes
         .iter()
-        .filter(|r| r.events.iter().any(|p| glob_match(p, kind)))
+        .filter(|r| r.events.iter().any(|p| glob::matches(p, kind)))
         .map(|r| r.to.as_str())
         .collect();
     destinations.dedup();

@@ -37,8 +37,8 @@ use serde_json::{Map, Value};
 
 pub use self::enums::UnknownValues;
 use crate::event::Event;
+use crate::glob;
 use crate::rejection::Problem;
-use crate::route::glob_match;
 use crate::tree::Sonic;
 use crate::validate::{ValidationMode, Validator as EventValidator, Verdict};
 
@@ -607,9 +607,9 @@ impl Spec {
 
     fn index_for(&self, kind: &str) -> Option<usize> {
         self.exact.get(kind).copied().or_else(|| {
-            self.events
-                .iter()
-                .position(|e| e.event_type.contains(['*', '?']) && glob_match(&e.event_type, kind))
+            self.events.iter().position(|e| {
+                e.event_type.contains(['*', '?']) && glob::matches(&e.event_type, kind)
+            })
         })
     }
 

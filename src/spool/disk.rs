@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::now_ms;
+use crate::clock::now_ms;
 
 /// How long one free-space reading is used before it is read again.
 pub(crate) const REFRESH_MS: u64 = 50;

@@ -11,10 +11,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, now_ms,
-    seq_of, split_delivery_key,
+    Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, seq_of,
+    split_delivery_key,
 };
-use crate::route::glob_match;
+use crate::clock::now_ms;
+use crate::glob;
 
 /// Commit the log's bulk operations in chunks of about this many writes.
 const CHUNK_OPS: usize = 2048;
@@ -132,7 +133,7 @@ impl Filter {
             && self
                 .kind
                 .as_ref()
-                .is_none_or(|k| glob_match(k, &event.kind))
+                .is_none_or(|k| glob::matches(k, &event.kind))
             && self.since_ms.is_none_or(|t| event.received_at_ms >= t)
             && self.until_ms.is_none_or(|t| event.received_at_ms < t)
     }

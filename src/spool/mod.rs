@@ -46,6 +46,7 @@ pub use self::log::{
 pub use self::record::{StoredEvent, StoredMismatch};
 pub use self::sink::{SpoolRoute, SpoolSink};
 pub use self::spooled::{Spooled, SpooledParts};
+use crate::clock::now_ms;
 
 /// Block cache of the store. Reads are recent events (deliveries, admin queries), mostly still
 /// in memtables; a small cache keeps the gateway's memory flat.
@@ -739,13 +740,6 @@ pub(crate) fn split_delivery_key(key: &[u8]) -> Result<(u64, String), SpoolError
     let seq = seq_of(seq).ok_or_else(corrupt)?;
     let destination = String::from_utf8(destination.to_vec()).map_err(|_| corrupt())?;
     Ok((seq, destination))
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 pub(crate) fn seq_of(key: &[u8]) -> Option<u64> {

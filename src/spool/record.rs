@@ -28,10 +28,7 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// The record of a verified event.
     pub fn from_event(event: &Event) -> Self {
-        let received_at_ms = event
-            .received_at()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let received_at_ms = crate::clock::epoch_ms(event.received_at());
         Self {
             source: event.source().to_owned(),
             id: event.id().as_str().to_owned(),

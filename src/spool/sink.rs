@@ -18,15 +18,14 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-use super::{
-    Fullness, Op, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch, Table, now_ms,
-};
+use super::{Fullness, Op, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch, Table};
 use crate::answer;
+use crate::clock::now_ms;
 use crate::dedup::DedupKey;
 use crate::delivery::Deliverer;
 use crate::event::Event;
+use crate::glob;
 use crate::rejection::Rejection;
-use crate::route::glob_match;
 
 /// One route of a durable pipeline: events whose type matches `pattern` go to `destination`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +84,7 @@ impl SpoolSink {
     fn destinations(&self, kind: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for route in self.routes.iter() {
-            if glob_match(&route.pattern, kind) && !out.contains(&route.destination) {
+            if glob::matches(&route.pattern, kind) && !out.contains(&route.destination) {
                 out.push(route.destination.clone());
             }
         }

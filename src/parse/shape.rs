@@ -1,5 +1,9 @@
 //! Where an event's type, id and timestamp live in a sender's requests.
 //!
+//! An [`EventShape`] is what the [`Parse`](super::Parse) stage reads an event by; profiles
+//! ([`crate::Profile`]) and configuration build one per source, which is why it lives here, below
+//! both, and is re-exported from [`crate::source`].
+//!
 //! # Event ids
 //!
 //! Deduplication needs an id that is the same on every retry of one event and different between
