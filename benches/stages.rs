@@ -42,10 +42,10 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 use hookgate::auth::Scheme;
-use hookgate::dedup::{Claimed, DedupKey, DedupStore, DurableStore, MemoryStore};
+use hookgate::dedup::{Claimed, DedupKey, DedupStore, MemoryStore};
 use hookgate::source::Profile;
 use hookgate::spec::SpecValidator;
-use hookgate::spool::Spool;
+use hookgate::spool::{DurableStore, Spool};
 use hookgate::validate::Validator;
 use hookgate::{Event, EventId, Pipeline, Router, Secret, Source};
 use http::{HeaderMap, Request, Uri};

@@ -77,6 +77,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod client;
+pub mod clock;
 pub mod codegen;
 pub mod config;
 pub mod dedup;

@@ -11,10 +11,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::clock::now_ms;
 use crate::delivery::Deliverer;
 use crate::spool::{
     DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Spool, SpoolError, StoredEvent,
-    now_ms,
 };
 
 /// Events per page when the query does not say.

@@ -22,8 +22,10 @@ use http_body::Body;
 
 use crate::auth::{Secret, secret};
 use crate::config::{Config, ConfigError, RouteConfig, SourceConfig};
-use crate::dedup::{DedupStore, DurableStore, MemoryStore, RedisStore};
-use crate::delivery::{Deliverer, Destination, HttpDestination, LogDestination, Outcome};
+use crate::dedup::{DedupStore, MemoryStore};
+use crate::delivery::{
+    Deliverer, Destination, HttpDestination, LogDestination, Outcome, RedisStore,
+};
 use crate::event::Event;
 use crate::gateway::Gateway;
 use crate::health::Health;
@@ -32,7 +34,7 @@ use crate::route::HandlerError;
 use crate::route::Router;
 use crate::server::ServerConfig;
 use crate::source::{Profile, Source};
-use crate::spool::{Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
+use crate::spool::{DurableStore, Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
 
 mod source;
 

@@ -113,7 +113,7 @@ impl HttpDestination {
             }
         }
         if let Some(key) = &self.signing_key {
-            let timestamp = crate::spool::now_ms() / 1000;
+            let timestamp = crate::clock::now_ms() / 1000;
             if let Some(signature) = self.signature(key, &event.id, timestamp, &event.body) {
                 builder = builder
                     .header("webhook-id", &event.id)

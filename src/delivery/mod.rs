@@ -14,6 +14,7 @@
 pub mod handlers;
 pub mod http;
 pub mod nats;
+pub mod redis_dedup;
 pub mod redis_stream;
 mod template;
 
@@ -28,8 +29,10 @@ use tokio::sync::Notify;
 
 pub use self::handlers::RouterDestination;
 pub use self::http::HttpDestination;
+pub use self::redis_dedup::RedisStore;
 use crate::observe;
-use crate::spool::{Attempt, Due, Spool, StoredEvent, now_ms};
+use crate::clock::now_ms;
+use crate::spool::{Attempt, Due, Spool, StoredEvent};
 
 /// What one delivery attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

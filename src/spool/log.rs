@@ -14,6 +14,7 @@ use super::{
     Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, now_ms,
     seq_of, split_delivery_key,
 };
+use super::dedup::DedupRecord;
 use crate::route::glob_match;
 
 /// Commit the log's bulk operations in chunks of about this many writes.
@@ -442,8 +443,7 @@ impl Spool {
         let mut expired = Vec::new();
         for guard in self.table(Table::Dedup).iter() {
             let (key, value) = guard.into_inner()?;
-            let expires = <[u8; 8]>::try_from(&value[..]).map_or(0, u64::from_be_bytes);
-            if expires <= now {
+            if DedupRecord::expires_ms(&value) <= now {
                 expired.push(Op::Remove(Table::Dedup, key.to_vec()));
             }
         }

@@ -13,7 +13,7 @@
 //! which fsync twice per transaction.
 //!
 //! The spool holds events ([`StoredEvent`], by sequence number) and the dedup state that
-//! survives restarts ([`crate::dedup::durable`]). Delivery onward (forwarders, retries, dead
+//! survives restarts ([`DurableStore`]). Delivery onward (forwarders, retries, dead
 //! letters) builds on it.
 //!
 //! # Disk space
@@ -26,6 +26,7 @@
 //! the reserve; measured on a tmpfs, a 4 MiB margin alone still let the database be poisoned. Nothing that was refused was
 //! acknowledged, so senders retry it; nothing that was acknowledged is touched.
 
+mod dedup;
 mod disk;
 mod log;
 mod record;
@@ -40,6 +41,9 @@ use std::thread::JoinHandle;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::now_ms;
+
+pub use self::dedup::DurableStore;
 pub use self::log::{
     DeliveryStatus, DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Swept,
 };
@@ -739,13 +743,6 @@ pub(crate) fn split_delivery_key(key: &[u8]) -> Result<(u64, String), SpoolError
     let seq = seq_of(seq).ok_or_else(corrupt)?;
     let destination = String::from_utf8(destination.to_vec()).map_err(|_| corrupt())?;
     Ok((seq, destination))
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 pub(crate) fn seq_of(key: &[u8]) -> Option<u64> {

@@ -18,9 +18,8 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-use super::{
-    Fullness, Op, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch, Table, now_ms,
-};
+use super::dedup::DedupRecord;
+use super::{Fullness, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch};
 use crate::answer;
 use crate::dedup::DedupKey;
 use crate::delivery::Deliverer;
@@ -133,13 +132,11 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                 None => {}
             }
             let record = StoredEvent::from_event(&event);
-            let expires = now_ms()
-                .saturating_add(u64::try_from(sink.dedup_ttl.as_millis()).unwrap_or(u64::MAX));
-            let dedup = Op::Put(
-                Table::Dedup,
-                DedupKey::new(event.source(), event.id()).0.to_vec(),
-                expires.to_be_bytes().to_vec(),
-            );
+            let dedup = DedupRecord::remember(
+                DedupKey::new(event.source(), event.id()),
+                sink.dedup_ttl,
+            )
+            .put_op();
             let mismatches: Vec<StoredMismatch> = event
                 .mismatches()
                 .iter()
@@ -172,6 +169,7 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::now_ms;
     use crate::event::{EventId, EventKind};
     use http_body_util::BodyExt;
     use tower::ServiceExt;
