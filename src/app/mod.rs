@@ -191,7 +191,6 @@ where
     let mounter = Mounter {
         spool: spool.clone(),
         store: Arc::clone(&store),
-        deliverer: deliverer.clone(),
         destinations: destinations.clone(),
         limits,
         max_body_bytes: config.server.max_body_bytes,
@@ -368,7 +367,6 @@ where
 pub(crate) struct Mounter {
     spool: Option<Arc<Spool>>,
     store: Arc<dyn DedupStore>,
-    deliverer: Option<Arc<Deliverer>>,
     destinations: HashMap<String, Arc<dyn Destination>>,
     limits: SpoolLimits,
     max_body_bytes: usize,
@@ -404,7 +402,6 @@ impl Mounter {
                 let sink = SpoolSink::new(
                     Arc::clone(spool),
                     routes.to_vec(),
-                    self.deliverer.clone(),
                     self.dedup_ttl,
                     self.retry_after,
                 )

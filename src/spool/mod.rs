@@ -31,7 +31,6 @@ mod disk;
 mod log;
 mod record;
 pub mod sink;
-pub mod spooled;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,7 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::clock::now_ms;
 
@@ -49,7 +48,6 @@ pub use self::log::{
 };
 pub use self::record::{StoredEvent, StoredMismatch};
 pub use self::sink::{SpoolRoute, SpoolSink};
-pub use self::spooled::{Spooled, SpooledParts};
 
 /// Block cache of the store. Reads are recent events (deliveries, admin queries), mostly still
 /// in memtables; a small cache keeps the gateway's memory flat.
@@ -293,6 +291,9 @@ pub struct Spool {
     // The last group commit's error (a refusal for lack of disk aside), cleared by a success.
     write_failed: Arc<std::sync::Mutex<Option<String>>>,
     writer: Option<JoinHandle<()>>,
+    // Wakes whoever delivers from this spool. The spool owns it, not the deliverer, so that what
+    // writes work (the sink, the admin API) needs to know only the spool.
+    deliverer_wake: Notify,
 }
 
 impl std::fmt::Debug for Spool {
@@ -375,6 +376,7 @@ impl Spool {
             disk,
             write_failed,
             writer: Some(writer),
+            deliverer_wake: Notify::new(),
         })
     }
 
@@ -385,6 +387,18 @@ impl Spool {
             .send(Write { ops, done })
             .map_err(|_| SpoolError::Closed)?;
         answer.await.map_err(|_| SpoolError::Closed)?
+    }
+
+    /// Tell whoever delivers from this spool that there is work now (an event was accepted, a
+    /// delivery rescheduled). A wake-up while nobody waits is kept for the next wait.
+    pub fn wake_deliverer(&self) {
+        self.deliverer_wake.notify_one();
+    }
+
+    /// Wait for the next [`wake_deliverer`](Self::wake_deliverer) (or the one kept since the
+    /// last wait). The deliverer waits on it between rounds.
+    pub async fn deliverer_woken(&self) {
+        self.deliverer_wake.notified().await;
     }
 
     /// Store the record of a managed source durably (replacing any under `id`).

@@ -3,7 +3,7 @@
 //! Instead of running handlers before answering, it writes the event, one pending delivery per
 //! destination whose route matches the event type, and the event's dedup record in **one**
 //! atomic, fsync'd commit, and answers 202 only after that commit. Delivery happens afterwards
-//! ([`crate::delivery`]). If the commit fails (disk full, I/O error), the answer is 503 with
+//! (the sink wakes the deliverer through [`Spool::wake_deliverer`]). If the commit fails (disk full, I/O error), the answer is 503 with
 //! `Retry-After`: the event was not accepted and the sender will retry.
 
 use std::convert::Infallible;
@@ -22,7 +22,6 @@ use super::dedup::DedupRecord;
 use super::{Fullness, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch};
 use crate::answer;
 use crate::dedup::DedupKey;
-use crate::delivery::Deliverer;
 use crate::event::Event;
 use crate::rejection::Rejection;
 use crate::route::glob_match;
@@ -32,7 +31,7 @@ use crate::route::glob_match;
 pub struct SpoolRoute {
     /// Exact event type or glob.
     pub pattern: String,
-    /// Destination name (as the [`Deliverer`] knows it).
+    /// Destination name (as the deliverer knows it).
     pub destination: String,
 }
 
@@ -41,7 +40,6 @@ pub struct SpoolRoute {
 pub struct SpoolSink {
     spool: Arc<Spool>,
     routes: Arc<[SpoolRoute]>,
-    deliverer: Option<Arc<Deliverer>>,
     dedup_ttl: Duration,
     retry_after: Duration,
     limits: SpoolLimits,
@@ -56,19 +54,17 @@ impl std::fmt::Debug for SpoolSink {
 }
 
 impl SpoolSink {
-    /// A sink writing to `spool`; `deliverer` is woken after each accepted event. Accepted ids
-    /// are remembered for `dedup_ttl`.
+    /// A sink writing to `spool`, whose deliverer is woken after each accepted event
+    /// ([`Spool::wake_deliverer`]). Accepted ids are remembered for `dedup_ttl`.
     pub fn new(
         spool: Arc<Spool>,
         routes: Vec<SpoolRoute>,
-        deliverer: Option<Arc<Deliverer>>,
         dedup_ttl: Duration,
         retry_after: Duration,
     ) -> Self {
         Self {
             spool,
             routes: routes.into(),
-            deliverer,
             dedup_ttl,
             retry_after,
             limits: SpoolLimits::default(),
@@ -148,9 +144,7 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                 .await;
             match accepted {
                 Ok(_) => {
-                    if let Some(deliverer) = &sink.deliverer {
-                        deliverer.wake();
-                    }
+                    sink.spool.wake_deliverer();
                     Ok(answer::accepted(event.id(), event.kind()))
                 }
                 Err(error @ SpoolError::DiskFull { .. }) => {
@@ -198,7 +192,6 @@ mod tests {
         let sink = SpoolSink::new(
             Arc::clone(&spool),
             routes,
-            None,
             Duration::from_secs(60),
             Duration::from_secs(7),
         )
@@ -250,7 +243,6 @@ mod tests {
         let sink = SpoolSink::new(
             Arc::clone(&spool),
             Vec::new(),
-            None,
             Duration::from_secs(60),
             Duration::from_secs(3),
         )
@@ -296,7 +288,6 @@ mod tests {
         let sink = SpoolSink::new(
             Arc::clone(&spool),
             routes,
-            None,
             Duration::from_secs(60),
             Duration::from_secs(5),
         );
