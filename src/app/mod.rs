@@ -24,7 +24,8 @@ use crate::auth::{Secret, secret};
 use crate::config::{Config, ConfigError, RouteConfig, SourceConfig};
 use crate::dedup::{DedupStore, MemoryStore};
 use crate::delivery::{
-    Deliverer, Destination, HttpDestination, LogDestination, Outcome, RedisStore,
+    Deliverer, Destination, DestinationReadiness, HttpDestination, LogDestination, Outcome,
+    RedisStore,
 };
 use crate::event::Event;
 use crate::gateway::Gateway;
@@ -34,7 +35,9 @@ use crate::route::HandlerError;
 use crate::route::Router;
 use crate::server::ServerConfig;
 use crate::source::{Profile, Source};
-use crate::spool::{DurableStore, Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
+use crate::spool::{
+    DurableStore, Spool, SpoolLimits, SpoolReadiness, SpoolRoute, SpoolSink, StoredEvent,
+};
 
 mod source;
 
@@ -269,7 +272,7 @@ where
     // What /readyz checks, on the webhook listener and the admin listener alike.
     let mut health = Health::new();
     if let Some(spool) = &spool {
-        health = health.spool(Arc::clone(spool), limits);
+        health = health.with(SpoolReadiness::new(Arc::clone(spool), limits));
     }
     if config.dedup.store.is_some() {
         health = health.dedup(Arc::clone(&store));
@@ -277,7 +280,10 @@ where
     let mut names: Vec<&String> = destinations.keys().collect();
     names.sort();
     for name in names {
-        health = health.destination(name.clone(), Arc::clone(&destinations[name]));
+        health = health.with(DestinationReadiness::new(
+            name,
+            Arc::clone(&destinations[name]),
+        ));
     }
     let gateway = gateway.health(health.clone());
     let managed = Managed {

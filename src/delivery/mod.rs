@@ -14,6 +14,7 @@
 pub mod handlers;
 pub mod http;
 pub mod nats;
+mod readiness;
 pub mod redis_dedup;
 pub mod redis_stream;
 pub mod spooled;
@@ -29,6 +30,7 @@ use serde_json::json;
 
 pub use self::handlers::RouterDestination;
 pub use self::http::HttpDestination;
+pub use self::readiness::DestinationReadiness;
 pub use self::redis_dedup::RedisStore;
 pub use self::spooled::{Spooled, SpooledParts};
 use crate::observe;

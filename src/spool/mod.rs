@@ -29,6 +29,7 @@
 mod dedup;
 mod disk;
 mod log;
+mod readiness;
 mod record;
 pub mod sink;
 
@@ -46,6 +47,7 @@ pub use self::dedup::DurableStore;
 pub use self::log::{
     DeliveryStatus, DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Swept,
 };
+pub use self::readiness::SpoolReadiness;
 pub use self::record::{StoredEvent, StoredMismatch};
 pub use self::sink::{SpoolRoute, SpoolSink};
 
