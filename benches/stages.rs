@@ -477,7 +477,7 @@ fn observe(c: &mut Criterion) {
     }
     run!("homa_1KB/without_observe", bare);
     run!("homa_1KB/observe_nothing_installed", observed);
-    hookgate::observe::install_prometheus().expect("the only recorder");
+    hookgate::metrics::install_prometheus().expect("the only recorder");
     run!("homa_1KB/observe_recorder_only", observed);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))

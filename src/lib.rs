@@ -63,6 +63,7 @@
 //! * [`delivery`]: from the spool to destinations (log, HTTP(S) upstream, in-process
 //!   handlers), retries, dead letters.
 //! * [`admin`]: the admin API over the delivery log (list, show, replay, dead letters, purge).
+//! * [`metrics`]: the Prometheus exporter behind `/metrics`, and the list of every metric.
 //! * [`client`]: the outbound HTTP(S) client; [`client::post`] sends one request.
 //! * [`ninjaone`]: registering a source with NinjaOne's Public API (`hookgate ninjaone`).
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
@@ -89,6 +90,7 @@ pub mod gateway;
 pub mod handshake;
 pub mod health;
 pub mod limit;
+pub mod metrics;
 pub mod ninjaone;
 pub mod observe;
 pub mod parse;

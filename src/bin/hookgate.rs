@@ -407,7 +407,7 @@ async fn serve(
         config.server.listen = listen;
     }
     // Metrics are recorded from here on and served on the admin listener's /metrics.
-    if let Err(error) = hookgate::observe::install_prometheus() {
+    if let Err(error) = hookgate::metrics::install_prometheus() {
         tracing::warn!(%error, "metrics are off");
     }
     let spool = if config.spool.enabled {
