@@ -92,9 +92,9 @@ pub const DURATION_BUCKETS: &[f64] = &[
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// Install a Prometheus recorder as the process's [`metrics`](::metrics) recorder (once; later calls do
-/// nothing), so that [`render_prometheus`] has something to render. `hookgate serve` calls it
-/// at start-up. It fails when another recorder is already installed.
+/// Install a Prometheus recorder as the process's [`metrics`](::metrics) recorder (once; later
+/// calls do nothing), so that [`render_prometheus`] has something to render. `hookgate serve`
+/// calls it at start-up. It fails when another recorder is already installed.
 pub fn install_prometheus() -> Result<(), String> {
     if PROMETHEUS.get().is_some() {
         return Ok(());
