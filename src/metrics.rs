@@ -45,7 +45,12 @@ pub const METRICS: &[(&str, &str, &str, &str)] = &[
         "destination, result",
         "delivery attempts by result",
     ),
-    (observe::RETRIES, "counter", "destination", "retries scheduled"),
+    (
+        observe::RETRIES,
+        "counter",
+        "destination",
+        "retries scheduled",
+    ),
     (
         observe::DEAD_LETTERS,
         "counter",

@@ -33,8 +33,8 @@ pub use self::http::HttpDestination;
 pub use self::readiness::DestinationReadiness;
 pub use self::redis_dedup::RedisStore;
 pub use self::spooled::{Spooled, SpooledParts};
-use crate::observe;
 use crate::clock::now_ms;
+use crate::observe;
 use crate::spool::{Attempt, Due, Spool, StoredEvent};
 
 /// What one delivery attempt came to.

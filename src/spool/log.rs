@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::dedup::DedupRecord;
 use super::{
     Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, now_ms,
     seq_of, split_delivery_key,
 };
-use super::dedup::DedupRecord;
 use crate::route::glob_match;
 
 /// Commit the log's bulk operations in chunks of about this many writes.

@@ -128,11 +128,9 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                 None => {}
             }
             let record = StoredEvent::from_event(&event);
-            let dedup = DedupRecord::remember(
-                DedupKey::new(event.source(), event.id()),
-                sink.dedup_ttl,
-            )
-            .put_op();
+            let dedup =
+                DedupRecord::remember(DedupKey::new(event.source(), event.id()), sink.dedup_ttl)
+                    .put_op();
             let mismatches: Vec<StoredMismatch> = event
                 .mismatches()
                 .iter()
