@@ -42,10 +42,10 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 use hookgate::auth::Scheme;
-use hookgate::dedup::{Claimed, DedupKey, DedupStore, DurableStore, MemoryStore};
+use hookgate::dedup::{Claimed, DedupKey, DedupStore, MemoryStore};
 use hookgate::source::Profile;
 use hookgate::spec::SpecValidator;
-use hookgate::spool::Spool;
+use hookgate::spool::{DurableStore, Spool};
 use hookgate::validate::Validator;
 use hookgate::{Event, EventId, Pipeline, Router, Secret, Source};
 use http::{HeaderMap, Request, Uri};
@@ -477,7 +477,7 @@ fn observe(c: &mut Criterion) {
     }
     run!("homa_1KB/without_observe", bare);
     run!("homa_1KB/observe_nothing_installed", observed);
-    hookgate::observe::install_prometheus().expect("the only recorder");
+    hookgate::metrics::install_prometheus().expect("the only recorder");
     run!("homa_1KB/observe_recorder_only", observed);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))

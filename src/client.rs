@@ -1,12 +1,17 @@
 //! The outbound HTTP client: `http://` and `https://` for forwarding and `hookgate send`.
 //!
+//! [`build`] makes the client the destinations and the NinjaOne API use; [`post`] sends one
+//! request (a [`signed_request`](crate::send::signed_request), an admin API call) and reads the
+//! whole [`Reply`].
+//!
 //! TLS is rustls with the *ring* provider (pure Rust and assembly; no C toolchain beyond gcc).
 //! Servers are checked against the Mozilla root store (webpki-roots, compiled in, so the
 //! binary does not depend on the host's certificate files), or against a PEM bundle of your own
 //! for upstreams behind a private CA.
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -82,4 +87,55 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = e.source();
     }
     text
+}
+
+/// Why [`post`] could not send a request or read its answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PostError {
+    /// The URL has no scheme.
+    #[error("invalid URL {0:?}")]
+    InvalidUrl(String),
+    /// Only `http://` and `https://` URLs can be sent to.
+    #[error("only http:// and https:// URLs are supported")]
+    UnsupportedScheme,
+    /// Connecting or exchanging the request failed.
+    #[error("request failed: {0}")]
+    Http(String),
+}
+
+/// A response, read to its end.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Status code.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Response body.
+    pub body: Bytes,
+}
+
+/// Send `request` over HTTP or HTTPS (public roots) and read the whole answer.
+pub async fn post(request: Request<Full<Bytes>>) -> Result<Reply, PostError> {
+    match request.uri().scheme_str() {
+        Some("http" | "https") => {}
+        Some(_) => return Err(PostError::UnsupportedScheme),
+        None => return Err(PostError::InvalidUrl(request.uri().to_string())),
+    }
+    let client = build(None).map_err(|e| PostError::Http(e.to_string()))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| PostError::Http(error_chain(&e)))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| PostError::Http(error_chain(&e)))?
+        .to_bytes();
+    Ok(Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
 }

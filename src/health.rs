@@ -7,10 +7,15 @@
 //! - `config`: the configuration was loaded (always true once serving; a bad one refuses to
 //!   start);
 //! - `spool`: the embedded store is writable: its last write did not fail and its disk has the
-//!   free space the limits keep ([`Spool::writable`]);
+//!   free space the limits keep (`Spool::writable`);
 //! - `dedup`: the dedup store answers (Redis is pinged);
 //! - `destination:<name>`: each broker a route needs is reachable (NATS connected, Redis pinged).
 //!   HTTP upstreams are not checked: their outages are what the spool rides out.
+//!
+//! Each check is a [`Readiness`]. `dedup` is defined here; the spool's check
+//! (`spool::SpoolReadiness`) and the destinations' (`delivery::DestinationReadiness`) live with
+//! what they check, so this module knows neither, and the application registers them in the
+//! order above.
 //!
 //! Checks run concurrently, each bounded by its own client's timeout. Answers never carry
 //! credentials: broker errors name the server, not the URL's user or password.
@@ -30,31 +35,37 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::future::join_all;
+use futures_util::future::{BoxFuture, join_all};
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
 use crate::dedup::DedupStore;
-use crate::delivery::Destination;
-use crate::spool::{Spool, SpoolLimits};
+
+/// One thing `/readyz` checks: the `spool`, the `dedup` store, a `destination:<name>`.
+///
+/// Each part implements it where it lives (the spool's and the destinations' checks come with
+/// them); the application registers them with [`Health::with`].
+pub trait Readiness: Send + Sync + 'static {
+    /// The check's name in the report.
+    fn name(&self) -> &str;
+
+    /// Can it take events now? The error says what is wrong, without credentials.
+    fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+}
 
 /// What `/readyz` checks; see the [module docs](self).
 #[derive(Clone, Default)]
 pub struct Health {
-    spool: Option<(Arc<Spool>, SpoolLimits)>,
-    dedup: Option<Arc<dyn DedupStore>>,
-    destinations: Vec<(String, Arc<dyn Destination>)>,
+    checks: Vec<Arc<dyn Readiness>>,
 }
 
 impl std::fmt::Debug for Health {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Health")
-            .field("spool", &self.spool.is_some())
-            .field("dedup", &self.dedup.is_some())
             .field(
-                "destinations",
-                &self.destinations.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                "checks",
+                &self.checks.iter().map(|c| c.name()).collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -87,22 +98,15 @@ impl Health {
         Self::default()
     }
 
-    /// Check that `spool` is writable under `limits`.
-    pub fn spool(mut self, spool: Arc<Spool>, limits: SpoolLimits) -> Self {
-        self.spool = Some((spool, limits));
+    /// Check `readiness` too, after the checks registered before it.
+    pub fn with(mut self, readiness: impl Readiness) -> Self {
+        self.checks.push(Arc::new(readiness));
         self
     }
 
-    /// Check that `store` answers.
-    pub fn dedup(mut self, store: Arc<dyn DedupStore>) -> Self {
-        self.dedup = Some(store);
-        self
-    }
-
-    /// Check that the destination `name` is reachable.
-    pub fn destination(mut self, name: impl Into<String>, to: Arc<dyn Destination>) -> Self {
-        self.destinations.push((name.into(), to));
-        self
+    /// Check that `store` answers (as `dedup`).
+    pub fn dedup(self, store: Arc<dyn DedupStore>) -> Self {
+        self.with(DedupReadiness(store))
     }
 
     /// Run every check (concurrently).
@@ -112,18 +116,13 @@ impl Health {
             ok: true,
             error: None,
         }];
-        if let Some((spool, limits)) = &self.spool {
-            checks.push(verdict("spool".into(), spool.writable(limits)));
-        }
-        if let Some(store) = &self.dedup {
-            let result = store.ready().await.map_err(|e| e.to_string());
-            checks.push(verdict("dedup".into(), result));
-        }
-        let destinations = join_all(self.destinations.iter().map(|(name, to)| async move {
-            verdict(format!("destination:{name}"), to.ready().await)
-        }))
+        let verdicts = join_all(
+            self.checks
+                .iter()
+                .map(|c| async move { verdict(c.name().to_owned(), c.check().await) }),
+        )
         .await;
-        checks.extend(destinations);
+        checks.extend(verdicts);
         Report {
             ready: checks.iter().all(|c| c.ok),
             checks,
@@ -139,6 +138,19 @@ impl Health {
             StatusCode::SERVICE_UNAVAILABLE
         };
         json(status, &serde_json::to_vec(&report).unwrap_or_default())
+    }
+}
+
+/// The `dedup` check: the store answers (Redis is pinged; in-process stores always do).
+struct DedupReadiness(Arc<dyn DedupStore>);
+
+impl Readiness for DedupReadiness {
+    fn name(&self) -> &str {
+        "dedup"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.0.ready().await.map_err(|e| e.to_string()) })
     }
 }
 
@@ -178,31 +190,22 @@ fn json(status: StatusCode, body: &[u8]) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::Outcome;
-    use crate::spool::StoredEvent;
-    use futures_util::future::BoxFuture;
 
     struct Down;
 
-    impl Destination for Down {
-        fn deliver<'a>(&'a self, _event: &'a StoredEvent) -> BoxFuture<'a, Outcome> {
-            Box::pin(async {
-                Outcome::Retry {
-                    status: None,
-                    error: "down".into(),
-                    after: None,
-                }
-            })
+    impl Readiness for Down {
+        fn name(&self) -> &str {
+            "destination:queue"
         }
 
-        fn ready(&self) -> BoxFuture<'_, Result<(), String>> {
+        fn check(&self) -> BoxFuture<'_, Result<(), String>> {
             Box::pin(async { Err("broker unreachable".to_owned()) })
         }
     }
 
     #[tokio::test]
     async fn one_failed_check_makes_it_unready_and_says_which() {
-        let health = Health::new().destination("queue", Arc::new(Down));
+        let health = Health::new().with(Down);
         let report = health.check().await;
         assert!(!report.ready);
         assert_eq!(report.checks[1].name, "destination:queue");
@@ -214,29 +217,5 @@ mod tests {
             health.readyz().await.status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
-    }
-
-    #[tokio::test]
-    async fn a_spool_on_a_disk_below_its_reserve_is_not_ready() {
-        let dir = std::env::temp_dir().join(format!("hookgate-health-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let spool = Arc::new(Spool::open(&dir).unwrap());
-        let ok = Health::new().spool(Arc::clone(&spool), SpoolLimits::default());
-        assert!(ok.check().await.ready);
-        let starved = SpoolLimits {
-            min_free_bytes: u64::MAX,
-            ..SpoolLimits::default()
-        };
-        let report = Health::new()
-            .spool(Arc::clone(&spool), starved)
-            .check()
-            .await;
-        assert!(!report.ready);
-        assert!(
-            report.checks[1].error.as_deref().unwrap().contains("free"),
-            "{report:?}"
-        );
-        drop(spool);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -57,7 +57,7 @@
 //! * [`config`]: the TOML configuration of `hookgate serve` and its checks.
 //! * [`app`]: builds a gateway from a configuration; the embedded default.
 //! * [`server`]: hyper server with timeouts and graceful shutdown.
-//! * [`send`]: post a signed sample event, as a sender would.
+//! * [`send`]: sign a sample event, as a sender would.
 //! * [`typed`], [`senders`]: Rust types for every event of the built-in senders.
 //! * [`spec`]: OpenAPI webhook specs, loaded and compiled into validators.
 //! * [`codegen`]: `hookgate gen`, a typed receiver crate from a spec.
@@ -65,7 +65,8 @@
 //! * [`delivery`]: from the spool to destinations (log, HTTP(S) upstream, in-process
 //!   handlers), retries, dead letters.
 //! * [`admin`]: the admin API over the delivery log (list, show, replay, dead letters, purge).
-//! * [`client`]: the outbound HTTP(S) client.
+//! * [`metrics`]: the Prometheus exporter behind `/metrics`, and the list of every metric.
+//! * [`client`]: the outbound HTTP(S) client; [`client::post`] sends one request.
 //! * [`ninjaone`]: registering a source with NinjaOne's Public API (`hookgate ninjaone`).
 //! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
 //! * [`glob`], [`clock`]: leaves every layer may use: the one event-type glob matcher, the one
@@ -95,6 +96,7 @@ pub mod handler;
 pub mod handshake;
 pub mod health;
 pub mod limit;
+pub mod metrics;
 pub mod ninjaone;
 pub mod observe;
 pub mod parse;

@@ -15,8 +15,9 @@
 //!
 //! Metrics go through the [`metrics`] facade, so they cost a few atomic operations and nothing is
 //! exported until the application installs a recorder: `hookgate serve` installs a Prometheus one
-//! and serves it on the admin listener's `/metrics`; a library user installs whichever exporter
-//! they already use. Every metric hookgate emits is listed in [`METRICS`].
+//! (the gateway's `metrics` module, which also lists every metric hookgate emits) and serves it
+//! on the admin listener's `/metrics`; a library user installs whichever exporter they already
+//! use, then calls [`cache_stage_histograms`]. This module names no exporter.
 //!
 //! # Example
 //!
@@ -47,7 +48,6 @@ use std::task::{Context, Poll};
 use tokio::time::Instant;
 
 use http::{Request, Response};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::instrument::Instrumented;
@@ -80,118 +80,6 @@ pub const UNKNOWN_ENUM_VALUES: &str = "hookgate_unknown_enum_values_total";
 /// Mismatches with the spec in events accepted anyway (assumed parts, `report` mode), by
 /// source, event type and place, array indices as `*` (counter).
 pub const SCHEMA_MISMATCHES: &str = "hookgate_schema_mismatches_total";
-
-/// Every metric hookgate emits: name, type, labels, meaning.
-pub const METRICS: &[(&str, &str, &str, &str)] = &[
-    (
-        REQUESTS,
-        "counter",
-        "source, outcome",
-        "webhook requests by answer",
-    ),
-    (
-        REQUEST_DURATION,
-        "histogram",
-        "source",
-        "seconds from request to answer",
-    ),
-    (
-        STAGE_DURATION,
-        "histogram",
-        "stage",
-        "seconds spent in each stage",
-    ),
-    (
-        DEDUP_HITS,
-        "counter",
-        "source",
-        "replays answered 200 duplicate",
-    ),
-    (
-        DELIVERIES,
-        "counter",
-        "destination, result",
-        "delivery attempts by result",
-    ),
-    (RETRIES, "counter", "destination", "retries scheduled"),
-    (
-        DEAD_LETTERS,
-        "counter",
-        "destination",
-        "deliveries given up on",
-    ),
-    (
-        SPOOL_PENDING,
-        "gauge",
-        "",
-        "deliveries waiting in the spool",
-    ),
-    (
-        SPOOL_OLDEST_AGE,
-        "gauge",
-        "",
-        "age of the oldest pending delivery, seconds",
-    ),
-    (
-        SPOOL_FREE_BYTES,
-        "gauge",
-        "",
-        "free bytes on the spool's filesystem",
-    ),
-    (
-        UNKNOWN_ENUM_VALUES,
-        "counter",
-        "place",
-        "values of extensible enums the spec does not list",
-    ),
-    (
-        SCHEMA_MISMATCHES,
-        "counter",
-        "source, type, path",
-        "mismatches with the spec in events accepted anyway",
-    ),
-];
-
-/// Bucket bounds (seconds) of every duration histogram: 100 µs to 10 s.
-pub const DURATION_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0,
-];
-
-static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// Install a Prometheus recorder as the process's [`metrics`] recorder (once; later calls do
-/// nothing), so that [`render_prometheus`] has something to render. `hookgate serve` calls it
-/// at start-up. It fails when another recorder is already installed.
-pub fn install_prometheus() -> Result<(), String> {
-    if PROMETHEUS.get().is_some() {
-        return Ok(());
-    }
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
-        .and_then(PrometheusBuilder::install_recorder)
-        .map_err(|e| format!("cannot install the Prometheus recorder: {e}"))?;
-    // Histograms are kept in buckets that upkeep folds in; without it they would only grow.
-    let upkeep = handle.clone();
-    std::thread::Builder::new()
-        .name("hookgate-metrics-upkeep".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(std::time::Duration::from_secs(5));
-                upkeep.run_upkeep();
-            }
-        })
-        .map_err(|e| format!("cannot start the metrics upkeep: {e}"))?;
-    let _ = PROMETHEUS.set(handle);
-    let _ = STAGE_HANDLES
-        .set(Stage::ALL.map(|stage| metrics::histogram!(STAGE_DURATION, "stage" => stage.name())));
-    Ok(())
-}
-
-/// Every metric in the Prometheus text format, if [`install_prometheus`] was called.
-pub fn render_prometheus() -> Option<String> {
-    PROMETHEUS.get().map(PrometheusHandle::render)
-}
 
 /// How many refused requests [`recent_refusals`] keeps.
 pub const REFUSALS_KEPT: usize = 100;
@@ -287,9 +175,19 @@ impl Stage {
     }
 }
 
-/// The stage histograms' handles, registered once with the recorder [`install_prometheus`]
-/// installed: a registry lookup per stage per request was most of what metrics cost.
+/// The stage histograms' handles, registered once with the installed recorder
+/// ([`cache_stage_histograms`]): a registry lookup per stage per request was most of what
+/// metrics cost.
 static STAGE_HANDLES: OnceLock<[metrics::Histogram; 6]> = OnceLock::new();
+
+/// Register the stage histograms with the recorder installed now, once (later calls do
+/// nothing), so that timing a stage costs no registry lookup. Call it right after installing
+/// the process's recorder: the handles stay with the recorder they were registered with.
+/// Without it each stage's time is looked up through the facade, which works with any recorder.
+pub fn cache_stage_histograms() {
+    let _ = STAGE_HANDLES
+        .set(Stage::ALL.map(|stage| metrics::histogram!(STAGE_DURATION, "stage" => stage.name())));
+}
 
 /// Time one stage: `stage` took since `started`.
 pub(crate) fn stage(stage: Stage, started: Instant) {

@@ -224,7 +224,7 @@ async fn metrics(State(ops): State<Ops>) -> Response {
         }
         Err(error) => tracing::warn!(%error, "cannot read the oldest pending delivery"),
     }
-    match observe::render_prometheus() {
+    match crate::metrics::render_prometheus() {
         Some(text) => (
             [(
                 header::CONTENT_TYPE,
@@ -236,7 +236,7 @@ async fn metrics(State(ops): State<Ops>) -> Response {
         None => error(
             StatusCode::NOT_FOUND,
             "no_metrics",
-            "no Prometheus recorder is installed (hookgate::observe::install_prometheus)",
+            "no Prometheus recorder is installed (hookgate::metrics::install_prometheus)",
         ),
     }
 }

@@ -22,8 +22,11 @@ use http_body::Body;
 
 use crate::auth::{Secret, secret};
 use crate::config::{Config, ConfigError, RouteConfig, SourceConfig};
-use crate::dedup::{DedupStore, DurableStore, MemoryStore, RedisStore};
-use crate::delivery::{Deliverer, Destination, HttpDestination, LogDestination, Outcome};
+use crate::dedup::{DedupStore, MemoryStore};
+use crate::delivery::{
+    Deliverer, Destination, DestinationReadiness, HttpDestination, LogDestination, Outcome,
+    RedisStore,
+};
 use crate::event::Event;
 use crate::gateway::Gateway;
 use crate::health::Health;
@@ -32,7 +35,9 @@ use crate::route::HandlerError;
 use crate::route::Router;
 use crate::server::ServerConfig;
 use crate::source::{Profile, Source};
-use crate::spool::{Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
+use crate::spool::{
+    DurableStore, Spool, SpoolLimits, SpoolReadiness, SpoolRoute, SpoolSink, StoredEvent,
+};
 
 mod source;
 
@@ -189,7 +194,6 @@ where
     let mounter = Mounter {
         spool: spool.clone(),
         store: Arc::clone(&store),
-        deliverer: deliverer.clone(),
         destinations: destinations.clone(),
         limits,
         max_body_bytes: config.server.max_body_bytes,
@@ -268,7 +272,7 @@ where
     // What /readyz checks, on the webhook listener and the admin listener alike.
     let mut health = Health::new();
     if let Some(spool) = &spool {
-        health = health.spool(Arc::clone(spool), limits);
+        health = health.with(SpoolReadiness::new(Arc::clone(spool), limits));
     }
     if config.dedup.store.is_some() {
         health = health.dedup(Arc::clone(&store));
@@ -276,7 +280,10 @@ where
     let mut names: Vec<&String> = destinations.keys().collect();
     names.sort();
     for name in names {
-        health = health.destination(name.clone(), Arc::clone(&destinations[name]));
+        health = health.with(DestinationReadiness::new(
+            name,
+            Arc::clone(&destinations[name]),
+        ));
     }
     let gateway = gateway.health(health.clone());
     let managed = Managed {
@@ -366,7 +373,6 @@ where
 pub(crate) struct Mounter {
     spool: Option<Arc<Spool>>,
     store: Arc<dyn DedupStore>,
-    deliverer: Option<Arc<Deliverer>>,
     destinations: HashMap<String, Arc<dyn Destination>>,
     limits: SpoolLimits,
     max_body_bytes: usize,
@@ -402,7 +408,6 @@ impl Mounter {
                 let sink = SpoolSink::new(
                     Arc::clone(spool),
                     routes.to_vec(),
-                    self.deliverer.clone(),
                     self.dedup_ttl,
                     self.retry_after,
                 )

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use hookgate::config::Config;
 use hookgate::source::Profile;
-use hookgate::{Secret, SecretRef, Source, app, send};
+use hookgate::{Secret, SecretRef, Source, app, client, send};
 
 /// `println!` that does not panic when standard output is closed (`hookgate send --list | head`).
 #[macro_export]
@@ -407,7 +407,7 @@ async fn serve(
         config.server.listen = listen;
     }
     // Metrics are recorded from here on and served on the admin listener's /metrics.
-    if let Err(error) = hookgate::observe::install_prometheus() {
+    if let Err(error) = hookgate::metrics::install_prometheus() {
         tracing::warn!(%error, "metrics are off");
     }
     let spool = if config.spool.enabled {
@@ -748,7 +748,7 @@ async fn send_event(
         request.body().size_hint_len(),
         profile.name()
     );
-    let reply = send::post(request).await?;
+    let reply = client::post(request).await?;
     outln!(
         "<- {} {}",
         reply.status.as_u16(),
@@ -876,7 +876,7 @@ async fn send_all(target: &Target) -> anyhow::Result<ExitCode> {
             eprint!("\r[{}/{total}] {kind:<40}", i + 1);
         }
         let request = send::signed_request(&source, &url, Bytes::from(serde_json::to_vec(&body)?))?;
-        let reply = send::post(request).await?;
+        let reply = client::post(request).await?;
         if !reply.status.is_success() {
             failed += 1;
         }

@@ -43,9 +43,7 @@
 //! # }
 //! ```
 
-pub mod durable;
 pub mod memory;
-pub mod redis;
 
 use std::fmt;
 use std::future::Future;
@@ -61,9 +59,7 @@ use http::{Request, Response};
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
 
-pub use self::durable::DurableStore;
 pub use self::memory::MemoryStore;
-pub use self::redis::RedisStore;
 use crate::answer;
 pub use crate::answer::DEFAULT_RETRY_AFTER;
 use crate::body::ResponseBody;
@@ -134,6 +130,10 @@ pub enum DedupError {
 }
 
 /// Remembers which events were processed; see the [module docs](self) for the protocol.
+///
+/// [`MemoryStore`] keeps them in this process. The stores over other storage live with that
+/// storage, above this stage: `spool::DurableStore` (on disk, across restarts) and
+/// `delivery::RedisStore` (shared by replicas).
 pub trait DedupStore: Send + Sync + 'static {
     /// Claim `key` atomically.
     fn claim(&self, key: DedupKey) -> BoxFuture<'_, Result<Claimed, DedupError>>;

@@ -14,7 +14,10 @@
 pub mod handlers;
 pub mod http;
 pub mod nats;
+mod readiness;
+pub mod redis_dedup;
 pub mod redis_stream;
+pub mod spooled;
 mod template;
 
 use std::collections::HashMap;
@@ -24,10 +27,12 @@ use std::time::Duration;
 
 use futures_util::future::{BoxFuture, join_all};
 use serde_json::json;
-use tokio::sync::Notify;
 
 pub use self::handlers::RouterDestination;
 pub use self::http::HttpDestination;
+pub use self::readiness::DestinationReadiness;
+pub use self::redis_dedup::RedisStore;
+pub use self::spooled::{Spooled, SpooledParts};
 use crate::clock::now_ms;
 use crate::observe;
 use crate::spool::{Attempt, Due, Spool, StoredEvent};
@@ -151,7 +156,6 @@ pub struct Deliverer {
     spool: Arc<Spool>,
     destinations: HashMap<String, Arc<dyn Destination>>,
     policy: RetryPolicy,
-    wake: Notify,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -182,13 +186,12 @@ impl Deliverer {
             spool,
             destinations,
             policy,
-            wake: Notify::new(),
         }
     }
 
-    /// Look at the spool now (new events were accepted).
+    /// Look at the spool now (new events were accepted): [`Spool::wake_deliverer`].
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.spool.wake_deliverer();
     }
 
     /// Attempt every delivery that is due; returns how many were attempted.
@@ -217,7 +220,7 @@ impl Deliverer {
             }
             tokio::select! {
                 () = &mut shutdown => break,
-                () = self.wake.notified() => {}
+                () = self.spool.deliverer_woken() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}
             }
         }

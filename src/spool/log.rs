@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::dedup::DedupRecord;
 use super::{
     Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, seq_of,
     split_delivery_key,
@@ -443,8 +444,7 @@ impl Spool {
         let mut expired = Vec::new();
         for guard in self.table(Table::Dedup).iter() {
             let (key, value) = guard.into_inner()?;
-            let expires = <[u8; 8]>::try_from(&value[..]).map_or(0, u64::from_be_bytes);
-            if expires <= now {
+            if DedupRecord::expires_ms(&value) <= now {
                 expired.push(Op::Remove(Table::Dedup, key.to_vec()));
             }
         }

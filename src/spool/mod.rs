@@ -13,7 +13,7 @@
 //! which fsync twice per transaction.
 //!
 //! The spool holds events ([`StoredEvent`], by sequence number) and the dedup state that
-//! survives restarts ([`crate::dedup::durable`]). Delivery onward (forwarders, retries, dead
+//! survives restarts ([`DurableStore`]). Delivery onward (forwarders, retries, dead
 //! letters) builds on it.
 //!
 //! # Disk space
@@ -26,11 +26,12 @@
 //! the reserve; measured on a tmpfs, a 4 MiB margin alone still let the database be poisoned. Nothing that was refused was
 //! acknowledged, so senders retry it; nothing that was acknowledged is touched.
 
+mod dedup;
 mod disk;
 mod log;
+mod readiness;
 mod record;
 pub mod sink;
-pub mod spooled;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,15 +39,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::clock::now_ms;
+
+pub use self::dedup::DurableStore;
 pub use self::log::{
     DeliveryStatus, DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Swept,
 };
+pub use self::readiness::SpoolReadiness;
 pub use self::record::{StoredEvent, StoredMismatch};
 pub use self::sink::{SpoolRoute, SpoolSink};
-pub use self::spooled::{Spooled, SpooledParts};
-use crate::clock::now_ms;
 
 /// Block cache of the store. Reads are recent events (deliveries, admin queries), mostly still
 /// in memtables; a small cache keeps the gateway's memory flat.
@@ -290,6 +293,9 @@ pub struct Spool {
     // The last group commit's error (a refusal for lack of disk aside), cleared by a success.
     write_failed: Arc<std::sync::Mutex<Option<String>>>,
     writer: Option<JoinHandle<()>>,
+    // Wakes whoever delivers from this spool. The spool owns it, not the deliverer, so that what
+    // writes work (the sink, the admin API) needs to know only the spool.
+    deliverer_wake: Notify,
 }
 
 impl std::fmt::Debug for Spool {
@@ -372,6 +378,7 @@ impl Spool {
             disk,
             write_failed,
             writer: Some(writer),
+            deliverer_wake: Notify::new(),
         })
     }
 
@@ -382,6 +389,18 @@ impl Spool {
             .send(Write { ops, done })
             .map_err(|_| SpoolError::Closed)?;
         answer.await.map_err(|_| SpoolError::Closed)?
+    }
+
+    /// Tell whoever delivers from this spool that there is work now (an event was accepted, a
+    /// delivery rescheduled). A wake-up while nobody waits is kept for the next wait.
+    pub fn wake_deliverer(&self) {
+        self.deliverer_wake.notify_one();
+    }
+
+    /// Wait for the next [`wake_deliverer`](Self::wake_deliverer) (or the one kept since the
+    /// last wait). The deliverer waits on it between rounds.
+    pub async fn deliverer_woken(&self) {
+        self.deliverer_wake.notified().await;
     }
 
     /// Store the record of a managed source durably (replacing any under `id`).

@@ -3,7 +3,7 @@
 //! Instead of running handlers before answering, it writes the event, one pending delivery per
 //! destination whose route matches the event type, and the event's dedup record in **one**
 //! atomic, fsync'd commit, and answers 202 only after that commit. Delivery happens afterwards
-//! ([`crate::delivery`]). If the commit fails (disk full, I/O error), the answer is 503 with
+//! (the sink wakes the deliverer through [`Spool::wake_deliverer`]). If the commit fails (disk full, I/O error), the answer is 503 with
 //! `Retry-After`: the event was not accepted and the sender will retry.
 
 use std::convert::Infallible;
@@ -18,11 +18,10 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-use super::{Fullness, Op, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch, Table};
+use super::dedup::DedupRecord;
+use super::{Fullness, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch};
 use crate::answer;
-use crate::clock::now_ms;
 use crate::dedup::DedupKey;
-use crate::delivery::Deliverer;
 use crate::event::Event;
 use crate::glob;
 use crate::rejection::Rejection;
@@ -32,7 +31,7 @@ use crate::rejection::Rejection;
 pub struct SpoolRoute {
     /// Exact event type or glob.
     pub pattern: String,
-    /// Destination name (as the [`Deliverer`] knows it).
+    /// Destination name (as the deliverer knows it).
     pub destination: String,
 }
 
@@ -41,7 +40,6 @@ pub struct SpoolRoute {
 pub struct SpoolSink {
     spool: Arc<Spool>,
     routes: Arc<[SpoolRoute]>,
-    deliverer: Option<Arc<Deliverer>>,
     dedup_ttl: Duration,
     retry_after: Duration,
     limits: SpoolLimits,
@@ -56,19 +54,17 @@ impl std::fmt::Debug for SpoolSink {
 }
 
 impl SpoolSink {
-    /// A sink writing to `spool`; `deliverer` is woken after each accepted event. Accepted ids
-    /// are remembered for `dedup_ttl`.
+    /// A sink writing to `spool`, whose deliverer is woken after each accepted event
+    /// ([`Spool::wake_deliverer`]). Accepted ids are remembered for `dedup_ttl`.
     pub fn new(
         spool: Arc<Spool>,
         routes: Vec<SpoolRoute>,
-        deliverer: Option<Arc<Deliverer>>,
         dedup_ttl: Duration,
         retry_after: Duration,
     ) -> Self {
         Self {
             spool,
             routes: routes.into(),
-            deliverer,
             dedup_ttl,
             retry_after,
             limits: SpoolLimits::default(),
@@ -132,13 +128,9 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                 None => {}
             }
             let record = StoredEvent::from_event(&event);
-            let expires = now_ms()
-                .saturating_add(u64::try_from(sink.dedup_ttl.as_millis()).unwrap_or(u64::MAX));
-            let dedup = Op::Put(
-                Table::Dedup,
-                DedupKey::new(event.source(), event.id()).0.to_vec(),
-                expires.to_be_bytes().to_vec(),
-            );
+            let dedup =
+                DedupRecord::remember(DedupKey::new(event.source(), event.id()), sink.dedup_ttl)
+                    .put_op();
             let mismatches: Vec<StoredMismatch> = event
                 .mismatches()
                 .iter()
@@ -150,9 +142,7 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
                 .await;
             match accepted {
                 Ok(_) => {
-                    if let Some(deliverer) = &sink.deliverer {
-                        deliverer.wake();
-                    }
+                    sink.spool.wake_deliverer();
                     Ok(answer::accepted(event.id(), event.kind()))
                 }
                 Err(error @ SpoolError::DiskFull { .. }) => {
@@ -171,6 +161,7 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::now_ms;
     use crate::event::{EventId, EventKind};
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -199,7 +190,6 @@ mod tests {
         let sink = SpoolSink::new(
             Arc::clone(&spool),
             routes,
-            None,
             Duration::from_secs(60),
             Duration::from_secs(7),
         )
@@ -251,7 +241,6 @@ mod tests {
         let sink = SpoolSink::new(
             Arc::clone(&spool),
             Vec::new(),
-            None,
             Duration::from_secs(60),
             Duration::from_secs(3),
         )
@@ -297,7 +286,6 @@ mod tests {
         let sink = SpoolSink::new(
             Arc::clone(&spool),
             routes,
-            None,
             Duration::from_secs(60),
             Duration::from_secs(5),
         );

@@ -122,7 +122,7 @@ to = "{upstream_url}"
         .to_str()
         .unwrap()
         .to_owned();
-    let reply = hookgate::send::post(request).await.unwrap();
+    let reply = hookgate::client::post(request).await.unwrap();
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     wait_until("the first attempt", || {
         upstream.received.lock().unwrap().len() == 1
@@ -304,7 +304,7 @@ async fn events_tail_follows_new_events_as_they_arrive() {
             r#"{{"event":"ticket.created","timestamp":"2026-01-01T00:00:00Z","data":{{"ticket_id":{n},"title":"t"}}}}"#
         ));
         let request = hookgate::send::signed_request(&source, &url, body).unwrap();
-        async move { hookgate::send::post(request).await.unwrap().status }
+        async move { hookgate::client::post(request).await.unwrap().status }
     };
     // One event before tail starts: printed first, as the latest.
     assert_eq!(send(1).await, StatusCode::ACCEPTED);
@@ -360,7 +360,7 @@ async fn the_admin_root_redirects_to_the_inbox_signed_in_or_not() {
         let request = request
             .body(http_body_util::Full::new(Bytes::new()))
             .unwrap();
-        async move { hookgate::send::post(request).await.unwrap() }
+        async move { hookgate::client::post(request).await.unwrap() }
     };
     // Signed in through the inbox's form: the session cookie.
     let login = http::Request::post(format!("{base}/ui/login"))
@@ -369,7 +369,7 @@ async fn the_admin_root_redirects_to_the_inbox_signed_in_or_not() {
             "token={TOKEN}"
         ))))
         .unwrap();
-    let login = hookgate::send::post(login).await.unwrap();
+    let login = hookgate::client::post(login).await.unwrap();
     let cookie = login.headers["set-cookie"].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let bearer = format!("Bearer {TOKEN}");

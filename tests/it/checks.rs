@@ -91,7 +91,7 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Re
         .unwrap()
 }
 
-fn header<'a>(reply: &'a hookgate::send::Reply, name: &str) -> &'a str {
+fn header<'a>(reply: &'a hookgate::client::Reply, name: &str) -> &'a str {
     reply
         .headers
         .get(name)

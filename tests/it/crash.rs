@@ -92,7 +92,7 @@ to = "http://{upstream_addr}/hook"
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let request =
                             hookgate::send::signed_request(&source, &url, body(i)).unwrap();
-                        match hookgate::send::post(request).await {
+                        match hookgate::client::post(request).await {
                             // Only a 202 is a promise; errors and other answers get retried
                             // by real senders and are not required here.
                             Ok(reply) if reply.status == StatusCode::ACCEPTED => {
@@ -131,7 +131,7 @@ to = "http://{upstream_addr}/hook"
     let url = format!("http://{}/hooks/homa", server.addr);
     for i in n..n + 10 {
         let reply =
-            hookgate::send::post(hookgate::send::signed_request(&source, &url, body(i)).unwrap())
+            hookgate::client::post(hookgate::send::signed_request(&source, &url, body(i)).unwrap())
                 .await
                 .unwrap();
         assert_eq!(reply.status, StatusCode::ACCEPTED);
@@ -140,7 +140,7 @@ to = "http://{upstream_addr}/hook"
     // Anything acknowledged before a kill is recognised now.
     for &i in acknowledged.iter().take(5) {
         let reply =
-            hookgate::send::post(hookgate::send::signed_request(&source, &url, body(i)).unwrap())
+            hookgate::client::post(hookgate::send::signed_request(&source, &url, body(i)).unwrap())
                 .await
                 .unwrap();
         assert_eq!(

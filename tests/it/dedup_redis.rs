@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use hookgate::EventId;
-use hookgate::dedup::{Claimed, DedupKey, DedupStore, RedisStore};
+use hookgate::dedup::{Claimed, DedupKey, DedupStore};
+use hookgate::delivery::RedisStore;
 
 use crate::services::{self, RedisProcess};
 

@@ -219,7 +219,6 @@ async fn spool_accept(spool: &Arc<Spool>, stored: &StoredEvent, destinations: &[
     let sink = SpoolSink::new(
         Arc::clone(spool),
         routes,
-        None,
         Duration::from_secs(60),
         Duration::from_secs(1),
     );
@@ -373,8 +372,9 @@ async fn https_upstreams_are_delivered_to_when_their_certificate_is_trusted() {
 #[tokio::test]
 async fn in_process_handlers_run_from_the_spool_with_retries() {
     use crate::support::{Recorder, SECRET, Server, sample, secret, send, signed};
+    use hookgate::delivery::Spooled;
     use hookgate::source::Profile;
-    use hookgate::spool::{DeliveryStatus, EventStatus, Filter, Spooled};
+    use hookgate::spool::{DeliveryStatus, EventStatus, Filter};
     use hookgate::{Gateway, Pipeline, Source};
 
     let dir = temp("handlers");

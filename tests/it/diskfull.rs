@@ -128,7 +128,7 @@ to = "http://{upstream_addr}/hook"
     );
     let send = |n: usize| {
         let request = hookgate::send::signed_request(&source, &url, body(n)).unwrap();
-        async move { hookgate::send::post(request).await.unwrap() }
+        async move { hookgate::client::post(request).await.unwrap() }
     };
 
     // Leave a few MiB above the reserve, then send until the gateway refuses.
@@ -169,7 +169,7 @@ to = "http://{upstream_addr}/hook"
         n += 1;
         assert_eq!(send(n).await.status, StatusCode::SERVICE_UNAVAILABLE);
     }
-    let forged = hookgate::send::post(
+    let forged = hookgate::client::post(
         http::Request::post(&url)
             .header("content-type", "application/json")
             .body(http_body_util::Full::new(body(0)))

@@ -139,7 +139,7 @@ async fn the_inbox_shows_a_new_event_and_its_replay_in_a_real_browser() {
         let body = Bytes::from(serde_json::to_vec(&sample).unwrap());
         let request = hookgate::send::signed_request(&source, &hook, body).unwrap();
         assert_eq!(
-            hookgate::send::post(request).await.unwrap().status,
+            hookgate::client::post(request).await.unwrap().status,
             StatusCode::ACCEPTED
         );
     }
@@ -147,16 +147,17 @@ async fn the_inbox_shows_a_new_event_and_its_replay_in_a_real_browser() {
     let body = Bytes::from(format!(
         r#"{{"event":"ticket.created","timestamp":"2026-11-24T09:30:00Z","data":{{"ticket_id":4711,"title":"Printer on fire ({id})","priority":"high","status":"open"}}}}"#
     ));
-    let reply = hookgate::send::post(hookgate::send::signed_request(&source, &hook, body).unwrap())
-        .await
-        .unwrap();
+    let reply =
+        hookgate::client::post(hookgate::send::signed_request(&source, &hook, body).unwrap())
+            .await
+            .unwrap();
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     let forged = http::Request::post(&hook)
         .header("x-webhook-signature", "0".repeat(64))
         .body(http_body_util::Full::new(Bytes::from_static(b"{}")))
         .unwrap();
     assert_eq!(
-        hookgate::send::post(forged).await.unwrap().status,
+        hookgate::client::post(forged).await.unwrap().status,
         StatusCode::UNAUTHORIZED
     );
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -64,7 +64,7 @@ async fn metrics_count_every_outcome_of_a_scripted_mix_and_the_probes_answer() {
     let forger = homa("not-the-sender-secret-0123456789");
     let post = |source: &Source, body: Bytes| {
         let request = hookgate::send::signed_request(source, &url, body).unwrap();
-        async move { hookgate::send::post(request).await.unwrap().status }
+        async move { hookgate::client::post(request).await.unwrap().status }
     };
 
     // The script: 3 accepted (one with a status the spec does not list yet), 2 replays, 2
@@ -237,7 +237,7 @@ async fn json_logs_carry_the_request_span_without_bodies_or_secrets() {
     let body = ticket(77, "low", "open");
     let request = hookgate::send::signed_request(&source, &url, body).unwrap();
     assert_eq!(
-        hookgate::send::post(request).await.unwrap().status,
+        hookgate::client::post(request).await.unwrap().status,
         StatusCode::ACCEPTED
     );
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -284,7 +284,7 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
     let url = gateway.url("/hooks/homa");
     let request = hookgate::send::signed_request(&source, &url, ticket(5, "low", "open")).unwrap();
     assert_eq!(
-        hookgate::send::post(request).await.unwrap().status,
+        hookgate::client::post(request).await.unwrap().status,
         StatusCode::ACCEPTED
     );
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);

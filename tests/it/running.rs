@@ -95,7 +95,7 @@ pub(crate) async fn admin_call(
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let reply = hookgate::send::post(request.body(Full::new(Bytes::new())).unwrap())
+    let reply = hookgate::client::post(request.body(Full::new(Bytes::new())).unwrap())
         .await
         .unwrap();
     (

@@ -63,7 +63,7 @@ async fn api(method: &str, url: &str, token: &str, body: Option<Value>) -> (Stat
         }
         None => Bytes::new(),
     };
-    let reply = hookgate::send::post(request.body(Full::new(bytes)).unwrap())
+    let reply = hookgate::client::post(request.body(Full::new(bytes)).unwrap())
         .await
         .unwrap();
     (
@@ -89,7 +89,7 @@ fn ticket(id: u64) -> Bytes {
 /// POST ticket `id` to `url` signed with `secret`: status and error code.
 async fn post(url: &str, secret: &str, id: u64) -> (StatusCode, String) {
     let request = hookgate::send::signed_request(&homa(secret), url, ticket(id)).unwrap();
-    let reply = hookgate::send::post(request).await.unwrap();
+    let reply = hookgate::client::post(request).await.unwrap();
     let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     (
         reply.status,

@@ -173,11 +173,11 @@ pub fn credential(source: &Source, body: &[u8]) -> (HeaderName, HeaderValue) {
     source.scheme().sign(body).unwrap()
 }
 
-pub async fn send(req: Request<Full<Bytes>>) -> hookgate::send::Reply {
-    hookgate::send::post(req).await.unwrap()
+pub async fn send(req: Request<Full<Bytes>>) -> hookgate::client::Reply {
+    hookgate::client::post(req).await.unwrap()
 }
 
-pub fn json(reply: &hookgate::send::Reply) -> serde_json::Value {
+pub fn json(reply: &hookgate::client::Reply) -> serde_json::Value {
     serde_json::from_slice(&reply.body)
         .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&reply.body)))
 }

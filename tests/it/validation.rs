@@ -38,7 +38,7 @@ async fn post_as(
 ) -> (StatusCode, Value) {
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap());
     let request = hookgate::send::signed_request(source, &gateway.url(path), bytes).unwrap();
-    let reply = hookgate::send::post(request).await.unwrap();
+    let reply = hookgate::client::post(request).await.unwrap();
     let answer = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     (reply.status, answer)
 }

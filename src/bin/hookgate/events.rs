@@ -264,7 +264,7 @@ async fn over_http(base: &str, token: &str, call: Call) -> anyhow::Result<Value>
         .header(http::header::AUTHORIZATION, bearer)
         .body(Full::new(Bytes::new()))
         .with_context(|| format!("invalid admin URL {url:?}"))?;
-    let reply = hookgate::send::post(request)
+    let reply = hookgate::client::post(request)
         .await
         .with_context(|| format!("cannot reach the admin API at {base}"))?;
     answer_of(&reply)
@@ -272,7 +272,7 @@ async fn over_http(base: &str, token: &str, call: Call) -> anyhow::Result<Value>
 
 /// The admin API's JSON answer, or an error saying what it refused and why (with the problems
 /// it listed, if any).
-pub(crate) fn answer_of(reply: &hookgate::send::Reply) -> anyhow::Result<Value> {
+pub(crate) fn answer_of(reply: &hookgate::client::Reply) -> anyhow::Result<Value> {
     let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     if !reply.status.is_success() {
         let message = value

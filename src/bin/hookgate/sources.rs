@@ -175,7 +175,7 @@ impl Api {
         let request = request
             .body(Full::new(bytes))
             .with_context(|| format!("invalid admin URL {url:?}"))?;
-        let reply = hookgate::send::post(request)
+        let reply = hookgate::client::post(request)
             .await
             .with_context(|| format!("cannot reach the admin API at {}", self.base))?;
         crate::events::answer_of(&reply)

@@ -1,9 +1,15 @@
-//! A [`DedupStore`] whose memory of processed events survives restarts: the spool's dedup table.
+//! The spool's dedup table: the one owner of its record, and [`DurableStore`] over it.
 //!
+//! A processed event's id is remembered as one record, `[DedupKey, 16 bytes] -> expires_ms`
+//! (a `u64`, big-endian, wall-clock milliseconds: expiry must mean the same after a restart).
+//! Two writers make it: the [`SpoolSink`](super::SpoolSink), in the same commit as the event it
+//! accepts, and [`DurableStore::commit`] for pipelines whose sink is not the spool's. Both go
+//! through [`DedupRecord`], so the format lives here only.
+//!
+//! [`DurableStore`] is a [`DedupStore`] whose memory of processed events survives restarts.
 //! Claims in flight live in memory (a crash drops them, which is right: the sender's retry must
 //! then be processed). Commits are written to the [`Spool`] through its group-commit writer, so a
-//! commit costs a share of one fsync, and are read back after a restart. Expiry uses wall-clock
-//! time, since it must mean the same after a restart.
+//! commit costs a share of one fsync, and are read back after a restart.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,9 +19,48 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::{Claim, Claimed, DedupError, DedupKey, DedupStore};
+use super::{Op, Spool, SpoolError, Table};
 use crate::clock::now_ms;
-use crate::spool::{Op, Spool, SpoolError, Table};
+use crate::dedup::{Claim, Claimed, DedupError, DedupKey, DedupStore};
+
+/// One remembered id in the spool's dedup table; see the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DedupRecord {
+    key: DedupKey,
+    expires_ms: u64,
+}
+
+impl DedupRecord {
+    /// Remember `key` for `ttl` from now.
+    pub(crate) fn remember(key: DedupKey, ttl: Duration) -> Self {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            key,
+            expires_ms: now_ms().saturating_add(ttl_ms),
+        }
+    }
+
+    /// The write that stores this record (in a commit of its own or with an event's).
+    pub(crate) fn put_op(&self) -> Op {
+        Op::Put(
+            Table::Dedup,
+            self.key.0.to_vec(),
+            self.expires_ms.to_be_bytes().to_vec(),
+        )
+    }
+
+    /// Whether `spool` remembers `key` at `now_ms`: its record is there and has not expired.
+    pub(crate) fn live(spool: &Spool, key: DedupKey, now_ms: u64) -> Result<bool, fjall::Error> {
+        let stored = spool.table(Table::Dedup).get(key.0)?;
+        Ok(stored.is_some_and(|value| Self::expires_ms(&value) > now_ms))
+    }
+
+    /// When the stored `value` of a record expires (ms since the epoch); a value that does not
+    /// decode has expired (0).
+    pub(crate) fn expires_ms(value: &[u8]) -> u64 {
+        <[u8; 8]>::try_from(value).map_or(0, u64::from_be_bytes)
+    }
+}
 
 impl From<SpoolError> for DedupError {
     fn from(error: SpoolError) -> Self {
@@ -56,16 +101,10 @@ impl DurableStore {
                 return Ok(Claimed::InFlight);
             }
         }
-        let stored = self
-            .spool
-            .table(Table::Dedup)
-            .get(key.0)
-            .map_err(|e| DedupError::Unavailable(e.to_string()))?;
-        if let Some(bytes) = stored {
-            let expires_ms = <[u8; 8]>::try_from(&bytes[..]).map_or(0, u64::from_be_bytes);
-            if expires_ms > now_ms() {
-                return Ok(Claimed::Duplicate);
-            }
+        if DedupRecord::live(&self.spool, key, now_ms())
+            .map_err(|e| DedupError::Unavailable(e.to_string()))?
+        {
+            return Ok(Claimed::Duplicate);
         }
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         in_flight.insert(key, (token, now + self.in_flight_ttl));
@@ -93,25 +132,12 @@ impl DedupStore for DurableStore {
         Box::pin(async move {
             // The spool sink writes the dedup record in the same commit as the event; then
             // there is nothing left to write (and no second fsync to wait for).
-            let already = self
-                .spool
-                .table(Table::Dedup)
-                .get(claim.key.0)
-                .ok()
-                .flatten()
-                .and_then(|bytes| <[u8; 8]>::try_from(&bytes[..]).ok())
-                .is_some_and(|expires| u64::from_be_bytes(expires) > now_ms());
+            let already = DedupRecord::live(&self.spool, claim.key, now_ms()).unwrap_or(false);
             let result = if already {
                 Ok(())
             } else {
-                let expires_ms = now_ms()
-                    .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
-                let op = Op::Put(
-                    Table::Dedup,
-                    claim.key.0.to_vec(),
-                    expires_ms.to_be_bytes().to_vec(),
-                );
-                self.spool.commit(vec![op]).await
+                let record = DedupRecord::remember(claim.key, self.ttl);
+                self.spool.commit(vec![record.put_op()]).await
             };
             // Written or not, this claim is over; on failure the id is not remembered and a
             // retry is processed again (at least once).

@@ -14,7 +14,8 @@
 //! use http_body_util::Full;
 //! use hookgate::{Event, Pipeline, Router, Secret, Source};
 //! use hookgate::source::Profile;
-//! use hookgate::spool::{Spool, Spooled};
+//! use hookgate::delivery::Spooled;
+//! use hookgate::spool::Spool;
 //! use tower::ServiceExt;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -50,10 +51,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Spool, SpoolLimits, SpoolRoute, SpoolSink};
-use crate::dedup::{DEFAULT_RETRY_AFTER, DedupStore, DurableStore};
-use crate::delivery::{Deliverer, Destination, RetryPolicy, RouterDestination};
+use super::{Deliverer, Destination, RetryPolicy, RouterDestination};
+use crate::dedup::{DEFAULT_RETRY_AFTER, DedupStore};
 use crate::route::Router;
+use crate::spool::{DurableStore, Spool, SpoolLimits, SpoolRoute, SpoolSink};
 
 /// Builder of the durable mode's parts; see the [module docs](self).
 pub struct Spooled {
@@ -177,7 +178,6 @@ impl Spooled {
         let sink = SpoolSink::new(
             Arc::clone(&self.spool),
             self.routes,
-            Some(Arc::clone(&deliverer)),
             self.dedup_ttl,
             self.retry_after,
         )

@@ -1,5 +1,8 @@
 //! [`RedisStore`]: dedup state shared by several replicas, in Redis.
 //!
+//! It lives beside the Redis stream destination, with the Redis client, so that the dedup stage
+//! itself needs no client.
+//!
 //! When several `hookgate serve` replicas sit behind a load balancer, a sender's retry can reach
 //! a different replica than the first delivery; the replicas must agree on which ids were
 //! processed. Each key lives in Redis as one string:
@@ -14,7 +17,7 @@
 //! processed keys answers repeated duplicates without a round trip.
 //!
 //! Fail closed: when Redis cannot be reached (or answers past the timeout) the claim fails, the
-//! [`Dedup`](super::Dedup) stage answers 503 with `Retry-After`, and nothing is processed without
+//! [`Dedup`](crate::dedup::Dedup) stage answers 503 with `Retry-After`, and nothing is processed without
 //! a claim. The connection is re-established by itself; no restart is needed.
 
 use std::collections::HashMap;
@@ -26,7 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use super::{Claim, Claimed, DedupError, DedupKey, DedupStore};
+use crate::dedup::{Claim, Claimed, DedupError, DedupKey, DedupStore};
 
 /// Processed keys cached in process at most; past it the cache starts over.
 const CACHE_MAX: usize = 100_000;
