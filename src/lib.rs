@@ -52,7 +52,8 @@
 //!   presets standard-webhooks, github, stripe, slack, shopify, zoom, microsoft-graph, okta,
 //!   dropbox; generic).
 //! * [`sources`]: sources managed at runtime through the admin API, per tenant.
-//! * [`config`]: the TOML configuration of `hookgate serve` and its checks.
+//! * [`config`]: the TOML configuration of `hookgate serve` and its checks; the [`Source`] a
+//!   `[[source]]` table builds.
 //! * [`app`]: builds a gateway from a configuration; the embedded default.
 //! * [`server`]: hyper server with timeouts and graceful shutdown.
 //! * [`send`]: post a signed sample event, as a sender would.

@@ -34,11 +34,9 @@ use crate::server::ServerConfig;
 use crate::source::{Profile, Source};
 use crate::spool::{Spool, SpoolLimits, SpoolRoute, SpoolSink, StoredEvent};
 
-mod source;
-
-pub(crate) use self::source::assemble as assemble_source;
-use self::source::resolve_source;
-pub use self::source::source_from_config;
+use crate::config::resolve_source;
+#[doc(hidden)]
+pub use crate::config::source_from_config;
 
 /// What a route's `to` may be.
 pub const DESTINATIONS: &str =

@@ -670,7 +670,7 @@ fn resolve_target(t: &Target) -> anyhow::Result<(Source, Profile, String)> {
         };
         let profile = Profile::from_name(&sc.profile)
             .with_context(|| format!("unknown profile {:?}", sc.profile))?;
-        let source = app::source_from_config(sc)?;
+        let source = hookgate::config::source_from_config(sc)?;
         let url = t
             .url
             .clone()

@@ -242,7 +242,7 @@ impl Registry {
             }
         }
         let secrets = record.secrets(&mut problems);
-        let source = crate::app::assemble_source(&sc, Some(&secrets), &label, &mut problems);
+        let source = crate::config::build_source(&sc, Some(&secrets), &label, &mut problems);
         match source {
             Some(source) if problems.is_empty() => Ok(source),
             _ => Err(problems),

@@ -142,7 +142,7 @@ pub(super) fn run(
             };
             let mut problems = Vec::new();
             let label = format!("source {:?}", record.config.name);
-            match crate::app::assemble_source(
+            match crate::config::build_source(
                 &record.config_with_names(),
                 Some(&[secret]),
                 &label,
