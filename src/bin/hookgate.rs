@@ -1,5 +1,7 @@
 //! The `hookgate` command: parse arguments, set up logging, and call the library.
 
+#[path = "hookgate/admin_client.rs"]
+mod admin_client;
 #[path = "hookgate/events.rs"]
 mod events;
 #[path = "hookgate/ninjaone.rs"]
