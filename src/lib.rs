@@ -46,12 +46,14 @@
 //! * [`validate`]: Validate, the schema check seam (422).
 //! * [`dedup`]: Dedup, the two-phase claim/commit/release protocol and its stores.
 //! * [`route`]: Router, event types and globs to async handlers.
-//! * [`pipeline`]: all of the above for one source, in the safe order, as one layer.
+//! * [`pipeline`]: all of the above for one source, in the safe order, as one layer; its dry
+//!   run (the checking stages, nothing remembered or stored).
 //! * [`gateway`]: many sources on one listener, by path.
 //! * [`source`]: sender profiles (the seeds ninjaone, ninjarmm, webnet, homa, opscenter; the
 //!   presets standard-webhooks, github, stripe, slack, shopify, zoom, microsoft-graph, okta,
 //!   dropbox; generic).
-//! * [`sources`]: sources managed at runtime through the admin API, per tenant.
+//! * [`sources`]: sources managed at runtime through the admin API, per tenant; trying one out
+//!   on a dry run of its stages.
 //! * [`config`]: the TOML configuration of `hookgate serve` and its checks; the [`Source`] a
 //!   `[[source]]` table builds.
 //! * [`app`]: builds a gateway from a configuration; the embedded default.

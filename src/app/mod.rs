@@ -356,6 +356,10 @@ where
     fn has_destination(&self, name: &str) -> bool {
         self.mounter.has_destination(name)
     }
+
+    fn pipeline(&self, source: Source, sc: &SourceConfig) -> Pipeline {
+        self.mounter.pipeline(source, sc)
+    }
 }
 
 /// What mounting a source's pipeline needs, kept so that sources can be mounted while the
@@ -388,13 +392,7 @@ impl Mounter {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let get = source.handshake_kind().is_some_and(|h| h.answers_get());
-        let mut pipeline = Pipeline::new(source)
-            .max_body_bytes(sc.max_body_bytes.unwrap_or(self.max_body_bytes))
-            .dedup_shared(Arc::clone(&self.store))
-            .retry_after(self.retry_after);
-        if let Some(decompress) = sc.decompress {
-            pipeline = pipeline.decompress(crate::auth::Decompress::up_to(decompress.max_bytes));
-        }
+        let pipeline = self.pipeline(source, sc);
         match &self.spool {
             Some(spool) => {
                 let sink = SpoolSink::new(
@@ -420,6 +418,18 @@ impl Mounter {
                 insert(mounts, path, pipeline.service(router), get);
             }
         }
+    }
+
+    /// The pipeline `source` (configured by `sc`) is mounted with.
+    pub(crate) fn pipeline(&self, source: Source, sc: &SourceConfig) -> Pipeline {
+        let mut pipeline = Pipeline::new(source)
+            .max_body_bytes(sc.max_body_bytes.unwrap_or(self.max_body_bytes))
+            .dedup_shared(Arc::clone(&self.store))
+            .retry_after(self.retry_after);
+        if let Some(decompress) = sc.decompress {
+            pipeline = pipeline.decompress(crate::auth::Decompress::up_to(decompress.max_bytes));
+        }
+        pipeline
     }
 
     /// Whether a destination of this name exists.
