@@ -334,3 +334,74 @@ impl<B> Service<Request<B>> for DryRunSink {
         ready(Ok(response))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceConfig;
+
+    fn homa() -> (SourceRecord, Pipeline) {
+        let sc = SourceConfig {
+            name: "tickets".into(),
+            profile: "homa".into(),
+            ..SourceConfig::default()
+        };
+        let secret = Secret::new(vec![7; 32], "test").unwrap();
+        let record = SourceRecord::from_config(&sc, std::slice::from_ref(&secret));
+        let mut problems = Vec::new();
+        let source = crate::config::build_source(&sc, Some(&[secret]), "homa", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        (record, Pipeline::new(source.unwrap()))
+    }
+
+    fn verdicts(report: &DryRunReport) -> Vec<(&str, &str)> {
+        report.stages.iter().map(|s| (s.stage, s.verdict)).collect()
+    }
+
+    #[tokio::test]
+    async fn the_example_passes_every_stage_and_can_be_tried_again() {
+        let (record, pipeline) = homa();
+        for _ in 0..2 {
+            let report = run(&record, &pipeline, DryRunRequest::default())
+                .await
+                .unwrap();
+            assert!(report.ok, "{report:?}");
+            assert_eq!(report.stages[2].detail, serde_json::json!({"secret": 0}));
+            assert!(report.stages[3].detail["type"].is_string(), "{report:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_body_fails_where_the_stage_answered_and_says_what_it_answered() {
+        let (record, pipeline) = homa();
+        let request = DryRunRequest {
+            body: Some(serde_json::json!({})),
+            ..DryRunRequest::default()
+        };
+        let report = run(&record, &pipeline, request).await.unwrap();
+        assert!(!report.ok);
+        let failed = report
+            .stages
+            .iter()
+            .position(|s| s.verdict == "failed")
+            .unwrap();
+        assert!(matches!(report.stages[failed].stage, "parse" | "validate"));
+        assert!(
+            report.stages[failed].detail["error"].is_string(),
+            "{report:?}"
+        );
+        assert!(
+            report.stages[failed].detail["message"].is_string(),
+            "{report:?}"
+        );
+        assert_eq!(
+            verdicts(&report)[..3],
+            [("sample", "ok"), ("sign", "ok"), ("verify", "ok")]
+        );
+        assert!(
+            report.stages[failed + 1..]
+                .iter()
+                .all(|s| s.verdict == "skipped")
+        );
+    }
+}
