@@ -37,7 +37,7 @@ fn setup(dir: &std::path::Path, durable: bool) -> (Gateway<Full<Bytes>>, hookgat
     config.routes = Vec::<RouteConfig>::new();
     let spool = durable.then(|| Arc::new(Spool::open(&config.spool_path()).expect("spool")));
     let app = hookgate::app::build(&config, "bench", spool).expect("config");
-    let source = hookgate::app::source_from_config(&source).expect("source");
+    let source = hookgate::config::source_from_config(&source).expect("source");
     (app.gateway, source)
 }
 

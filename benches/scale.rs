@@ -63,7 +63,7 @@ fn setup(
     let spool = (mode == Mode::RedisSpool)
         .then(|| Arc::new(hookgate::spool::Spool::open(&config.spool_path()).expect("spool")));
     let app = hookgate::app::build(&config, "bench", spool).expect("config");
-    let source = hookgate::app::source_from_config(&source).expect("source");
+    let source = hookgate::config::source_from_config(&source).expect("source");
     (app.gateway, source, app.deliverer)
 }
 

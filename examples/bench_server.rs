@@ -60,7 +60,7 @@ async fn serve(addr: &str, secret_file: &str) -> Result<(), Box<dyn std::error::
         event_id: Some(vec![IdPlaceConfig::Single("header:X-Request-Id".into())]),
         ..SourceConfig::default()
     };
-    let source = hookgate::app::source_from_config(&config)?;
+    let source = hookgate::config::source_from_config(&config)?;
     let router = Router::new().on("*", |_event: Event| async { Ok::<_, Infallible>(()) });
     let gateway = Gateway::new().mount("/hooks/homa", Pipeline::new(source).service(router));
 

@@ -48,13 +48,16 @@
 //! * [`handler`]: the handler seam: what a handler takes ([`FromEvent`]) and how it fails
 //!   ([`HandlerError`]).
 //! * [`route`]: Router, event types and globs to async handlers.
-//! * [`pipeline`]: all of the above for one source, in the safe order, as one layer.
+//! * [`pipeline`]: all of the above for one source, in the safe order, as one layer; its dry
+//!   run (the checking stages, nothing remembered or stored).
 //! * [`gateway`]: many sources on one listener, by path.
 //! * [`source`]: sender profiles (the seeds ninjaone, ninjarmm, webnet, homa, opscenter; the
 //!   presets standard-webhooks, github, stripe, slack, shopify, zoom, microsoft-graph, okta,
 //!   dropbox; generic).
-//! * [`sources`]: sources managed at runtime through the admin API, per tenant.
-//! * [`config`]: the TOML configuration of `hookgate serve` and its checks.
+//! * [`sources`]: sources managed at runtime through the admin API, per tenant; trying one out
+//!   on a dry run of its stages.
+//! * [`config`]: the TOML configuration of `hookgate serve` and its checks; the [`Source`] a
+//!   `[[source]]` table builds.
 //! * [`app`]: builds a gateway from a configuration; the embedded default.
 //! * [`server`]: hyper server with timeouts and graceful shutdown.
 //! * [`send`]: sign a sample event, as a sender would.

@@ -13,6 +13,10 @@
 //! ([`crate::handshake`]); [`Acknowledge`] gives successes the one status the sender counts,
 //! if the source sets one. Each stage is also usable alone; see their modules.
 //!
+//! [`Pipeline::dry_run`] builds the checking stages alone, with nothing remembered or stored, and
+//! records how far a request got through them ([`dry_run`]): what the admin API's source test
+//! runs.
+//!
 //! # Example
 //!
 //! ```
@@ -62,6 +66,10 @@ use crate::parse::{Parse, ParseLayer};
 use crate::source::Source;
 use crate::spec::SpecValidator;
 use crate::validate::{Validate, ValidateLayer, Validator};
+
+pub mod dry_run;
+
+pub use self::dry_run::{DryRunLayer, DryRunService, DryRunStage, DryRunTrail};
 
 /// The service a [`Pipeline`] builds around `S`.
 pub type PipelineService<S> = Observe<
@@ -158,6 +166,12 @@ impl Pipeline {
     pub fn source(&self) -> &Source {
         &self.source
     }
+
+    /// The same checking stages with no effect beyond the answer, and a record of how far a
+    /// request got: for trying a request out (the admin API's source test). See [`dry_run`].
+    pub fn dry_run(&self) -> DryRunLayer {
+        DryRunLayer::new(self.clone())
+    }
 }
 
 impl fmt::Debug for Pipeline {
@@ -176,22 +190,11 @@ impl<S> Layer<S> for Pipeline {
         let dedup = DedupLayer::from_shared(Arc::clone(&self.dedup))
             .retry_after(self.retry_after)
             .layer(inner);
-        let validate = ValidateLayer::from_shared(Arc::clone(&self.validator)).layer(dedup);
-        let handshake = AnswerHandshakeLayer::new(self.source.handshake_kind())
-            .scheme(Arc::clone(self.source.scheme()))
-            .layer(validate);
-        let parse = ParseLayer::from_shared(
-            Arc::clone(self.source.name()),
-            Arc::clone(self.source.shape()),
-        )
-        .layer(handshake);
-        let mut auth = AuthenticateLayer::from_shared(Arc::clone(self.source.scheme()))
-            .replay_guard(self.replay.clone());
-        if let Some(decompress) = self.decompress {
-            auth = auth.decompress(decompress);
-        }
-        let auth = auth.layer(parse);
-        let limit = BodyLimitLayer::new(self.max_body_bytes).layer(auth);
+        let validate = self.validate_layer().layer(dedup);
+        let handshake = self.handshake_layer().layer(validate);
+        let parse = self.parse_layer().layer(handshake);
+        let auth = self.authenticate_layer(self.replay.clone()).layer(parse);
+        let limit = self.limit_layer().layer(auth);
         let check = AnswerUnsignedCheckLayer::new(
             self.source.handshake_kind(),
             Some(Arc::clone(self.source.scheme())),
@@ -199,5 +202,40 @@ impl<S> Layer<S> for Pipeline {
         .layer(limit);
         let ack = AcknowledgeLayer::new(self.source.ack()).layer(check);
         ObserveLayer::new(Arc::clone(self.source.name())).layer(ack)
+    }
+}
+
+// ===== the checking stages, as the source configures them =====
+//
+// One place builds each of them, for the pipeline and for its dry run alike.
+
+impl Pipeline {
+    fn limit_layer(&self) -> BodyLimitLayer {
+        BodyLimitLayer::new(self.max_body_bytes)
+    }
+
+    fn authenticate_layer(&self, replay: ReplayGuard) -> AuthenticateLayer {
+        let auth =
+            AuthenticateLayer::from_shared(Arc::clone(self.source.scheme())).replay_guard(replay);
+        match self.decompress {
+            Some(decompress) => auth.decompress(decompress),
+            None => auth,
+        }
+    }
+
+    fn parse_layer(&self) -> ParseLayer {
+        ParseLayer::from_shared(
+            Arc::clone(self.source.name()),
+            Arc::clone(self.source.shape()),
+        )
+    }
+
+    fn handshake_layer(&self) -> AnswerHandshakeLayer {
+        AnswerHandshakeLayer::new(self.source.handshake_kind())
+            .scheme(Arc::clone(self.source.scheme()))
+    }
+
+    fn validate_layer(&self) -> ValidateLayer {
+        ValidateLayer::from_shared(Arc::clone(&self.validator))
     }
 }

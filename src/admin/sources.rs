@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Ops, error};
 use crate::sources::{
-    CreateSource, Registry, Scope, SecretRequest, SourceError, TestRequest, UpdateSource,
+    CreateSource, DryRunRequest, Registry, Scope, SecretRequest, SourceError, UpdateSource,
 };
 
 impl IntoResponse for SourceError {
@@ -193,14 +193,14 @@ pub(super) async fn test(
     State(ops): State<Ops>,
     Extension(scope): Extension<Scope>,
     Path(id): Path<String>,
-    payload: Result<Json<TestRequest>, JsonRejection>,
+    payload: Result<Json<DryRunRequest>, JsonRejection>,
 ) -> Answer {
     // An empty body is a test with the defaults.
     let request = match payload {
-        Err(JsonRejection::MissingJsonContentType(_)) => TestRequest::default(),
+        Err(JsonRejection::MissingJsonContentType(_)) => DryRunRequest::default(),
         other => body(other)?,
     };
-    let report = registry(&ops)?.test(&scope, &id, request)?;
+    let report = registry(&ops)?.dry_run(&scope, &id, request).await?;
     ok(
         StatusCode::OK,
         serde_json::to_value(report).unwrap_or(Value::Null),

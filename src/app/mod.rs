@@ -39,11 +39,9 @@ use crate::spool::{
     DurableStore, Spool, SpoolLimits, SpoolReadiness, SpoolRoute, SpoolSink, StoredEvent,
 };
 
-mod source;
-
-pub(crate) use self::source::assemble as assemble_source;
-use self::source::resolve_source;
-pub use self::source::source_from_config;
+use crate::config::resolve_source;
+#[doc(hidden)]
+pub use crate::config::source_from_config;
 
 /// What a route's `to` may be.
 pub const DESTINATIONS: &str =
@@ -365,6 +363,10 @@ where
     fn has_destination(&self, name: &str) -> bool {
         self.mounter.has_destination(name)
     }
+
+    fn pipeline(&self, source: Source, sc: &SourceConfig) -> Pipeline {
+        self.mounter.pipeline(source, sc)
+    }
 }
 
 /// What mounting a source's pipeline needs, kept so that sources can be mounted while the
@@ -396,13 +398,7 @@ impl Mounter {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let get = source.handshake_kind().is_some_and(|h| h.answers_get());
-        let mut pipeline = Pipeline::new(source)
-            .max_body_bytes(sc.max_body_bytes.unwrap_or(self.max_body_bytes))
-            .dedup_shared(Arc::clone(&self.store))
-            .retry_after(self.retry_after);
-        if let Some(decompress) = sc.decompress {
-            pipeline = pipeline.decompress(crate::auth::Decompress::up_to(decompress.max_bytes));
-        }
+        let pipeline = self.pipeline(source, sc);
         match &self.spool {
             Some(spool) => {
                 let sink = SpoolSink::new(
@@ -427,6 +423,18 @@ impl Mounter {
                 insert(mounts, path, pipeline.service(router), get);
             }
         }
+    }
+
+    /// The pipeline `source` (configured by `sc`) is mounted with.
+    pub(crate) fn pipeline(&self, source: Source, sc: &SourceConfig) -> Pipeline {
+        let mut pipeline = Pipeline::new(source)
+            .max_body_bytes(sc.max_body_bytes.unwrap_or(self.max_body_bytes))
+            .dedup_shared(Arc::clone(&self.store))
+            .retry_after(self.retry_after);
+        if let Some(decompress) = sc.decompress {
+            pipeline = pipeline.decompress(crate::auth::Decompress::up_to(decompress.max_bytes));
+        }
+        pipeline
     }
 
     /// Whether a destination of this name exists.

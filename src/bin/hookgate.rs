@@ -1,5 +1,7 @@
 //! The `hookgate` command: parse arguments, set up logging, and call the library.
 
+#[path = "hookgate/admin_client.rs"]
+mod admin_client;
 #[path = "hookgate/events.rs"]
 mod events;
 #[path = "hookgate/ninjaone.rs"]
@@ -670,7 +672,7 @@ fn resolve_target(t: &Target) -> anyhow::Result<(Source, Profile, String)> {
         };
         let profile = Profile::from_name(&sc.profile)
             .with_context(|| format!("unknown profile {:?}", sc.profile))?;
-        let source = app::source_from_config(sc)?;
+        let source = hookgate::config::source_from_config(sc)?;
         let url = t
             .url
             .clone()

@@ -42,7 +42,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
-use super::template::{self, Part, TemplateError};
+use super::template::{NameTemplate, Part, Placeholder, TemplateError};
 use super::{Destination, Outcome};
 use crate::spool::StoredEvent;
 
@@ -94,82 +94,68 @@ pub enum NatsError {
     EmptyToken(String),
 }
 
-/// A validated subject template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Template {
-    text: String,
-    parts: Vec<Part>,
+/// `text` as a subject template: the shared parsing, then NATS's own checks (no whitespace, no
+/// wildcard, no empty token).
+fn subject_template(text: &str) -> Result<NameTemplate, NatsError> {
+    if text.is_empty() {
+        return Err(NatsError::EmptySubject);
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(NatsError::Whitespace(text.to_owned()));
+    }
+    let template = NameTemplate::parse(text).map_err(|e| match e {
+        TemplateError::Brace => NatsError::Brace(text.to_owned()),
+        TemplateError::UnknownPlaceholder(name) => NatsError::UnknownPlaceholder(name),
+    })?;
+    if template.literals().any(|s| s.contains(['*', '>'])) {
+        return Err(NatsError::Wildcard(text.to_owned()));
+    }
+    let sample: String = template
+        .parts()
+        .iter()
+        .map(|part| match part {
+            Part::Literal(s) => s.as_str(),
+            Part::Placeholder(_) => "x",
+        })
+        .collect();
+    if sample.split('.').any(str::is_empty) {
+        return Err(NatsError::EmptyToken(text.to_owned()));
+    }
+    Ok(template)
 }
 
-impl Template {
-    fn parse(text: &str) -> Result<Self, NatsError> {
-        if text.is_empty() {
-            return Err(NatsError::EmptySubject);
-        }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(NatsError::Whitespace(text.to_owned()));
-        }
-        let parts = template::parse(text).map_err(|e| match e {
-            TemplateError::Brace => NatsError::Brace(text.to_owned()),
-            TemplateError::UnknownPlaceholder(name) => NatsError::UnknownPlaceholder(name),
-        })?;
-        fn literal(part: &Part) -> Option<&str> {
-            match part {
-                Part::Literal(s) => Some(s.as_str()),
-                Part::Source | Part::Event => None,
+/// The subject for `event`: the source is one token, the event type one per dot-separated part.
+fn render_subject(template: &NameTemplate, event: &StoredEvent) -> String {
+    template.render(
+        &event.source,
+        &event.kind,
+        |subject, placeholder, value| match placeholder {
+            Placeholder::Source => subject.push_str(&token(value)),
+            Placeholder::Event => {
+                let tokens: Vec<String> = value.split('.').map(token).collect();
+                subject.push_str(&tokens.join("."));
             }
-        }
-        if parts
-            .iter()
-            .filter_map(literal)
-            .any(|s| s.contains(['*', '>']))
-        {
-            return Err(NatsError::Wildcard(text.to_owned()));
-        }
-        let sample: String = parts.iter().map(|p| literal(p).unwrap_or("x")).collect();
-        if sample.split('.').any(str::is_empty) {
-            return Err(NatsError::EmptyToken(text.to_owned()));
-        }
-        Ok(Self {
-            text: text.to_owned(),
-            parts,
-        })
-    }
+        },
+    )
+}
 
-    /// The subject for `event`.
-    fn render(&self, event: &StoredEvent) -> String {
-        let mut subject = String::with_capacity(self.text.len() + 32);
-        for part in &self.parts {
-            match part {
-                Part::Literal(s) => subject.push_str(s),
-                Part::Source => subject.push_str(&token(&event.source)),
-                Part::Event => {
-                    let tokens: Vec<String> = event.kind.split('.').map(token).collect();
-                    subject.push_str(&tokens.join("."));
-                }
+/// The subjects a stream needs to hold everything `template` renders to: the literal tokens
+/// before the first placeholder, then `>` (an event type may add any number of tokens); the
+/// template itself when it has no placeholder.
+fn covering_subject(template: &NameTemplate) -> String {
+    let mut prefix = String::new();
+    for part in template.parts() {
+        match part {
+            Part::Literal(s) => prefix.push_str(s),
+            Part::Placeholder(_) => {
+                let whole_tokens = prefix.rfind('.').map_or(0, |dot| dot + 1);
+                prefix.truncate(whole_tokens);
+                prefix.push('>');
+                return prefix;
             }
         }
-        subject
     }
-
-    /// The subjects a stream needs to hold everything this template renders to: the literal
-    /// tokens before the first placeholder, then `>` (an event type may add any number of
-    /// tokens); the template itself when it has no placeholder.
-    fn stream_subject(&self) -> String {
-        let mut prefix = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Literal(s) => prefix.push_str(s),
-                Part::Source | Part::Event => {
-                    let whole_tokens = prefix.rfind('.').map_or(0, |dot| dot + 1);
-                    prefix.truncate(whole_tokens);
-                    prefix.push('>');
-                    return prefix;
-                }
-            }
-        }
-        prefix
-    }
+    prefix
 }
 
 /// `value` as one subject token: whitespace, `*`, `>`, `.` and non-printable characters become
@@ -210,7 +196,7 @@ pub struct NatsDestination {
     /// The server, without credentials.
     server: ServerAddr,
     credentials: Option<Credentials>,
-    template: Template,
+    template: NameTemplate,
     timeout: Duration,
     stream: Option<StreamSpec>,
     jetstream: OnceCell<jetstream::Context>,
@@ -224,7 +210,7 @@ impl std::fmt::Debug for NatsDestination {
                 "credentials",
                 &self.credentials.as_ref().map(|_| "<redacted>"),
             )
-            .field("subject", &self.template.text)
+            .field("subject", &self.template.text())
             .field("timeout", &self.timeout)
             .field("stream", &self.stream)
             .field("connected", &self.jetstream.initialized())
@@ -272,7 +258,7 @@ impl NatsDestination {
         Ok(Self {
             server,
             credentials,
-            template: Template::parse(subject)?,
+            template: subject_template(subject)?,
             timeout,
             stream: None,
             jetstream: OnceCell::new(),
@@ -292,22 +278,22 @@ impl NatsDestination {
 
     /// The subject `event` is published to.
     pub fn subject_for(&self, event: &StoredEvent) -> String {
-        self.template.render(event)
+        render_subject(&self.template, event)
     }
 
     /// The subjects a stream created by [`stream`](Self::stream) covers, such as `webhooks.>`.
     /// When it is `>` (the template starts with a placeholder), no stream is created: that
     /// stream would take every message on the server; deliveries are retried with that error.
     pub fn stream_subject(&self) -> String {
-        self.template.stream_subject()
+        covering_subject(&self.template)
     }
 
     async fn connect(&self) -> Result<jetstream::Context, Failure> {
-        let stream_subject = self.template.stream_subject();
+        let stream_subject = covering_subject(&self.template);
         if let Some(spec) = self.stream.as_ref().filter(|_| stream_subject == ">") {
             return Err(Failure::CatchAll {
                 name: spec.name.clone(),
-                template: self.template.text.clone(),
+                template: self.template.text().to_owned(),
             });
         }
         let mut options = async_nats::ConnectOptions::new()
@@ -500,7 +486,7 @@ impl Destination for NatsDestination {
                     };
                 }
             };
-            let subject = self.template.render(event);
+            let subject = render_subject(&self.template, event);
             let payload = Bytes::from(event.body.clone());
             let published =
                 tokio::time::timeout(self.timeout, self.publish(&subject, headers, payload)).await;
@@ -571,9 +557,9 @@ mod tests {
             "{event}.in.{source}",
             "x.{source}{event}",
         ] {
-            assert!(Template::parse(good).is_ok(), "{good}");
+            assert!(subject_template(good).is_ok(), "{good}");
         }
-        let bad = |t: &str| Template::parse(t).unwrap_err();
+        let bad = |t: &str| subject_template(t).unwrap_err();
         assert_eq!(bad(""), NatsError::EmptySubject);
         assert!(matches!(bad(" "), NatsError::Whitespace(_)));
         assert!(matches!(bad("a b.{source}"), NatsError::Whitespace(_)));

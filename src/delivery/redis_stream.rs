@@ -51,7 +51,7 @@ use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
 
-use super::template::{self, Part, TemplateError};
+use super::template::{NameTemplate, TemplateError};
 use super::{Destination, Outcome};
 use crate::spool::StoredEvent;
 
@@ -124,43 +124,26 @@ pub enum RedisStreamError {
     Brace(String),
 }
 
-/// A validated stream template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Template {
-    text: String,
-    parts: Vec<Part>,
+/// `text` as a stream template: the shared parsing, and not empty.
+fn stream_template(text: &str) -> Result<NameTemplate, RedisStreamError> {
+    if text.is_empty() {
+        return Err(RedisStreamError::EmptyStream);
+    }
+    NameTemplate::parse(text).map_err(|e| match e {
+        TemplateError::Brace => RedisStreamError::Brace(text.to_owned()),
+        TemplateError::UnknownPlaceholder(name) => RedisStreamError::UnknownPlaceholder(name),
+    })
 }
 
-impl Template {
-    fn parse(text: &str) -> Result<Self, RedisStreamError> {
-        if text.is_empty() {
-            return Err(RedisStreamError::EmptyStream);
-        }
-        let parts = template::parse(text).map_err(|e| match e {
-            TemplateError::Brace => RedisStreamError::Brace(text.to_owned()),
-            TemplateError::UnknownPlaceholder(name) => RedisStreamError::UnknownPlaceholder(name),
-        })?;
-        Ok(Self {
-            text: text.to_owned(),
-            parts,
-        })
+/// The stream key for `event`; braces in the values become `_`, and an empty key is `_`.
+fn render_key(template: &NameTemplate, event: &StoredEvent) -> String {
+    let mut key = template.render(&event.source, &event.kind, |key, _, value| {
+        push_without_braces(key, value);
+    });
+    if key.is_empty() {
+        key.push('_');
     }
-
-    /// The stream key for `event`; braces in the values become `_`, and an empty key is `_`.
-    fn render(&self, event: &StoredEvent) -> String {
-        let mut key = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Literal(text) => key.push_str(text),
-                Part::Source => push_without_braces(&mut key, &event.source),
-                Part::Event => push_without_braces(&mut key, &event.kind),
-            }
-        }
-        if key.is_empty() {
-            key.push('_');
-        }
-        key
-    }
+    key
 }
 
 fn push_without_braces(key: &mut String, value: &str) {
@@ -172,7 +155,7 @@ fn push_without_braces(key: &mut String, value: &str) {
 }
 
 /// The marker key of `event` appended to `stream`: the stream key is the hash tag (it has no
-/// braces: the template allows none and [`Template::render`] replaces those in values), and the
+/// braces: the template allows none and [`render_key`] replaces those in values), and the
 /// source is percent-encoded where it could run into the id.
 fn marker_key(stream: &str, event: &StoredEvent) -> String {
     let source = event.source.replace('%', "%25").replace(':', "%3A");
@@ -233,7 +216,7 @@ struct Connection {
 pub struct RedisStreamDestination {
     client: redis::Client,
     url: String,
-    stream: Template,
+    stream: NameTemplate,
     maxlen: Option<u64>,
     dedup_window: Duration,
     timeout: Duration,
@@ -245,7 +228,7 @@ impl std::fmt::Debug for RedisStreamDestination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStreamDestination")
             .field("url", &self.url)
-            .field("stream", &self.stream.text)
+            .field("stream", &self.stream.text())
             .field("maxlen", &self.maxlen)
             .field("dedup_window", &self.dedup_window)
             .field("timeout", &self.timeout)
@@ -278,7 +261,7 @@ impl RedisStreamDestination {
         Ok(Self {
             client,
             url: redacted,
-            stream: Template::parse(stream)?,
+            stream: stream_template(stream)?,
             maxlen: None,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             timeout,
@@ -303,7 +286,7 @@ impl RedisStreamDestination {
 
     /// The stream key `event` goes to.
     pub fn stream_key(&self, event: &StoredEvent) -> String {
-        self.stream.render(event)
+        render_key(&self.stream, event)
     }
 
     fn window_ms(&self) -> u64 {
@@ -506,27 +489,27 @@ mod tests {
 
     #[test]
     fn templates_take_source_and_event_placeholders() {
-        let template = Template::parse("hooks:{source}:{event}").unwrap();
+        let template = stream_template("hooks:{source}:{event}").unwrap();
         assert_eq!(
-            template.render(&event("homa", "ticket.created")),
+            render_key(&template, &event("homa", "ticket.created")),
             "hooks:homa:ticket.created"
         );
-        let plain = Template::parse(DEFAULT_STREAM).unwrap();
-        assert_eq!(plain.render(&event("homa", "x")), "webhooks");
-        let only = Template::parse("{event}{source}").unwrap();
-        assert_eq!(only.render(&event("a", "b")), "ba");
-        assert_eq!(only.render(&event("", "")), "_");
+        let plain = stream_template(DEFAULT_STREAM).unwrap();
+        assert_eq!(render_key(&plain, &event("homa", "x")), "webhooks");
+        let only = stream_template("{event}{source}").unwrap();
+        assert_eq!(render_key(&only, &event("a", "b")), "ba");
+        assert_eq!(render_key(&only, &event("", "")), "_");
     }
 
     #[test]
     fn bad_templates_are_refused() {
-        assert_eq!(Template::parse(""), Err(RedisStreamError::EmptyStream));
+        assert_eq!(stream_template(""), Err(RedisStreamError::EmptyStream));
         assert_eq!(
-            Template::parse("hooks:{id}"),
+            stream_template("hooks:{id}"),
             Err(RedisStreamError::UnknownPlaceholder("id".into()))
         );
         assert_eq!(
-            Template::parse("hooks:{}"),
+            stream_template("hooks:{}"),
             Err(RedisStreamError::UnknownPlaceholder(String::new()))
         );
         for bad in [
@@ -537,7 +520,7 @@ mod tests {
             "{",
         ] {
             assert_eq!(
-                Template::parse(bad),
+                stream_template(bad),
                 Err(RedisStreamError::Brace(bad.into())),
                 "{bad}"
             );
@@ -546,8 +529,8 @@ mod tests {
 
     #[test]
     fn braces_in_values_do_not_reach_the_key() {
-        let template = Template::parse("hooks:{source}:{event}").unwrap();
-        let key = template.render(&event("a{b}", "{x}"));
+        let template = stream_template("hooks:{source}:{event}").unwrap();
+        let key = render_key(&template, &event("a{b}", "{x}"));
         assert_eq!(key, "hooks:a_b_:_x_");
         let marker = marker_key(&key, &event("a:b%", "x"));
         assert_eq!(marker, "hookgate:xadd:{hooks:a_b_:_x_}:a%3Ab%25:evt-1");

@@ -17,8 +17,8 @@
 //! **Disabled** sources answer 403 `source_disabled` (the path stays taken, so a sender sees a
 //! deliberate refusal rather than a missing endpoint); deleted ones 404 `unknown_source`.
 
+mod dry_run;
 mod record;
-mod test;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -26,12 +26,15 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+#[doc(hidden)]
+pub use self::dry_run::{DryRunReport as TestReport, DryRunRequest as TestRequest};
+pub use self::dry_run::{DryRunReport, DryRunRequest, StageVerdict};
 pub use self::record::{
     CreateSource, RouteSpec, SecretRequest, SourceRecord, StoredSecret, UpdateSource,
 };
-pub use self::test::{StageVerdict, TestReport, TestRequest};
 use crate::auth::Secret;
 use crate::config::SourceConfig;
+use crate::pipeline::Pipeline;
 use crate::source::Source;
 use crate::spool::{Spool, SpoolRoute};
 
@@ -108,6 +111,9 @@ pub(crate) trait Mountable: Send + Sync {
     fn unmount(&self, path: &str);
     /// Whether a route may name this destination.
     fn has_destination(&self, name: &str) -> bool;
+    /// The pipeline `source` is mounted with (its body cap, decompression): what a dry run
+    /// runs.
+    fn pipeline(&self, source: Source, sc: &SourceConfig) -> Pipeline;
 }
 
 /// One known source: its record and, when it builds, the source itself.
@@ -242,7 +248,7 @@ impl Registry {
             }
         }
         let secrets = record.secrets(&mut problems);
-        let source = crate::app::assemble_source(&sc, Some(&secrets), &label, &mut problems);
+        let source = crate::config::build_source(&sc, Some(&secrets), &label, &mut problems);
         match source {
             Some(source) if problems.is_empty() => Ok(source),
             _ => Err(problems),
@@ -449,20 +455,22 @@ impl Registry {
         Ok(())
     }
 
-    /// Push a signed sample event through the source's own stages and say what each made of it.
-    pub fn test(
+    /// Push a signed sample event through a dry run of the source's own stages
+    /// ([`Pipeline::dry_run`]) and say what each made of it.
+    pub async fn dry_run(
         &self,
         scope: &Scope,
         id: &str,
-        request: TestRequest,
-    ) -> Result<TestReport, SourceError> {
+        request: DryRunRequest,
+    ) -> Result<DryRunReport, SourceError> {
         let record = self.visible(scope, id)?;
         let source = self
             .read()
             .get(id)
             .and_then(|e| e.built.clone())
             .ok_or_else(|| SourceError::Invalid(vec!["the source does not build".into()]))?;
-        test::run(&record, &source, request)
+        let pipeline = self.target.pipeline(source, &record.config_with_names());
+        dry_run::run(&record, &pipeline, request).await
     }
 
     /// The event types the spec of the source named `name` knows.

@@ -35,6 +35,20 @@ pub struct SpoolRoute {
     pub destination: String,
 }
 
+impl SpoolRoute {
+    /// The destinations `routes` send an event of type `kind` to, each once, in route order:
+    /// the one place that says where an event goes (the sink's fan-out, a source's dry run).
+    pub fn destinations<'a>(routes: &'a [SpoolRoute], kind: &str) -> Vec<&'a str> {
+        let mut out: Vec<&str> = Vec::new();
+        for route in routes {
+            if glob::matches(&route.pattern, kind) && !out.contains(&route.destination.as_str()) {
+                out.push(&route.destination);
+            }
+        }
+        out
+    }
+}
+
 /// Persists events before answering; see the [module docs](self).
 #[derive(Clone)]
 pub struct SpoolSink {
@@ -78,13 +92,10 @@ impl SpoolSink {
     }
 
     fn destinations(&self, kind: &str) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for route in self.routes.iter() {
-            if glob::matches(&route.pattern, kind) && !out.contains(&route.destination) {
-                out.push(route.destination.clone());
-            }
-        }
-        out
+        SpoolRoute::destinations(&self.routes, kind)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     }
 }
 

@@ -320,7 +320,7 @@ async fn register_status_and_disable_make_exactly_the_documented_requests() {
 
     // What NinjaOne will send is what the source accepts.
     let config = hookgate::config::Config::load(&dir.join("hookgate.toml")).unwrap();
-    let source = hookgate::app::source_from_config(&config.sources[0]).unwrap();
+    let source = hookgate::config::source_from_config(&config.sources[0]).unwrap();
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::AUTHORIZATION,

@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, join_all};
-use hookgate::app::source_from_config;
 use hookgate::config::Config;
+use hookgate::config::source_from_config;
 use hookgate::dedup::{Claim, Claimed, DedupError, DedupKey, DedupStore};
 use hookgate::source::Profile;
 use hookgate::{Event, Gateway, Pipeline, Router, Source};

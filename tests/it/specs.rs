@@ -479,7 +479,7 @@ webhooks:
         spec: Some(spec_path.clone()),
         ..Default::default()
     };
-    let source = hookgate::app::source_from_config(&sc).unwrap();
+    let source = hookgate::config::source_from_config(&sc).unwrap();
     let spec = source.spec().unwrap();
     assert_eq!(spec.title(), Some("mine"));
     // Homa's own spec says ticket_id is an integer; this one says string.
@@ -492,7 +492,7 @@ webhooks:
         spec: Some(broken.clone()),
         ..sc
     };
-    let err = hookgate::app::source_from_config(&sc)
+    let err = hookgate::config::source_from_config(&sc)
         .unwrap_err()
         .to_string();
     assert!(

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use hookgate::app::source_from_config;
 use hookgate::auth::SecretEntry;
+use hookgate::config::source_from_config;
 use hookgate::config::{AuthConfig, SourceConfig};
 use hookgate::{Gateway, Pipeline, Source};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};

@@ -9,13 +9,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
 use clap::{Args, Subcommand};
 use hookgate::admin::{Ops, Query};
+use hookgate::app;
 use hookgate::config::Config;
-use hookgate::{SecretRef, app};
-use http_body_util::Full;
 use serde_json::Value;
+
+use crate::admin_client::{AdminClient, with_query};
 
 /// Where the delivery log is, and how to print it.
 #[derive(Args)]
@@ -140,6 +140,10 @@ pub enum Action {
     },
 }
 
+/// Where the admin token of `--url` or `--config` comes from, for the error when it does not
+/// resolve.
+const TOKEN_FROM: &str = "the admin token (--token, or admin.token of --config)";
+
 /// One request, as the API names it.
 struct Call {
     post: bool,
@@ -160,23 +164,26 @@ pub async fn run(conn: Connection, action: Action) -> anyhow::Result<ExitCode> {
         },
         (None, None) => None,
     };
+    let remote = remote
+        .map(|(base, token)| AdminClient::new(&base, &token, TOKEN_FROM))
+        .transpose()?;
     if let Action::Tail {
         filter,
         every,
         last,
     } = action
     {
-        let Some((base, token)) = remote else {
+        let Some(client) = remote else {
             bail!(
                 "`events tail` follows a running gateway: pass --url, or a --config whose \
                  [admin] sets listen and token"
             );
         };
-        return tail(&base, &token, &filter, every, last, conn.json).await;
+        return tail(&client, &filter, every, last, conn.json).await;
     }
     let table = matches!(action, Action::List(_) | Action::Dead(_));
     let answer = match remote {
-        Some((base, token)) => over_http(&base, &token, call(&action)).await?,
+        Some(client) => over_http(&client, call(&action)).await?,
         None => locally(&conn, config.as_ref(), action).await?,
     };
     if conn.json || !table {
@@ -241,58 +248,11 @@ fn query_of(filter: &FilterArgs) -> Query {
     filter.clone().query()
 }
 
-async fn over_http(base: &str, token: &str, call: Call) -> anyhow::Result<Value> {
-    let token = SecretRef::parse(token, 0)
-        .and_then(|r| r.resolve())
-        .with_context(|| "the admin token (--token, or admin.token of --config)")?;
-    let mut url = format!("{base}{}", call.path);
-    if !call.query.is_empty() {
-        let mut encoded = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &call.query {
-            encoded.append_pair(k, v);
-        }
-        url.push('?');
-        url.push_str(&encoded.finish());
-    }
-    let bearer = format!(
-        "Bearer {}",
-        String::from_utf8(token.expose().to_vec()).context("the admin token is not UTF-8")?
-    );
-    let request = http::Request::builder()
-        .method(if call.post { "POST" } else { "GET" })
-        .uri(&url)
-        .header(http::header::AUTHORIZATION, bearer)
-        .body(Full::new(Bytes::new()))
-        .with_context(|| format!("invalid admin URL {url:?}"))?;
-    let reply = hookgate::client::post(request)
+async fn over_http(client: &AdminClient, call: Call) -> anyhow::Result<Value> {
+    let method = if call.post { "POST" } else { "GET" };
+    client
+        .call(method, &with_query(&call.path, &call.query), None)
         .await
-        .with_context(|| format!("cannot reach the admin API at {base}"))?;
-    answer_of(&reply)
-}
-
-/// The admin API's JSON answer, or an error saying what it refused and why (with the problems
-/// it listed, if any).
-pub(crate) fn answer_of(reply: &hookgate::client::Reply) -> anyhow::Result<Value> {
-    let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-    if !reply.status.is_success() {
-        let message = value
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("no message");
-        let problems: String = value
-            .get("problems")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(|p| format!("\n  - {p}"))
-            .collect();
-        bail!(
-            "the admin API answered {}: {message}{problems}",
-            reply.status
-        );
-    }
-    Ok(value)
 }
 
 async fn locally(
@@ -358,8 +318,7 @@ async fn locally(
 
 /// Print the newest `last` events, then every new one, asking every `every`.
 async fn tail(
-    base: &str,
-    token: &str,
+    client: &AdminClient,
     filter: &FilterArgs,
     every: std::time::Duration,
     last: usize,
@@ -381,7 +340,7 @@ async fn tail(
     let mut seen: Option<u64> = None;
     let mut first = true;
     loop {
-        let answer = over_http(base, token, page(if first { last.max(1) } else { 1000 })).await?;
+        let answer = over_http(client, page(if first { last.max(1) } else { 1000 })).await?;
         let events = answer
             .get("events")
             .and_then(Value::as_array)

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use hookgate::config::Config;
+use hookgate::config::{Config, source_from_config};
 use hookgate::ninjaone::{NinjaOneApi, NinjaOneError, Registration, Status};
-use hookgate::{Secret, SecretRef, app};
+use hookgate::{Secret, SecretRef};
 
 use crate::outln;
 
@@ -82,7 +82,7 @@ pub async fn run(connection: Connection, action: Action) -> anyhow::Result<ExitC
             let Some(sc) = config.sources.iter().find(|s| s.name == source) else {
                 bail!("the configuration has no source named {source:?}");
             };
-            let built = app::source_from_config(sc)?;
+            let built = source_from_config(sc)?;
             let registration = Registration::for_source(
                 &built,
                 &sc.mount_path(),

@@ -4,12 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use hookgate::SecretRef;
 use hookgate::config::Config;
-use http_body_util::Full;
 use serde_json::{Value, json};
 
+use crate::admin_client::AdminClient;
 use crate::outln;
 
 /// Which admin API, with which token (a tenant's token sees only that tenant's sources).
@@ -122,64 +120,31 @@ pub enum Action {
     },
 }
 
-struct Api {
-    base: String,
-    bearer: String,
-}
-
-impl Api {
-    fn new(conn: &Connection) -> anyhow::Result<Self> {
-        let config = match &conn.config {
-            Some(path) => Some(Config::load(path)?),
-            None => None,
-        };
-        let base = match (
-            &conn.url,
-            config.as_ref().and_then(|c| c.admin.listen.clone()),
-        ) {
-            (Some(url), _) => url.trim_end_matches('/').to_owned(),
-            (None, Some(listen)) => format!("http://{listen}"),
-            (None, None) => bail!("pass --url, or a --config whose [admin] sets listen"),
-        };
-        let reference = conn
-            .token
-            .clone()
-            .or_else(|| config.as_ref().and_then(|c| c.admin.token.clone()))
-            .unwrap_or_else(|| "env:HOOKGATE_ADMIN_TOKEN".to_owned());
-        let token = SecretRef::parse(&reference, 0)
-            .and_then(|r| r.resolve())
-            .context(
-                "the admin token (--token, admin.token of --config, or HOOKGATE_ADMIN_TOKEN)",
-            )?;
-        let token =
-            String::from_utf8(token.expose().to_vec()).context("the admin token is not UTF-8")?;
-        Ok(Self {
-            base,
-            bearer: format!("Bearer {token}"),
-        })
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(&url)
-            .header(http::header::AUTHORIZATION, &self.bearer);
-        let bytes = match body {
-            Some(body) => {
-                request = request.header(http::header::CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(&body)?)
-            }
-            None => Bytes::new(),
-        };
-        let request = request
-            .body(Full::new(bytes))
-            .with_context(|| format!("invalid admin URL {url:?}"))?;
-        let reply = hookgate::client::post(request)
-            .await
-            .with_context(|| format!("cannot reach the admin API at {}", self.base))?;
-        crate::events::answer_of(&reply)
-    }
+/// The admin API `conn` names: `--url`, or the `[admin]` listen address of `--config`, with
+/// its token.
+fn connect(conn: &Connection) -> anyhow::Result<AdminClient> {
+    let config = match &conn.config {
+        Some(path) => Some(Config::load(path)?),
+        None => None,
+    };
+    let base = match (
+        &conn.url,
+        config.as_ref().and_then(|c| c.admin.listen.clone()),
+    ) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(listen)) => format!("http://{listen}"),
+        (None, None) => bail!("pass --url, or a --config whose [admin] sets listen"),
+    };
+    let reference = conn
+        .token
+        .clone()
+        .or_else(|| config.as_ref().and_then(|c| c.admin.token.clone()))
+        .unwrap_or_else(|| "env:HOOKGATE_ADMIN_TOKEN".to_owned());
+    AdminClient::new(
+        &base,
+        &reference,
+        "the admin token (--token, admin.token of --config, or HOOKGATE_ADMIN_TOKEN)",
+    )
 }
 
 fn secret_from_env(name: &str) -> anyhow::Result<String> {
@@ -209,7 +174,7 @@ fn print(value: &Value) {
 }
 
 pub async fn run(conn: Connection, action: Action) -> anyhow::Result<ExitCode> {
-    let api = Api::new(&conn)?;
+    let api = connect(&conn)?;
     let answer = match action {
         Action::List => {
             let answer = api.call("GET", "/sources", None).await?;

@@ -1,14 +1,18 @@
 //! Build a [`Source`] from its `[[source]]` table: profile, secrets, signature format, event
 //! shape and spec, every problem collected.
+//!
+//! It lives with the configuration it reads, below everything that builds sources: the app
+//! (the configuration file's sources) and the catalog (sources managed through the admin API)
+//! both call it, and neither has to import the other.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::HeaderName;
 
+use super::{AuthConfig, ConfigError, IdPlaceConfig, SourceConfig};
 use crate::auth::signature::{Algorithm, Place, SignatureFormat, SignatureScheme, Template};
 use crate::auth::{Scheme, Secret, TokenLocation, TokenScheme, secret};
-use crate::config::{AuthConfig, ConfigError, IdPlaceConfig, SourceConfig};
 use crate::handshake::Handshake;
 use crate::source::{EventShape, IdPart, IdPlace, Profile, Source};
 use crate::spec::Spec;
@@ -55,13 +59,13 @@ pub(crate) fn resolve_source(
             None
         }
     };
-    let source = assemble(sc, secrets.as_deref(), label, problems)?;
+    let source = build_source(sc, secrets.as_deref(), label, problems)?;
     Some((source, secrets?))
 }
 
 /// Build a source from its table and its secrets (`None`: they could not be loaded, and that
 /// problem is already reported), pushing every other problem found.
-pub(crate) fn assemble(
+pub(crate) fn build_source(
     sc: &SourceConfig,
     secrets: Option<&[Secret]>,
     label: &str,

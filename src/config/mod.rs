@@ -34,6 +34,11 @@ use serde::{Deserialize, Serialize};
 use crate::auth::secret::SecretEntry;
 use crate::auth::signature::{Algorithm, Encoding, KeyEncoding, TimeFormat};
 
+mod assemble;
+
+pub use self::assemble::source_from_config;
+pub(crate) use self::assemble::{build_source, resolve_source};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
