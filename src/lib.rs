@@ -54,6 +54,7 @@
 //! * [`sources`]: sources managed at runtime through the admin API, per tenant.
 //! * [`config`]: the TOML configuration of `hookgate serve` and its checks.
 //! * [`app`]: builds a gateway from a configuration; the embedded default.
+//! * [`serve`]: runs a built gateway with its deliverer, admin API and retention until shutdown.
 //! * [`server`]: hyper server with timeouts and graceful shutdown.
 //! * [`send`]: post a signed sample event, as a sender would.
 //! * [`typed`], [`senders`]: Rust types for every event of the built-in senders.
@@ -96,6 +97,7 @@ pub mod rejection;
 pub mod route;
 pub mod send;
 pub mod senders;
+pub mod serve;
 pub mod server;
 pub mod source;
 pub mod sources;
