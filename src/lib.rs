@@ -35,6 +35,34 @@
 //!
 //! # Layout
 //!
+//! The modules stand in layers. A module uses its own layer and the ones below it, never one
+//! above, and no two modules depend on each other in a circle; `tests/layers.rs` checks both, and
+//! this list too. The data flows one way: request, stages, sinks. `ARCHITECTURE.md` at the
+//! repository root has the picture, the data flow and the crates these layers become.
+//!
+//! **Layer 0: leaf.** Helpers that import nothing of hookgate.
+//!
+//! * `tree` (crate-private): one parse of the verified bytes into a tree every later stage reads.
+//! * [`glob`]: the one event-type glob matcher (routes, spool routes, specs, dry runs).
+//! * [`clock`]: the one wall clock, milliseconds since the Unix epoch.
+//!
+//! **Layer 1: vocabulary.** The types every stage speaks.
+//!
+//! * [`observe`]: one tracing span and one set of metrics per request; the answer codes.
+//! * [`rejection`]: every early answer (401, 413, 415, 400, 422, 409, 503), in one place.
+//! * [`body`]: the body every layer answers with; reading a request body under a cap.
+//! * [`future`]: the response future of the stages that answer early or call the inner service.
+//! * [`event`]: the verified [`Event`] that handlers receive.
+//! * [`answer`]: the answers that are not rejections: 202 accepted and 200 duplicate.
+//!
+//! **Layer 2: seams.** What the stages call out to.
+//!
+//! * [`validate`]: Validate, the schema check seam (422).
+//! * [`handler`]: the handler seam: what a handler takes ([`FromEvent`]) and how it fails
+//!   ([`HandlerError`]).
+//!
+//! **Layer 3: stages.** One tower layer each; [`pipeline`] stacks them.
+//!
 //! * [`limit`]: BodyLimit, 413 past a cap, before buffering.
 //! * [`auth`]: Authenticate, signatures and tokens on the raw bytes; one signature engine for
 //!   every sender ([`auth::signature`]), secrets with expiry, timestamp windows, the replay cache.
@@ -43,37 +71,66 @@
 //!   Zoom), AnswerUnsignedCheck before verification for the rest (Microsoft Graph, Okta,
 //!   Dropbox).
 //! * [`ack`]: Acknowledge, the one success status a sender counts (`ack_status`).
-//! * [`validate`]: Validate, the schema check seam (422).
 //! * [`dedup`]: Dedup, the two-phase claim/commit/release protocol and its stores.
-//! * [`handler`]: the handler seam: what a handler takes ([`FromEvent`]) and how it fails
-//!   ([`HandlerError`]).
+//! * [`spec`]: OpenAPI webhook specs, loaded and compiled into validators.
+//!
+//! **Layer 4: routing.** From an event to the code that handles it.
+//!
 //! * [`route`]: Router, event types and globs to async handlers.
-//! * [`pipeline`]: all of the above for one source, in the safe order, as one layer; its dry
-//!   run (the checking stages, nothing remembered or stored).
-//! * [`gateway`]: many sources on one listener, by path.
+//! * [`typed`]: handlers that take Rust types instead of loose JSON (422 when it does not fit).
+//!
+//! **Layer 5: profiles.** What each sender's requests look like.
+//!
 //! * [`source`]: sender profiles (the seeds ninjaone, ninjarmm, webnet, homa, opscenter; the
 //!   presets standard-webhooks, github, stripe, slack, shopify, zoom, microsoft-graph, okta,
-//!   dropbox; generic).
-//! * [`sources`]: sources managed at runtime through the admin API, per tenant; trying one out
-//!   on a dry run of its stages.
-//! * [`config`]: the TOML configuration of `hookgate serve` and its checks; the [`Source`] a
-//!   `[[source]]` table builds.
-//! * [`app`]: builds a gateway from a configuration; the embedded default.
+//!   dropbox; generic) and the configured [`Source`].
+//! * [`senders`]: Rust types for every event of the built-in senders (generated).
+//!
+//! **Layer 6: core-assembly.** The stages put together: all an embedding app needs.
+//!
+//! * [`pipeline`]: all of the stages for one source, in the safe order, as one layer.
+//! * [`gateway`]: many sources on one listener, by path.
+//! * [`health`]: `/healthz` and `/readyz`.
 //! * [`server`]: hyper server with timeouts and graceful shutdown.
-//! * [`send`]: sign a sample event, as a sender would.
-//! * [`typed`], [`senders`]: Rust types for every event of the built-in senders.
-//! * [`spec`]: OpenAPI webhook specs, loaded and compiled into validators.
-//! * [`codegen`]: `hookgate gen`, a typed receiver crate from a spec.
+//! * [`send`]: post a signed sample event, as a sender would.
+//! * [`diagnose`]: why a captured request verifies or not, offline.
+//!
+//! **Layer 7: storage.**
+//!
 //! * [`spool`]: the embedded durable store (group commit), for events and dedup state.
-//! * [`delivery`]: from the spool to destinations (log, HTTP(S) upstream, in-process
-//!   handlers), retries, dead letters.
-//! * [`admin`]: the admin API over the delivery log (list, show, replay, dead letters, purge).
+//!
+//! **Layer 8: delivery.**
+//!
+//! * [`delivery`]: from the spool to destinations (log, HTTP(S) upstream, NATS, Redis streams,
+//!   in-process handlers), retries, dead letters.
+//! * [`client`]: the outbound HTTP(S) client.
+//!
+//! **Layer 9: codegen.**
+//!
+//! * [`codegen`]: `hookgate gen`, a typed receiver crate from a spec.
+//!
+//! **Layer 10: config.**
+//!
+//! * [`config`]: the TOML configuration of `hookgate serve` and its checks.
+//!
+//! **Layer 11: catalog.**
+//!
+//! * [`sources`]: sources managed at runtime through the admin API, per tenant.
+//!
+//! **Layer 12: admin.**
+//!
+//! * [`admin`]: the admin API over the delivery log (list, show, replay, dead letters, purge)
+//!   and the sources.
 //! * [`metrics`]: the Prometheus exporter behind `/metrics`, and the list of every metric.
-//! * [`client`]: the outbound HTTP(S) client; [`client::post`] sends one request.
+//!
+//! **Layer 13: gateway-app.** The gateway, assembled from a configuration.
+//!
+//! * [`app`]: builds a gateway from a configuration; the embedded default.
+//! * [`serve`]: runs a built gateway with its deliverer, admin API and retention until shutdown.
 //! * [`ninjaone`]: registering a source with NinjaOne's Public API (`hookgate ninjaone`).
-//! * [`rejection`], [`answer`], [`body`], [`event`]: the shared vocabulary.
-//! * [`glob`], [`clock`]: leaves every layer may use: the one event-type glob matcher, the one
-//!   wall clock.
+//!
+//! Above them all, the `hookgate` binary (`src/bin/`): arguments, logging, metrics export, the
+//! start-up banner and exit codes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -108,6 +165,7 @@ pub mod rejection;
 pub mod route;
 pub mod send;
 pub mod senders;
+pub mod serve;
 pub mod server;
 pub mod source;
 pub mod sources;

@@ -19,6 +19,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use hookgate::config::Config;
+use hookgate::serve::{Listeners, ServeError};
 use hookgate::source::Profile;
 use hookgate::{Secret, SecretRef, Source, app, client, send};
 
@@ -34,9 +35,6 @@ macro_rules! outln {
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// How often the retention horizon is applied.
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Receive webhooks safely: verify, deduplicate, and route signed events.
 #[derive(Parser)]
@@ -412,32 +410,19 @@ async fn serve(
     if let Err(error) = hookgate::metrics::install_prometheus() {
         tracing::warn!(%error, "metrics are off");
     }
-    let spool = if config.spool.enabled {
-        let path = config.spool_path();
-        let opened = hookgate::spool::Spool::open(&path).with_context(|| {
-            format!(
-                "cannot open the spool at {} (is another hookgate using it?)",
-                path.display()
-            )
-        })?;
-        Some(std::sync::Arc::new(opened))
-    } else {
-        None
-    };
-    let app = match app::build::<hyper::body::Incoming>(&config, &origin, spool.clone()) {
-        Ok(app) => app,
-        Err(e) => {
+    let prepared = match hookgate::serve::prepare(&config, &origin) {
+        Ok(prepared) => prepared,
+        Err(ServeError::Config(e)) => {
             eprint!("{e}");
             eprintln!("hookgate refuses to start until these are fixed.");
             return Ok(ExitCode::FAILURE);
         }
+        Err(e) => return Err(e.into()),
     };
-    let listener = tokio::net::TcpListener::bind(app.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", app.listen))?;
+    let listener = prepared.bind_public().await?;
     let addr = listener.local_addr()?;
     eprintln!("hookgate listening on http://{addr}");
-    for m in &app.mounts {
+    for m in prepared.mounts() {
         eprintln!(
             "  POST {:<20} {:<10} secrets {}  routes: {}",
             m.path,
@@ -446,7 +431,7 @@ async fn serve(
             m.routes.join("; ")
         );
     }
-    for w in &app.warnings {
+    for w in prepared.warnings() {
         eprintln!("warning: {w}");
     }
     if let Some(secret) = default_secret {
@@ -456,73 +441,25 @@ async fn serve(
             app::default_secret_path(&data_dir).display()
         );
     }
-    match &spool {
-        Some(_) => eprintln!(
+    match prepared.spool_path() {
+        Some(path) => eprintln!(
             "events are stored in {} (fsync'd) before the 202, then delivered",
-            config.spool_path().display()
+            path.display()
         ),
         None => eprintln!("spool disabled: routes run before the answer; nothing survives a crash"),
     }
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let delivering = app.deliverer.clone().map(|deliverer| {
-        let mut stopped = stopped.clone();
-        tokio::spawn(deliverer.run(async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        }))
-    });
-    let mut background = Vec::new();
-    if let Some((admin_addr, router)) = app.admin {
-        let admin_listener = tokio::net::TcpListener::bind(admin_addr)
-            .await
-            .with_context(|| format!("cannot listen on {admin_addr} (admin API)"))?;
+    let admin = prepared.bind_admin().await?;
+    if let Some(admin) = &admin {
         eprintln!(
             "admin API on http://{} (bearer token required)",
-            admin_listener.local_addr()?
+            admin.local_addr()?
         );
-        let mut stopped = stopped.clone();
-        background.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            };
-            if let Err(error) =
-                hookgate::server::serve(admin_listener, router, Default::default(), shutdown).await
-            {
-                tracing::error!(%error, "admin API stopped");
-            }
-        }));
     }
-    if let Some(spool) = &spool {
-        let (spool, retention) = (std::sync::Arc::clone(spool), config.spool.retention);
-        let mut stopped = stopped.clone();
-        background.push(tokio::spawn(async move {
-            loop {
-                match spool.sweep(retention).await {
-                    Ok(swept) if swept.events + swept.dedup_records > 0 => tracing::info!(
-                        events = swept.events,
-                        dedup_records = swept.dedup_records,
-                        "retention: removed what is past the horizon"
-                    ),
-                    Ok(_) => {}
-                    Err(error) => tracing::error!(%error, "retention sweep failed"),
-                }
-                tokio::select! {
-                    _ = stopped.wait_for(|stop| *stop) => break,
-                    () = tokio::time::sleep(SWEEP_EVERY) => {}
-                }
-            }
-        }));
-    }
-    let shutdown = async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
+    let listeners = Listeners {
+        public: listener,
+        admin,
     };
-    hookgate::server::serve(listener, app.gateway, app.server, shutdown).await?;
-    if let Some(delivering) = delivering {
-        let _ = delivering.await;
-    }
-    for task in background {
-        let _ = task.await;
-    }
+    prepared.run(listeners, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,6 +24,7 @@ mod replicas;
 mod running;
 mod schema_answers;
 mod security;
+mod serve;
 mod services;
 mod sources;
 mod specs;
