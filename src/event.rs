@@ -199,6 +199,7 @@ impl Event {
         self
     }
 
+    #[cfg_attr(not(feature = "spool"), allow(dead_code))]
     pub(crate) fn with_received_at(mut self, at: SystemTime) -> Self {
         self.received_at = at;
         self
@@ -254,6 +255,7 @@ impl Event {
     }
 
     /// The parsed body as the tree the pipeline's own stages read.
+    #[cfg_attr(not(feature = "schema"), allow(dead_code))]
     pub(crate) fn tree(&self) -> &sonic_rs::Value {
         self.parsed
             .tree

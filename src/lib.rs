@@ -136,16 +136,22 @@
 #![warn(missing_docs)]
 
 pub mod ack;
+#[cfg(feature = "gateway")]
 pub mod admin;
 pub mod answer;
+#[cfg(feature = "gateway")]
 pub mod app;
 pub mod auth;
 pub mod body;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
+#[cfg(feature = "codegen")]
 pub mod codegen;
+#[cfg(feature = "gateway")]
 pub mod config;
 pub mod dedup;
+#[cfg(feature = "delivery")]
 pub mod delivery;
 pub mod diagnose;
 pub mod event;
@@ -156,7 +162,9 @@ pub mod handler;
 pub mod handshake;
 pub mod health;
 pub mod limit;
+#[cfg(feature = "gateway")]
 pub mod metrics;
+#[cfg(feature = "gateway")]
 pub mod ninjaone;
 pub mod observe;
 pub mod parse;
@@ -164,12 +172,18 @@ pub mod pipeline;
 pub mod rejection;
 pub mod route;
 pub mod send;
+#[cfg(feature = "senders")]
 pub mod senders;
+#[cfg(feature = "gateway")]
 pub mod serve;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod source;
+#[cfg(feature = "gateway")]
 pub mod sources;
+#[cfg(feature = "schema")]
 pub mod spec;
+#[cfg(feature = "spool")]
 pub mod spool;
 pub(crate) mod tree;
 pub mod typed;

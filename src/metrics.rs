@@ -1,7 +1,7 @@
 //! The Prometheus exporter of `hookgate serve`: the recorder, its `/metrics` text, and the list
 //! of every metric hookgate emits.
 //!
-//! The stages emit through the [`metrics`](::metrics) facade only ([`observe`] names the
+//! The stages emit through the [`metrics`] facade only ([`observe`] names the
 //! metrics); which exporter collects them is the application's choice. This module is the
 //! gateway's: [`install_prometheus`] at start-up, [`render_prometheus`] behind the admin
 //! listener's `/metrics`. It sits below the admin API that serves it and above everything it
@@ -97,7 +97,7 @@ pub const DURATION_BUCKETS: &[f64] = &[
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// Install a Prometheus recorder as the process's [`metrics`](::metrics) recorder (once; later
+/// Install a Prometheus recorder as the process's [`metrics`] recorder (once; later
 /// calls do nothing), so that [`render_prometheus`] has something to render. `hookgate serve`
 /// calls it at start-up. It fails when another recorder is already installed.
 pub fn install_prometheus() -> Result<(), String> {

@@ -22,9 +22,11 @@
 //! `deflate` means the zlib format (RFC 9110), but some senders send raw DEFLATE under that
 //! name; both are accepted, as browsers do.
 
+#[cfg(feature = "decompress")]
 use std::io::Read;
 
 use bytes::Bytes;
+#[cfg(feature = "decompress")]
 use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 use http::{HeaderMap, header};
 
@@ -89,15 +91,24 @@ pub(crate) fn coding(headers: &HeaderMap) -> Coding {
 pub(crate) fn inflate(coding: Coding, wire: &[u8], max_bytes: usize) -> Result<Bytes, Rejection> {
     match coding {
         Coding::Identity => Ok(Bytes::copy_from_slice(wire)),
+        #[cfg(feature = "decompress")]
         Coding::Gzip => read_capped(MultiGzDecoder::new(wire), max_bytes),
+        #[cfg(feature = "decompress")]
         Coding::Deflate => match read_capped(ZlibDecoder::new(wire), max_bytes) {
             Err(Rejection::MalformedEncoding) => read_capped(DeflateDecoder::new(wire), max_bytes),
             other => other,
         },
+        // Built without the `decompress` feature: a compressed body is a coding not supported.
+        #[cfg(not(feature = "decompress"))]
+        Coding::Gzip | Coding::Deflate => {
+            let _ = max_bytes;
+            Err(Rejection::UnsupportedEncoding)
+        }
         Coding::Unsupported => Err(Rejection::UnsupportedEncoding),
     }
 }
 
+#[cfg(feature = "decompress")]
 fn read_capped(reader: impl Read, max_bytes: usize) -> Result<Bytes, Rejection> {
     let limit = u64::try_from(max_bytes)
         .unwrap_or(u64::MAX)
@@ -113,7 +124,7 @@ fn read_capped(reader: impl Read, max_bytes: usize) -> Result<Bytes, Rejection> 
     Ok(Bytes::from(out))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "decompress"))]
 mod tests {
     use std::io::Write;
 

@@ -60,7 +60,6 @@ use crate::event::{Event, Verified};
 use crate::future::take_ready;
 use crate::observe;
 use crate::rejection::Rejection;
-use crate::tree::Sonic;
 
 /// Response future of [`Parse`].
 pub type ResponseFuture<B, E> =
@@ -115,8 +114,8 @@ pub fn event_from_bytes(
         None => crate::tree::parse(&bytes),
     }
     .map_err(|e| Rejection::MalformedJson(e.to_string()))?;
-    let kind = shape.kind_in::<Sonic>(headers, &tree)?;
-    let id = shape.id_in::<Sonic>(headers, &tree, &bytes);
+    let kind = shape.kind_in(headers, &tree)?;
+    let id = shape.id_in(headers, &tree, &bytes);
     let mut kept = HeaderMap::new();
     for name in &shape.keep_headers {
         for value in headers.get_all(name) {

@@ -68,7 +68,8 @@ impl From<SpoolError> for DedupError {
     }
 }
 
-/// Processed event ids kept on disk in the spool; see the [module docs](self).
+/// Processed event ids kept on disk in the spool: claims in memory, commits written to the
+/// [`Spool`] through its group-commit writer and read back after a restart.
 #[derive(Debug)]
 pub struct DurableStore {
     spool: Arc<Spool>,

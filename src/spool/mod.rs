@@ -674,6 +674,7 @@ impl Spool {
     }
 
     /// Forget a pending delivery whose event is gone.
+    #[cfg_attr(not(feature = "delivery"), allow(dead_code))]
     pub(crate) async fn drop_pending(&self, due: &Due) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
         self.commit(vec![

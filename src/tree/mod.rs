@@ -2,8 +2,9 @@
 //!
 //! [`parse`] turns verified bytes into a [`sonic_rs::Value`] (a SIMD parser whose tree is one
 //! allocation per container, against serde_json's one per string and per map node). The event's
-//! type and id are read from it ([`EventShape`](crate::parse::shape::EventShape)), and the
-//! sender's schema validates it directly: [`Sonic`] implements `jsonschema`'s [`Json`] trait, so
+//! type and id are read from it ([`EventShape`](crate::parse::shape::EventShape)) through
+//! [`View`], a read-only view that `serde_json::Value` has too, and (with the `schema` feature)
+//! the sender's schema validates it directly: `Sonic` implements `jsonschema`'s `Json` trait, so
 //! no `serde_json::Value` is built on the request path. A handler that asks for
 //! [`Event::json`](crate::Event::json) gets one, built on first use from the tree.
 //!
@@ -22,11 +23,15 @@
 //! thread has, which is why hookgate's `Cargo.toml` builds sonic-rs with `opt-level = 3` in the
 //! dev profile too.
 
-use std::borrow::Cow;
-
-use jsonschema::JsonType;
-use jsonschema::json::{Array, Json, JsonNumber, Node, NodeIdentity, Object};
 use sonic_rs::{JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Value};
+
+#[cfg(feature = "schema")]
+mod schema;
+mod view;
+
+#[cfg(feature = "schema")]
+pub use self::schema::Sonic;
+pub use self::view::{View, pointer};
 
 /// The deepest nesting of arrays and objects accepted, as in `serde_json`.
 pub const MAX_DEPTH: usize = 128;
@@ -148,7 +153,8 @@ pub fn to_serde(value: &Value) -> serde_json::Value {
 }
 
 /// A tree from a `serde_json` value (for events built by hand and for cold paths).
-pub fn from_serde(value: &serde_json::Value) -> Value {
+#[cfg_attr(not(feature = "schema"), allow(dead_code))]
+pub(crate) fn from_serde(value: &serde_json::Value) -> Value {
     match value {
         serde_json::Value::Null => Value::new_null(),
         serde_json::Value::Bool(b) => Value::new_bool(*b),
@@ -181,7 +187,7 @@ pub fn from_serde(value: &serde_json::Value) -> Value {
     }
 }
 
-fn serde_number(number: &sonic_rs::Number) -> serde_json::Number {
+pub(crate) fn serde_number(number: &sonic_rs::Number) -> serde_json::Number {
     if let Some(u) = number.as_u64() {
         serde_json::Number::from(u)
     } else if let Some(i) = number.as_i64() {
@@ -195,209 +201,11 @@ fn serde_number(number: &sonic_rs::Number) -> serde_json::Number {
     }
 }
 
-/// The value at a JSON pointer (RFC 6901) in any representation `jsonschema` can validate:
-/// `serde_json::Value` or the [`Sonic`] tree.
-pub fn pointer<'a, F: Json>(root: F::Node<'a>, pointer: &str) -> Option<F::Node<'a>> {
-    if pointer.is_empty() {
-        return Some(root);
-    }
-    let rest = pointer.strip_prefix('/')?;
-    let mut node = root;
-    for token in rest.split('/') {
-        let token: Cow<'_, str> = if token.contains('~') {
-            Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
-        } else {
-            Cow::Borrowed(token)
-        };
-        node = if let Some(object) = node.as_object() {
-            object.get(&F::prepare_key(&token))?
-        } else if let Some(array) = node.as_array() {
-            let index = parse_index(&token)?;
-            array.elements().nth(index)?
-        } else {
-            return None;
-        };
-    }
-    Some(node)
-}
-
-/// An array index as RFC 6901 writes it: digits, no leading zero (but `0` itself).
-fn parse_index(token: &str) -> Option<usize> {
-    if token.is_empty()
-        || !token.bytes().all(|b| b.is_ascii_digit())
-        || (token.len() > 1 && token.starts_with('0'))
-    {
-        return None;
-    }
-    token.parse().ok()
-}
-
-/// The [`sonic_rs::Value`] tree as a `jsonschema` instance representation.
-#[derive(Debug)]
-pub enum Sonic {}
-
-impl Json for Sonic {
-    type Node<'a> = &'a Value;
-    type PreparedKey = String;
-    // Objects are vectors of pairs: a lookup is a scan, so a members pass that visits a few keys
-    // per lookup it replaces is the better deal.
-    const KEYS_PER_LOOKUP: usize = 8;
-    type StringBuffer = Value;
-
-    fn prepare_key(key: &str) -> String {
-        key.to_owned()
-    }
-
-    fn with_string_node<T>(buffer: &mut Value, string: &str, f: impl FnOnce(&Value) -> T) -> T {
-        *buffer = Value::copy_str(string);
-        f(buffer)
-    }
-}
-
-/// A number of the [`Sonic`] tree.
-#[derive(Debug, Clone)]
-pub struct SonicNumber(sonic_rs::Number);
-
-impl JsonNumber for SonicNumber {
-    fn as_u64(&self) -> Option<u64> {
-        self.0.as_u64()
-    }
-
-    fn as_i64(&self) -> Option<i64> {
-        self.0.as_i64()
-    }
-
-    fn as_f64(&self) -> Option<f64> {
-        self.0.as_f64()
-    }
-
-    fn as_str(&self) -> Cow<'_, str> {
-        Cow::Owned(serde_number(&self.0).to_string())
-    }
-
-    fn to_number(&self) -> Cow<'_, serde_json::Number> {
-        Cow::Owned(serde_number(&self.0))
-    }
-
-    fn is_written_as_integer(&self) -> bool {
-        // The tree keeps native numbers, not their text: integers parse as integers.
-        self.0.is_u64() || self.0.is_i64()
-    }
-}
-
-impl<'a> Node<'a, Sonic> for &'a Value {
-    type Object = &'a sonic_rs::Object;
-    type Array = &'a sonic_rs::Array;
-    type Number = SonicNumber;
-
-    fn as_object(&self) -> Option<Self::Object> {
-        JsonContainerTrait::as_object(*self)
-    }
-
-    fn as_array(&self) -> Option<Self::Array> {
-        JsonContainerTrait::as_array(*self)
-    }
-
-    fn as_string(&self) -> Option<Cow<'a, str>> {
-        JsonValueTrait::as_str(*self).map(Cow::Borrowed)
-    }
-
-    fn as_number(&self) -> Option<SonicNumber> {
-        JsonValueTrait::as_number(*self).map(SonicNumber)
-    }
-
-    fn as_boolean(&self) -> Option<bool> {
-        JsonValueTrait::as_bool(*self)
-    }
-
-    fn is_null(&self) -> bool {
-        JsonValueTrait::is_null(*self)
-    }
-
-    fn is_number(&self) -> bool {
-        JsonValueTrait::is_number(*self)
-    }
-
-    fn is_string(&self) -> bool {
-        JsonValueTrait::is_str(*self)
-    }
-
-    fn json_type(&self) -> JsonType {
-        match self.get_type() {
-            sonic_rs::JsonType::Null => JsonType::Null,
-            sonic_rs::JsonType::Boolean => JsonType::Boolean,
-            sonic_rs::JsonType::Number => JsonType::Number,
-            sonic_rs::JsonType::String => JsonType::String,
-            sonic_rs::JsonType::Array => JsonType::Array,
-            sonic_rs::JsonType::Object => JsonType::Object,
-        }
-    }
-
-    fn equals_value(&self, expected: &serde_json::Value) -> bool {
-        // `enum` and `const` of scalars are on the hot path: compare without building a value.
-        match expected {
-            serde_json::Value::String(s) => JsonValueTrait::as_str(*self) == Some(s.as_str()),
-            serde_json::Value::Bool(b) => JsonValueTrait::as_bool(*self) == Some(*b),
-            serde_json::Value::Null => JsonValueTrait::is_null(*self),
-            serde_json::Value::Number(_) => match JsonValueTrait::as_number(*self) {
-                Some(n) => jsonschema::json::cmp::equal(
-                    &serde_json::Value::Number(serde_number(&n)),
-                    expected,
-                ),
-                None => false,
-            },
-            _ => jsonschema::json::cmp::equal(&to_serde(self), expected),
-        }
-    }
-
-    fn to_value(&self) -> Cow<'a, serde_json::Value> {
-        Cow::Owned(to_serde(self))
-    }
-
-    fn identity(&self) -> Option<NodeIdentity> {
-        Some(NodeIdentity::new(
-            std::ptr::from_ref::<Value>(*self) as usize
-        ))
-    }
-}
-
-impl<'a> Object<'a, Sonic> for &'a sonic_rs::Object {
-    type Node = &'a Value;
-    type MemberName = &'a str;
-    type MembersIter = sonic_rs::value::object::Iter<'a>;
-
-    fn len(&self) -> usize {
-        sonic_rs::Object::len(self)
-    }
-
-    fn get(&self, key: &String) -> Option<&'a Value> {
-        // `parse` refuses repeated keys, so the first match is the only one.
-        self.iter()
-            .find_map(|(name, value)| (name == key).then_some(value))
-    }
-
-    fn members(&self) -> Self::MembersIter {
-        self.iter()
-    }
-}
-
-impl<'a> Array<'a, Sonic> for &'a sonic_rs::Array {
-    type Node = &'a Value;
-    type ElementsIter = std::slice::Iter<'a, Value>;
-
-    fn len(&self) -> usize {
-        sonic_rs::Array::len(self)
-    }
-
-    fn elements(&self) -> Self::ElementsIter {
-        self.iter()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(feature = "schema")]
     #[test]
     fn conforms_to_the_validator_contract() {
         let document = jsonschema::json::conformance::document();
@@ -512,6 +320,7 @@ mod tests {
     ///
     /// The suite is not in the repository: `.ci/run` unpacks it from python-jsonschema's source
     /// distribution on PyPI into `target/json-schema-test-suite/`.
+    #[cfg(feature = "schema")]
     #[test]
     fn json_schema_test_suite_gives_the_same_answers_as_serde_json() {
         use serde_json::value::RawValue;
@@ -620,12 +429,12 @@ mod tests {
             ("/nope", None),
             ("a", None),
         ] {
-            let got = pointer::<Sonic>(&tree, p).map(to_serde);
+            let got = pointer(&tree, p).map(to_serde);
             assert_eq!(got, expected, "{p}");
-            let got = pointer::<jsonschema::json::SerdeJson>(&serde, p).cloned();
+            let got = pointer(&serde, p).cloned();
             assert_eq!(got, expected, "{p}");
             assert_eq!(serde.pointer(p).cloned(), expected, "{p}");
         }
-        assert_eq!(pointer::<Sonic>(&tree, "").map(to_serde), Some(serde));
+        assert_eq!(pointer(&tree, "").map(to_serde), Some(serde));
     }
 }
