@@ -43,7 +43,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 use hookgate::auth::Scheme;
 use hookgate::dedup::{Claimed, DedupKey, DedupStore, MemoryStore};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::spec::SpecValidator;
 use hookgate::spool::{DurableStore, Spool};
 use hookgate::validate::Validator;

@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::SystemTime;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use serde_json::Value;
 
 fn body(profile: Profile, event: &str, pad_to: usize) -> Vec<u8> {

@@ -20,7 +20,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use crate::body::ResponseBody;
-use crate::observe::Outcome;
+use crate::observe::AnswerCode;
 
 /// The success status a sender counts (`ack_status` in a `[[source]]` table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,7 +124,7 @@ where
 fn acknowledge<B>(response: Response<B>, ack: Option<AckStatus>) -> Response<ResponseBody<B>> {
     let success = |r: &Response<B>| {
         r.extensions()
-            .get::<Outcome>()
+            .get::<AnswerCode>()
             .is_some_and(|o| matches!(o.code(), "accepted" | "duplicate"))
     };
     match ack {

@@ -62,7 +62,7 @@ fn json<B: From<Full<Bytes>>>(
         "duplicate"
     };
     let extensions = response.extensions_mut();
-    extensions.insert(crate::observe::Outcome::new(code));
+    extensions.insert(crate::observe::AnswerCode::new(code));
     if let Some(id) = answered {
         extensions.insert(Answered::Event(id.clone()));
     }

@@ -28,7 +28,7 @@
 //! use std::time::{Duration, SystemTime};
 //! use http::HeaderMap;
 //! use hookgate::diagnose::{diagnose, Diagnosis};
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use hookgate::{Secret, Source};
 //!
 //! let secret = Secret::new(b"0123456789abcdef".to_vec(), "example").unwrap();
@@ -385,7 +385,7 @@ fn timestamp(value: &serde_json::Value) -> Option<SystemTime> {
 mod tests {
     use super::*;
     use crate::auth::Secret;
-    use crate::source::Profile;
+    use crate::profile::Profile;
     use http::HeaderValue;
 
     const NOW: u64 = 1_790_000_000;

@@ -31,7 +31,7 @@
 //! use http_body_util::{BodyExt, Full};
 //! use hookgate::handshake::{AnswerHandshakeLayer, Handshake};
 //! use hookgate::parse::ParseLayer;
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -67,7 +67,7 @@ use crate::answer::Answered;
 use crate::auth::Scheme;
 use crate::body::ResponseBody;
 use crate::event::{Event, Verified};
-use crate::observe::Outcome;
+use crate::observe::AnswerCode;
 
 /// An endpoint check a sender makes; see the [module docs](self).
 ///
@@ -194,7 +194,7 @@ pub(crate) fn handshake_response<B>(body: B, content_type: &'static str) -> Resp
         header::CONTENT_TYPE,
         http::HeaderValue::from_static(content_type),
     );
-    response.extensions_mut().insert(Outcome::new("handshake"));
+    response.extensions_mut().insert(AnswerCode::new("handshake"));
     // Nothing was stored: a copy of the request is answered again, not a duplicate.
     response.extensions_mut().insert(Answered::Handshake);
     response

@@ -13,7 +13,7 @@
 //!
 //! ```no_run
 //! use hookgate::{Event, Gateway, Pipeline, Router, Secret, Source};
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use tower::Layer;
 //!
 //! # #[tokio::main] async fn main() -> std::io::Result<()> {
@@ -81,9 +81,10 @@
 //!
 //! **Layer 5: profiles.** What each sender's requests look like.
 //!
-//! * [`source`]: sender profiles (the seeds ninjaone, ninjarmm, webnet, homa, opscenter; the
+//! * [`profile`]: sender presets (the seeds ninjaone, ninjarmm, webnet, homa, opscenter; the
 //!   presets standard-webhooks, github, stripe, slack, shopify, zoom, microsoft-graph, okta,
-//!   dropbox; generic) and the configured [`Source`].
+//!   dropbox; generic) and their built-in specs.
+//! * [`source`]: a configured [`Source`]: one endpoint, made from a profile or from parts.
 //! * [`senders`]: Rust types for every event of the built-in senders (generated).
 //!
 //! **Layer 6: core-assembly.** The stages put together: all an embedding app needs.
@@ -115,7 +116,7 @@
 //!
 //! **Layer 11: catalog.**
 //!
-//! * [`sources`]: sources managed at runtime through the admin API, per tenant.
+//! * [`catalog`]: sources managed at runtime through the admin API, per tenant.
 //!
 //! **Layer 12: admin.**
 //!
@@ -143,6 +144,8 @@ pub mod answer;
 pub mod app;
 pub mod auth;
 pub mod body;
+#[cfg(feature = "gateway")]
+pub mod catalog;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
@@ -169,6 +172,7 @@ pub mod ninjaone;
 pub mod observe;
 pub mod parse;
 pub mod pipeline;
+pub mod profile;
 pub mod rejection;
 pub mod route;
 pub mod send;
@@ -179,8 +183,6 @@ pub mod serve;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod source;
-#[cfg(feature = "gateway")]
-pub mod sources;
 #[cfg(feature = "schema")]
 pub mod spec;
 #[cfg(feature = "spool")]
@@ -196,5 +198,6 @@ pub use crate::handler::{FromEvent, Handler, HandlerError};
 pub use crate::pipeline::Pipeline;
 pub use crate::rejection::{Problem, Rejection};
 pub use crate::route::Router;
-pub use crate::source::{Profile, Source};
+pub use crate::profile::Profile;
+pub use crate::source::Source;
 pub use crate::typed::{Typed, TypedEvent};

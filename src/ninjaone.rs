@@ -516,7 +516,7 @@ impl NinjaOneApi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Profile;
+    use crate::profile::Profile;
 
     fn source() -> Source {
         Source::from_profile(

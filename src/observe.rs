@@ -10,7 +10,7 @@
 //!
 //! The outcome is the stable code of the answer: `accepted`, `duplicate`, or a
 //! [`Rejection`](crate::Rejection) code (`invalid_signature`, `payload_too_large`,
-//! `invalid_event`, ...), which each stage leaves in the response's extensions as an [`Outcome`].
+//! `invalid_event`, ...), which each stage leaves in the response's extensions as an [`AnswerCode`].
 //! Answers from a service of your own count as `ok` (2xx) or `error`.
 //!
 //! Metrics go through the [`metrics`] facade, so they cost a few atomic operations and nothing is
@@ -24,7 +24,7 @@
 //! ```
 //! use std::convert::Infallible;
 //! use http::{Request, Response, StatusCode};
-//! use hookgate::observe::{ObserveLayer, Outcome};
+//! use hookgate::observe::{ObserveLayer, AnswerCode};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -32,12 +32,12 @@
 //!     .layer(ObserveLayer::new("homa"))
 //!     .service(service_fn(|_req: Request<String>| async {
 //!         let mut response = Response::new(String::new());
-//!         response.extensions_mut().insert(Outcome::new("accepted"));
+//!         response.extensions_mut().insert(AnswerCode::new("accepted"));
 //!         Ok::<_, Infallible>(response)
 //!     }));
 //! let response = svc.oneshot(Request::new(String::new())).await.unwrap();
 //! assert_eq!(response.status(), StatusCode::OK);
-//! assert_eq!(response.extensions().get::<Outcome>().unwrap().code(), "accepted");
+//! assert_eq!(response.extensions().get::<AnswerCode>().unwrap().code(), "accepted");
 //! # }
 //! ```
 
@@ -127,10 +127,10 @@ fn refused(source: &Arc<str>, outcome: &'static str, status: u16) {
 
 /// The stable code of an answer, left in the response's extensions by the stage that answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome(&'static str);
+pub struct AnswerCode(&'static str);
 
-impl Outcome {
-    /// An outcome with this code.
+impl AnswerCode {
+    /// An answer code.
     pub const fn new(code: &'static str) -> Self {
         Self(code)
     }
@@ -304,7 +304,7 @@ where
         let mut this = self.project();
         let result = std::task::ready!(this.inner.as_mut().poll(cx));
         let outcome = match &result {
-            Ok(response) => match response.extensions().get::<Outcome>() {
+            Ok(response) => match response.extensions().get::<AnswerCode>() {
                 Some(outcome) => outcome.code(),
                 None if response.status().is_success() => "ok",
                 None => "error",

@@ -24,7 +24,7 @@
 //! use http::{Request, StatusCode};
 //! use http_body_util::Full;
 //! use hookgate::{Event, Pipeline, Router, Secret, Source};
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use tower::{Layer, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {

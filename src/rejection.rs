@@ -233,7 +233,7 @@ impl Rejection {
         *response.status_mut() = self.status();
         response
             .extensions_mut()
-            .insert(crate::observe::Outcome::new(self.code()));
+            .insert(crate::observe::AnswerCode::new(self.code()));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

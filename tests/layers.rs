@@ -44,7 +44,7 @@ const LAYERS: &[(u8, &str, &[&str])] = &[
         ],
     ),
     (4, "routing", &["typed", "route"]),
-    (5, "profiles", &["source", "senders"]),
+    (5, "profiles", &["profile", "source", "senders"]),
     (
         6,
         "core-assembly",
@@ -56,7 +56,7 @@ const LAYERS: &[(u8, &str, &[&str])] = &[
     (8, "delivery", &["delivery", "client"]),
     (9, "codegen", &["codegen"]),
     (10, "config", &["config"]),
-    (11, "catalog", &["sources"]),
+    (11, "catalog", &["catalog"]),
     (12, "admin", &["admin", "metrics"]),
     (13, "gateway-app", &["app", "ninjaone", "serve"]),
 ];

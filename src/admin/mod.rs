@@ -20,7 +20,7 @@
 //! | `GET /ui`, `GET /ui/events/{seq}` | the event inbox: HTML pages with replay and retry buttons; sign in at `/ui/login` with the token |
 //! | `GET /` | redirects to the inbox, `/ui` (**no token**: a browser pointed at the admin address lands there) |
 //! | `GET /metrics` | every metric, Prometheus text format ([`crate::observe`]) |
-//! | `POST /sources`, `GET /sources`, `GET`/`PATCH`/`DELETE /sources/{id}` | sources managed at runtime ([`crate::sources`]) |
+//! | `POST /sources`, `GET /sources`, `GET`/`PATCH`/`DELETE /sources/{id}` | sources managed at runtime ([`crate::catalog`]) |
 //! | `POST /sources/{id}/secrets`, `PATCH`/`DELETE /sources/{id}/secrets/{fingerprint}` | rotate and retire secrets |
 //! | `POST /sources/{id}/test` | a signed sample through the source's stages, each stage's verdict |
 //! | `GET /events/available?source=NAME` | the event types the source's spec knows |
@@ -61,7 +61,7 @@
 //! ```
 
 mod ops;
-mod sources;
+mod catalog;
 mod ui;
 
 use axum::extract::rejection::QueryRejection;
@@ -80,7 +80,7 @@ pub use self::ops::{DEFAULT_LIMIT, MAX_LIMIT, OpError, Ops, Query};
 use crate::auth::Secret;
 use crate::health::Health;
 use crate::observe;
-use crate::sources::Scope;
+use crate::catalog::Scope;
 
 /// A JSON error answer: `{"error": code, "message": text}`.
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -400,20 +400,20 @@ pub fn router_with(ops: Ops, tokens: &Tokens) -> Router {
         .route("/ui/events/{seq}/replay", post(ui::replay))
         .route("/ui/events/{seq}/retry", post(ui::retry))
         .route("/ui/logout", post(ui::logout))
-        .route("/sources", get(sources::list).post(sources::create))
+        .route("/sources", get(catalog::list).post(catalog::create))
         .route(
             "/sources/{id}",
-            get(sources::show)
-                .patch(sources::update)
-                .delete(sources::remove),
+            get(catalog::show)
+                .patch(catalog::update)
+                .delete(catalog::remove),
         )
-        .route("/sources/{id}/secrets", post(sources::add_secret))
+        .route("/sources/{id}/secrets", post(catalog::add_secret))
         .route(
             "/sources/{id}/secrets/{fingerprint}",
-            patch(sources::retire_secret).delete(sources::remove_secret),
+            patch(catalog::retire_secret).delete(catalog::remove_secret),
         )
-        .route("/sources/{id}/test", post(sources::test))
-        .route("/events/available", get(sources::available))
+        .route("/sources/{id}/test", post(catalog::test))
+        .route("/events/available", get(catalog::available))
         .route("/events", get(list))
         .route("/events/replay", post(replay_matching))
         .route("/events/purge", post(purge))

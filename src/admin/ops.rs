@@ -248,7 +248,7 @@ pub struct Ops {
     spool: Arc<Spool>,
     deliverer: Option<Arc<Deliverer>>,
     destinations: Arc<[String]>,
-    registry: Option<Arc<crate::sources::Registry>>,
+    registry: Option<Arc<crate::catalog::Registry>>,
 }
 
 impl std::fmt::Debug for Ops {
@@ -286,20 +286,20 @@ impl Ops {
     }
 
     /// Serve the sources API over `registry`, and scope the event log by tenant with it.
-    pub fn with_registry(mut self, registry: Arc<crate::sources::Registry>) -> Self {
+    pub fn with_registry(mut self, registry: Arc<crate::catalog::Registry>) -> Self {
         self.registry = Some(registry);
         self
     }
 
     /// The sources registry, when the sources API is on.
-    pub fn registry(&self) -> Option<&Arc<crate::sources::Registry>> {
+    pub fn registry(&self) -> Option<&Arc<crate::catalog::Registry>> {
         self.registry.as_ref()
     }
 
     /// The sources whose events `scope` may see (`None`: all).
-    pub fn visible_sources(&self, scope: &crate::sources::Scope) -> Option<Vec<String>> {
+    pub fn visible_sources(&self, scope: &crate::catalog::Scope) -> Option<Vec<String>> {
         match (scope, &self.registry) {
-            (crate::sources::Scope::Global, _) => None,
+            (crate::catalog::Scope::Global, _) => None,
             (_, Some(registry)) => registry.names(scope),
             (_, None) => Some(Vec::new()),
         }

@@ -34,7 +34,8 @@ use crate::pipeline::Pipeline;
 use crate::route::HandlerError;
 use crate::route::Router;
 use crate::server::ServerConfig;
-use crate::source::{Profile, Source};
+use crate::profile::Profile;
+use crate::source::Source;
 use crate::spool::{
     DurableStore, Spool, SpoolLimits, SpoolReadiness, SpoolRoute, SpoolSink, StoredEvent,
 };
@@ -324,7 +325,7 @@ where
 
 /// What the sources API starts from: where it mounts, and the configuration file's sources.
 struct Managed {
-    target: Arc<dyn crate::sources::Mountable>,
+    target: Arc<dyn crate::catalog::Mountable>,
     configured: Vec<(SourceConfig, Source, Vec<Secret>)>,
 }
 
@@ -334,7 +335,7 @@ struct GatewayMounts<B> {
     mounter: Mounter,
 }
 
-impl<B> crate::sources::Mountable for GatewayMounts<B>
+impl<B> crate::catalog::Mountable for GatewayMounts<B>
 where
     B: Body + Send + 'static,
     B::Data: Send,
@@ -542,7 +543,7 @@ fn admin_for(
             Err(e) => problems.push(format!("{label} ({}): token: {e}", tenant.name)),
         }
     }
-    let registry = Arc::new(crate::sources::Registry::new(
+    let registry = Arc::new(crate::catalog::Registry::new(
         Arc::clone(spool),
         managed.target,
         managed.configured,

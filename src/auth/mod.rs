@@ -23,7 +23,7 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
 //! use hookgate::auth::{AuthenticateLayer, Scheme};
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use hookgate::Secret;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
@@ -70,7 +70,7 @@ use tower::Service;
 use self::decode::Coding;
 pub use self::decode::Decompress;
 pub use self::layer::AuthenticateLayer;
-use self::replay::{Claim, ClaimGuard};
+use self::replay::{ReplayVerdict, ReplayHold};
 pub use self::replay::{ReplayGuard, ReplayKey};
 pub use self::secret::{MIN_SECRET_BYTES, Secret, SecretEntry, SecretError, SecretRef};
 pub use self::signature::{
@@ -302,11 +302,11 @@ where
             };
             let claim = match verdict.replay {
                 Some(key) => match replay.claim(&key, received) {
-                    Claim::New => Some(ClaimGuard::new(replay, key)),
-                    Claim::InFlight => {
+                    ReplayVerdict::New => Some(ReplayHold::new(replay, key)),
+                    ReplayVerdict::InFlight => {
                         return Ok(Rejection::InFlight(replay::IN_FLIGHT_RETRY).into_response());
                     }
-                    Claim::Accepted(id) => {
+                    ReplayVerdict::Accepted(id) => {
                         // A sender retrying after a lost 2xx, or a captured copy: either way it is
                         // not processed again, and the answer is the dedup stage's.
                         tracing::debug!("a signed request was presented again within its window");
@@ -315,7 +315,7 @@ where
                             None => answer::duplicate_unnamed(),
                         });
                     }
-                    Claim::Full => {
+                    ReplayVerdict::Full => {
                         tracing::warn!("the replay cache is full; refusing signed requests");
                         return Ok(Rejection::Unavailable(replay::IN_FLIGHT_RETRY).into_response());
                     }

@@ -59,7 +59,7 @@ impl ReplayKey {
 /// What the guard says about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Claim {
+pub enum ReplayVerdict {
     /// First sight: process it, then [`accept`](ReplayGuard::accept) or
     /// [`release`](ReplayGuard::release) it.
     New,
@@ -109,13 +109,13 @@ impl ReplayGuard {
     }
 
     /// Claim `key` at `now`.
-    pub fn claim(&self, key: &ReplayKey, now: SystemTime) -> Claim {
+    pub fn claim(&self, key: &ReplayKey, now: SystemTime) -> ReplayVerdict {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = state.entries.get(&key.digest) {
             if entry.until > now {
                 return match &entry.accepted {
-                    Some(id) => Claim::Accepted(id.clone()),
-                    None => Claim::InFlight,
+                    Some(id) => ReplayVerdict::Accepted(id.clone()),
+                    None => ReplayVerdict::InFlight,
                 };
             }
         }
@@ -125,7 +125,7 @@ impl ReplayGuard {
             state.sweep_at = state.entries.len() * 2;
         }
         if state.entries.len() >= self.max_entries {
-            return Claim::Full;
+            return ReplayVerdict::Full;
         }
         state.entries.insert(
             key.digest,
@@ -134,7 +134,7 @@ impl ReplayGuard {
                 accepted: None,
             },
         );
-        Claim::New
+        ReplayVerdict::New
     }
 
     /// The request claimed under `key` was accepted as the event `id` (`None`: the answer named
@@ -171,13 +171,13 @@ impl ReplayGuard {
 /// Releases a claim when dropped unless it was accepted: a request whose future is dropped (the
 /// client went away) must not leave its signature blocked.
 #[derive(Debug)]
-pub(crate) struct ClaimGuard {
+pub(crate) struct ReplayHold {
     guard: ReplayGuard,
     key: ReplayKey,
     done: bool,
 }
 
-impl ClaimGuard {
+impl ReplayHold {
     pub(crate) fn new(guard: ReplayGuard, key: ReplayKey) -> Self {
         Self {
             guard,
@@ -193,7 +193,7 @@ impl ClaimGuard {
     }
 }
 
-impl Drop for ClaimGuard {
+impl Drop for ReplayHold {
     fn drop(&mut self) {
         if !self.done {
             self.guard.release(&self.key);
@@ -219,43 +219,43 @@ mod tests {
     #[test]
     fn a_signature_is_processed_once_within_its_window() {
         let guard = ReplayGuard::default();
-        assert_eq!(guard.claim(&key(1, 100), at(10)), Claim::New);
-        assert_eq!(guard.claim(&key(1, 100), at(11)), Claim::InFlight);
+        assert_eq!(guard.claim(&key(1, 100), at(10)), ReplayVerdict::New);
+        assert_eq!(guard.claim(&key(1, 100), at(11)), ReplayVerdict::InFlight);
         guard.accept(&key(1, 100), Some(EventId::new("evt_1")));
         assert_eq!(
             guard.claim(&key(1, 100), at(12)),
-            Claim::Accepted(Some(EventId::new("evt_1")))
+            ReplayVerdict::Accepted(Some(EventId::new("evt_1")))
         );
         // Past the window the timestamp check refuses it; the entry may be reused.
-        assert_eq!(guard.claim(&key(1, 100), at(101)), Claim::New);
+        assert_eq!(guard.claim(&key(1, 100), at(101)), ReplayVerdict::New);
     }
 
     #[test]
     fn an_answer_that_names_no_event_is_still_remembered() {
         let guard = ReplayGuard::default();
-        assert_eq!(guard.claim(&key(4, 100), at(10)), Claim::New);
-        ClaimGuard::new(guard.clone(), key(4, 100)).accept(None);
-        assert_eq!(guard.claim(&key(4, 100), at(11)), Claim::Accepted(None));
+        assert_eq!(guard.claim(&key(4, 100), at(10)), ReplayVerdict::New);
+        ReplayHold::new(guard.clone(), key(4, 100)).accept(None);
+        assert_eq!(guard.claim(&key(4, 100), at(11)), ReplayVerdict::Accepted(None));
     }
 
     #[test]
     fn a_failed_request_releases_its_signature() {
         let guard = ReplayGuard::default();
-        assert_eq!(guard.claim(&key(2, 100), at(10)), Claim::New);
+        assert_eq!(guard.claim(&key(2, 100), at(10)), ReplayVerdict::New);
         guard.release(&key(2, 100));
-        assert_eq!(guard.claim(&key(2, 100), at(11)), Claim::New);
-        drop(ClaimGuard::new(guard.clone(), key(2, 100)));
-        assert_eq!(guard.claim(&key(2, 100), at(12)), Claim::New);
+        assert_eq!(guard.claim(&key(2, 100), at(11)), ReplayVerdict::New);
+        drop(ReplayHold::new(guard.clone(), key(2, 100)));
+        assert_eq!(guard.claim(&key(2, 100), at(12)), ReplayVerdict::New);
     }
 
     #[test]
     fn a_full_cache_fails_closed_and_sweeps_expired_entries() {
         let guard = ReplayGuard::new(2);
-        assert_eq!(guard.claim(&key(1, 100), at(10)), Claim::New);
-        assert_eq!(guard.claim(&key(2, 100), at(10)), Claim::New);
-        assert_eq!(guard.claim(&key(3, 100), at(10)), Claim::Full);
+        assert_eq!(guard.claim(&key(1, 100), at(10)), ReplayVerdict::New);
+        assert_eq!(guard.claim(&key(2, 100), at(10)), ReplayVerdict::New);
+        assert_eq!(guard.claim(&key(3, 100), at(10)), ReplayVerdict::Full);
         // Once the first two have expired, there is room again.
-        assert_eq!(guard.claim(&key(3, 300), at(200)), Claim::New);
+        assert_eq!(guard.claim(&key(3, 300), at(200)), ReplayVerdict::New);
         assert_eq!(guard.len(), 1);
     }
 }

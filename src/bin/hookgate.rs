@@ -20,7 +20,7 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use hookgate::config::Config;
 use hookgate::serve::{Listeners, ServeError};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Secret, SecretRef, Source, app, client, send};
 
 /// `println!` that does not panic when standard output is closed (`hookgate send --list | head`).

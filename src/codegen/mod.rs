@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use self::names::{pascal, snake};
-use crate::source::Profile;
+use crate::profile::Profile;
 use crate::spec::{Spec, SpecError};
 
 /// How to generate.

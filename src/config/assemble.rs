@@ -14,7 +14,9 @@ use super::{AuthConfig, ConfigError, IdPlaceConfig, SourceConfig};
 use crate::auth::signature::{Algorithm, Place, SignatureFormat, SignatureScheme, Template};
 use crate::auth::{Scheme, Secret, TokenLocation, TokenScheme, secret};
 use crate::handshake::Handshake;
-use crate::source::{EventShape, IdPart, IdPlace, Profile, Source};
+use crate::parse::shape::{EventShape, IdPart, IdPlace};
+use crate::profile::Profile;
+use crate::source::Source;
 use crate::spec::Spec;
 
 /// Build the [`Source`] one `[[source]]` table describes (profile, overrides, secrets loaded).

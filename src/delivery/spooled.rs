@@ -13,7 +13,7 @@
 //! use http::{Request, StatusCode};
 //! use http_body_util::Full;
 //! use hookgate::{Event, Pipeline, Router, Secret, Source};
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use hookgate::delivery::Spooled;
 //! use hookgate::spool::Spool;
 //! use tower::ServiceExt;

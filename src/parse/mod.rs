@@ -16,7 +16,7 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
 //! use hookgate::parse::ParseLayer;
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use hookgate::Event;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!

@@ -107,6 +107,26 @@ pub struct EventShape {
 }
 
 impl EventShape {
+    /// Make an example of this shape a new event: its timestamp set to `now`, and a fresh
+    /// numeric id (milliseconds since the epoch) where the id is a numeric field, so that sending
+    /// it again is not taken for a duplicate.
+    pub fn refresh(&self, body: &mut Value, now: std::time::SystemTime) {
+        let since_epoch = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        if let Some(slot) = self.timestamp.as_deref().and_then(|p| body.pointer_mut(p)) {
+            *slot = match slot {
+                Value::Number(_) => Value::from(since_epoch.as_secs_f64()),
+                _ => Value::from(humantime::format_rfc3339_millis(now).to_string()),
+            };
+        }
+        for place in &self.id {
+            if let IdPlace::Single(IdPart::Pointer(p)) = place {
+                if let Some(slot @ Value::Number(_)) = body.pointer_mut(p) {
+                    *slot = Value::from(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX));
+                }
+            }
+        }
+    }
+
     /// A shape with the given type pointers, no id places (body hash), and the default headers.
     pub fn new(kind: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {

@@ -31,7 +31,7 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
 //! use hookgate::pipeline::{DryRunStage, DryRunTrail};
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use hookgate::{Pipeline, Secret, Source};
 //! use tower::{service_fn, Layer, ServiceExt};
 //!
@@ -322,7 +322,8 @@ mod tests {
     use super::*;
     use crate::auth::Secret;
     use crate::rejection::Problem;
-    use crate::source::{Profile, Source};
+    use crate::profile::Profile;
+use crate::source::Source;
 
     const BODY: &str =
         r#"{"eventType":"ALERT_TRIGGERED","timestamp":"2024-01-15T10:30:00Z","data":{"uid":"a1"}}"#;

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Secret, Source};
 use http::{Request, StatusCode};
 use http_body_util::Full;

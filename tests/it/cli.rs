@@ -454,7 +454,7 @@ fn send_can_send_every_documented_event_and_each_is_accepted() {
         &[],
     );
     let mut sent = 0;
-    for profile in hookgate::source::Profile::SEEDS {
+    for profile in hookgate::profile::Profile::SEEDS {
         let url = format!("http://{}/hooks/{}", server.addr, profile.name());
         for event in profile.sample_events() {
             let (ok, text) = send(
@@ -482,7 +482,7 @@ fn send_can_send_every_documented_event_and_each_is_accepted() {
     assert!(ok && text.contains("ticket.status_changed"), "{text}");
 
     // --all: every example of every spec, each one a new event (none taken for a replay).
-    for profile in hookgate::source::Profile::SEEDS {
+    for profile in hookgate::profile::Profile::SEEDS {
         let url = format!("http://{}/hooks/{}", server.addr, profile.name());
         let examples = profile.examples().len();
         let (ok, text) = send(
@@ -555,7 +555,7 @@ fn verify(dir: &Path, request: &[u8], secret: &str) -> (Option<i32>, String) {
 
 #[test]
 fn verify_explains_each_usual_failure_distinctly() {
-    use hookgate::source::Profile;
+    use hookgate::profile::Profile;
     let dir = temp_dir("verify");
     let secret = "the-senders-secret-0123456789";
     let source = hookgate::Source::from_profile(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use hookgate::codegen::{self as hookgate_codegen, Options};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
 

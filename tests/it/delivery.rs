@@ -373,7 +373,7 @@ async fn https_upstreams_are_delivered_to_when_their_certificate_is_trusted() {
 async fn in_process_handlers_run_from_the_spool_with_retries() {
     use crate::support::{Recorder, SECRET, Server, sample, secret, send, signed};
     use hookgate::delivery::Spooled;
-    use hookgate::source::Profile;
+    use hookgate::profile::Profile;
     use hookgate::spool::{DeliveryStatus, EventStatus, Filter};
     use hookgate::{Gateway, Pipeline, Source};
 

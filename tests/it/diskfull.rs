@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Secret, Source};
 use http::StatusCode;
 

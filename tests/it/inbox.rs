@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fantoccini::{Client, ClientBuilder, Locator};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 
 use http::StatusCode;
 use tokio::time::Instant;

@@ -17,7 +17,7 @@ use hookgate::auth::signature::{Place, SignatureFormat};
 use hookgate::auth::{Scheme, SecretEntry};
 use hookgate::config::source_from_config;
 use hookgate::config::{Config, SourceConfig};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Event, Gateway, Pipeline, Rejection, Router, Secret, Source};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Secret, Source};
 use http::{HeaderValue, StatusCode};
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use hookgate::auth::signature::{Place, SignatureFormat, SignatureScheme};
 use hookgate::auth::{Algorithm, Encoding, Scheme, TokenLocation, TokenScheme};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Rejection, Secret, Source};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri};
 use proptest::prelude::*;

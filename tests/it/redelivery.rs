@@ -19,7 +19,7 @@ use futures_util::future::{BoxFuture, join_all};
 use hookgate::config::Config;
 use hookgate::config::source_from_config;
 use hookgate::dedup::{Claim, Claimed, DedupError, DedupKey, DedupStore};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Event, Gateway, Pipeline, Router, Source};
 use http::{Request, StatusCode};
 use http_body_util::Full;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use bytes::Bytes;
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use http::StatusCode;
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hookgate::senders::{homa, ninjaone, ninjarmm, opscenter, webnet};
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::spec::UnknownEvents;
 use hookgate::{Event, EventId, EventKind, Gateway, Pipeline, Router, Source, Typed, TypedEvent};
 use http::StatusCode;

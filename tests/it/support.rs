@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Event, Gateway, HandlerError, Pipeline, Router, Secret, Source};
 use http::{HeaderName, HeaderValue, Request};
 use http_body_util::Full;

@@ -4,7 +4,7 @@
 //! per source, and a spec's own mode.
 
 use bytes::Bytes;
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Secret, Source};
 use http::StatusCode;
 use serde_json::{Value, json};

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::routing::get;
 use hookgate::senders::ninjaone::AlertTriggeredEvent;
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Event, Pipeline, Router, Secret, Source, Typed};
 use tower::Layer;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use hookgate::source::Profile;
+use hookgate::profile::Profile;
 use hookgate::{Secret, Source};
 use hookgate_axum_app::{Stats, app};
 use serde_json::{Value, json};

@@ -29,7 +29,7 @@
 //! use http::Request;
 //! use hookgate::auth::signature::SignatureScheme;
 //! use hookgate::rejection::Rejection;
-//! use hookgate::source::Profile;
+//! use hookgate::profile::Profile;
 //! use hookgate::Secret;
 //!
 //! let secret = Secret::new(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec(), "example").unwrap();

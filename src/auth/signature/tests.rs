@@ -4,7 +4,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use http::Request;
 
 use super::*;
-use crate::source::Profile;
+use crate::profile::Profile;
 
 fn secret(text: &str) -> Secret {
     Secret::new(text.as_bytes().to_vec(), "test").unwrap()

@@ -1,4 +1,4 @@
-//! The sources API: `/sources` and `/events/available` ([`crate::sources`]).
+//! The sources API: `/sources` and `/events/available` ([`crate::catalog`]).
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Ops, error};
-use crate::sources::{
+use crate::catalog::{
     CreateSource, DryRunRequest, Registry, Scope, SecretRequest, SourceError, UpdateSource,
 };
 

@@ -278,7 +278,7 @@ async fn answered<B: Body>(response: Response<B>) -> Value {
     let status = response.status();
     let code = response
         .extensions()
-        .get::<crate::observe::Outcome>()
+        .get::<crate::observe::AnswerCode>()
         .map_or("unknown", |outcome| outcome.code());
     let bytes = match response.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),

@@ -11,7 +11,7 @@ use super::{DEFAULT_OVERLAP, SourceError};
 use crate::auth::signature::{Algorithm, KeyEncoding};
 use crate::auth::{Secret, secret};
 use crate::config::{AuthConfig, DecompressConfig, IdPlaceConfig, SourceConfig};
-use crate::source::Profile;
+use crate::profile::Profile;
 use crate::spec::UnknownEvents;
 use crate::spool::SpoolRoute;
 
