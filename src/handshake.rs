@@ -194,7 +194,9 @@ pub(crate) fn handshake_response<B>(body: B, content_type: &'static str) -> Resp
         header::CONTENT_TYPE,
         http::HeaderValue::from_static(content_type),
     );
-    response.extensions_mut().insert(AnswerCode::new("handshake"));
+    response
+        .extensions_mut()
+        .insert(AnswerCode::new("handshake"));
     // Nothing was stored: a copy of the request is answered again, not a duplicate.
     response.extensions_mut().insert(Answered::Handshake);
     response

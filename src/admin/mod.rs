@@ -60,8 +60,8 @@
 //! # }
 //! ```
 
-mod ops;
 mod catalog;
+mod ops;
 mod ui;
 
 use axum::extract::rejection::QueryRejection;
@@ -78,9 +78,9 @@ use subtle::ConstantTimeEq;
 
 pub use self::ops::{DEFAULT_LIMIT, MAX_LIMIT, OpError, Ops, Query};
 use crate::auth::Secret;
+use crate::catalog::Scope;
 use crate::health::Health;
 use crate::observe;
-use crate::catalog::Scope;
 
 /// A JSON error answer: `{"error": code, "message": text}`.
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

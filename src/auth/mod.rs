@@ -70,8 +70,8 @@ use tower::Service;
 use self::decode::Coding;
 pub use self::decode::Decompress;
 pub use self::layer::AuthenticateLayer;
-use self::replay::{ReplayVerdict, ReplayHold};
 pub use self::replay::{ReplayGuard, ReplayKey};
+use self::replay::{ReplayHold, ReplayVerdict};
 pub use self::secret::{MIN_SECRET_BYTES, Secret, SecretEntry, SecretError, SecretRef};
 pub use self::signature::{
     Algorithm, Encoding, SignError, SignatureFormat, SignatureScheme, Verdict,

@@ -235,7 +235,10 @@ mod tests {
         let guard = ReplayGuard::default();
         assert_eq!(guard.claim(&key(4, 100), at(10)), ReplayVerdict::New);
         ReplayHold::new(guard.clone(), key(4, 100)).accept(None);
-        assert_eq!(guard.claim(&key(4, 100), at(11)), ReplayVerdict::Accepted(None));
+        assert_eq!(
+            guard.claim(&key(4, 100), at(11)),
+            ReplayVerdict::Accepted(None)
+        );
     }
 
     #[test]

@@ -4,13 +4,23 @@
 mod admin_client;
 #[path = "hookgate/events.rs"]
 mod events;
+#[path = "hookgate/generate.rs"]
+mod generate;
 #[path = "hookgate/ninjaone.rs"]
 mod ninjaone;
 #[cfg(feature = "otel")]
 #[path = "hookgate/otel.rs"]
 mod otel;
+#[path = "hookgate/send.rs"]
+mod send;
 #[path = "hookgate/sources.rs"]
 mod sources;
+#[path = "hookgate/verify.rs"]
+mod verify;
+
+use self::generate::{generate, generate_module};
+use self::send::{Target, resolve_target, send_all, send_event};
+use self::verify::{Captured, paint, verify_captured};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,9 +29,9 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use hookgate::config::Config;
-use hookgate::serve::{Listeners, ServeError};
 use hookgate::profile::Profile;
-use hookgate::{Secret, SecretRef, Source, app, client, send};
+use hookgate::serve::{Listeners, ServeError};
+use hookgate::{Secret, SecretRef, Source, app, client};
 
 /// `println!` that does not panic when standard output is closed (`hookgate send --list | head`).
 #[macro_export]
@@ -495,67 +505,6 @@ fn profile_arg(name: &str) -> anyhow::Result<Profile> {
     })
 }
 
-fn generate(
-    spec: PathBuf,
-    out: PathBuf,
-    name: Option<String>,
-    profile: &str,
-    type_field: Option<String>,
-    hookgate_path: Option<PathBuf>,
-    force: bool,
-) -> anyhow::Result<ExitCode> {
-    use hookgate::codegen::{self, Written};
-    let profile = profile_arg(profile)?;
-    let mut options = codegen::Options::new(profile);
-    options.name = name;
-    options.type_field = type_field;
-    if let Some(path) = hookgate_path {
-        let path = std::path::absolute(&path)?;
-        options.hookgate_dep = format!("path = {:?}", path.display().to_string());
-    }
-    let files = match codegen::generate(&spec, &out, &options) {
-        Ok(files) => files,
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("nothing was written.");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    for (path, written) in codegen::write(&files, &out, force)? {
-        let what = match written {
-            Written::Written => "wrote",
-            Written::Kept => "kept (yours; --force to overwrite)",
-        };
-        outln!("{what:>8}  {}", out.join(path).display());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn generate_module(
-    spec: &std::path::Path,
-    profile: &str,
-    module: &std::path::Path,
-    hookgate_crate: &str,
-) -> anyhow::Result<ExitCode> {
-    let profile = profile_arg(profile)?;
-    let source = match hookgate::codegen::generate_module(
-        spec,
-        profile,
-        hookgate_crate,
-        &module.display().to_string(),
-    ) {
-        Ok(source) => source,
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("nothing was written.");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    std::fs::write(module, source).with_context(|| format!("cannot write {}", module.display()))?;
-    outln!("   wrote  {}", module.display());
-    Ok(ExitCode::SUCCESS)
-}
-
 fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
     let origin = path.display().to_string();
     let built = Config::load(&path)
@@ -586,263 +535,5 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
             eprint!("{e}");
             Ok(ExitCode::FAILURE)
         }
-    }
-}
-
-struct Target {
-    profile: Option<String>,
-    config: Option<PathBuf>,
-    source: Option<String>,
-    url: Option<String>,
-    secret: Option<String>,
-    data_dir: PathBuf,
-}
-
-/// Work out which source to sign as, and where to send.
-fn resolve_target(t: &Target) -> anyhow::Result<(Source, Profile, String)> {
-    if let (Some(path), Some(name)) = (&t.config, &t.source) {
-        let config = Config::load(path)?;
-        let origin = path.display().to_string();
-        let app = app::build::<http_body_util::Full<Bytes>>(&config, &origin, None)?;
-        let Some(sc) = config.sources.iter().find(|s| &s.name == name) else {
-            bail!("{origin} has no source named {name:?}");
-        };
-        let profile = Profile::from_name(&sc.profile)
-            .with_context(|| format!("unknown profile {:?}", sc.profile))?;
-        let source = hookgate::config::source_from_config(sc)?;
-        let url = t
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}{}", app.listen, sc.mount_path()));
-        return Ok((source, profile, url));
-    }
-    let Some(name) = &t.profile else {
-        bail!("name a profile (e.g. `hookgate send ninjaone`) or use --config with --source");
-    };
-    let profile = profile_arg(name)?;
-    let secret: Secret = match &t.secret {
-        Some(reference) => SecretRef::parse(reference, 1)?.resolve()?,
-        None => {
-            let path = app::default_secret_path(&t.data_dir);
-            SecretRef::File(path.clone()).resolve().with_context(|| {
-                format!(
-                    "no --secret given and the embedded default's secret ({}) is not readable; \
-                     start `hookgate serve` once or pass --secret env:NAME",
-                    path.display()
-                )
-            })?
-        }
-    };
-    let url = t
-        .url
-        .clone()
-        .unwrap_or_else(|| format!("http://127.0.0.1:8080/hooks/{}", profile.name()));
-    Ok((
-        Source::from_profile(profile.name(), profile, &[secret]),
-        profile,
-        url,
-    ))
-}
-
-async fn send_event(
-    target: Target,
-    event: Option<String>,
-    body: Option<PathBuf>,
-    now: bool,
-) -> anyhow::Result<ExitCode> {
-    let (source, profile, url) = resolve_target(&target)?;
-    let example = body.is_none() && !now;
-    let body = match body {
-        Some(path) => Bytes::from(
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
-        ),
-        None => {
-            let sample = if now {
-                profile.sample(event.as_deref(), std::time::SystemTime::now())
-            } else {
-                profile.example(event.as_deref())
-            };
-            let sample = sample.with_context(|| {
-                let known = profile.sample_events();
-                if known.is_empty() {
-                    format!(
-                        "profile {} ships no spec, so no sample events: pass --body FILE",
-                        profile.name()
-                    )
-                } else {
-                    format!(
-                        "profile {} has no sample {}; known: {}",
-                        profile.name(),
-                        event.as_deref().unwrap_or("(default)"),
-                        known.join(", ")
-                    )
-                }
-            })?;
-            Bytes::from(serde_json::to_vec(&sample)?)
-        }
-    };
-    let request = send::signed_request(&source, &url, body)?;
-    eprintln!(
-        "-> POST {url} ({} bytes, signed as {})",
-        request.body().size_hint_len(),
-        profile.name()
-    );
-    let reply = client::post(request).await?;
-    outln!(
-        "<- {} {}",
-        reply.status.as_u16(),
-        String::from_utf8_lossy(&reply.body)
-    );
-    let duplicate = reply.status == http::StatusCode::OK
-        && serde_json::from_slice::<serde_json::Value>(&reply.body)
-            .is_ok_and(|answer| answer["status"] == "duplicate");
-    if example && duplicate {
-        eprintln!(
-            "   (this example was sent before, so it is the same event; --now sends a new one)"
-        );
-    }
-    Ok(if reply.status.is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// Where a captured request is.
-enum Captured {
-    /// One file: request line, headers, blank line, body.
-    Request(PathBuf),
-    /// Headers and body in two files.
-    Parts(PathBuf, PathBuf),
-}
-
-/// `Name: value` lines into a header map; other lines (a request or status line) are skipped.
-fn parse_headers(text: &[u8]) -> anyhow::Result<http::HeaderMap> {
-    let mut headers = http::HeaderMap::new();
-    for line in text.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let Ok(name) = http::HeaderName::from_bytes(&line[..colon]) else {
-            continue; // a request line such as `POST http://host/path HTTP/1.1`
-        };
-        let value = http::HeaderValue::from_bytes(line[colon + 1..].trim_ascii())
-            .with_context(|| format!("the value of header {name} is not a valid header value"))?;
-        headers.append(name, value);
-    }
-    Ok(headers)
-}
-
-fn read(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-/// Colour `text` when standard output is a terminal (and `NO_COLOR` is unset).
-fn paint(text: &str, colour: u8) -> String {
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none();
-    if terminal {
-        format!("\x1b[1;{colour}m{text}\x1b[0m")
-    } else {
-        text.to_owned()
-    }
-}
-
-fn verify_captured(
-    target: &Target,
-    captured: &Captured,
-    tolerance: std::time::Duration,
-) -> anyhow::Result<ExitCode> {
-    let (source, _, _) = resolve_target(target)?;
-    let (headers, body) = match captured {
-        Captured::Request(path) => {
-            let bytes = read(path)?;
-            let split = [&b"\r\n\r\n"[..], b"\n\n"]
-                .iter()
-                .filter_map(|sep| {
-                    bytes
-                        .windows(sep.len())
-                        .position(|w| w == *sep)
-                        .map(|at| (at, sep.len()))
-                })
-                .min();
-            let Some((at, len)) = split else {
-                bail!(
-                    "{}: no blank line between the headers and the body",
-                    path.display()
-                );
-            };
-            (parse_headers(&bytes[..at])?, bytes[at + len..].to_vec())
-        }
-        Captured::Parts(headers, body) => (parse_headers(&read(headers)?)?, read(body)?),
-    };
-    let verdict = hookgate::diagnose::diagnose(
-        &source,
-        &headers,
-        &body,
-        std::time::SystemTime::now(),
-        tolerance,
-    );
-    let (mark, colour, code) = match &verdict {
-        hookgate::diagnose::Diagnosis::Verified { .. } => ("ok", 32, 0),
-        hookgate::diagnose::Diagnosis::Stale { .. } => ("stale", 33, 3),
-        _ => ("FAILED", 31, 1),
-    };
-    outln!(
-        "{} {} ({} bytes of body, {} header(s))",
-        paint(mark, colour),
-        source.name(),
-        body.len(),
-        headers.len()
-    );
-    outln!("{}", verdict.explain());
-    Ok(ExitCode::from(code))
-}
-
-/// `send --all`: every example of the source's spec, with a progress counter on a terminal.
-async fn send_all(target: &Target) -> anyhow::Result<ExitCode> {
-    let (source, _, url) = resolve_target(target)?;
-    let examples = source.examples(std::time::SystemTime::now());
-    if examples.is_empty() {
-        bail!("source {} has no spec with examples to send", source.name());
-    }
-    let total = examples.len();
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut failed = 0;
-    for (i, (kind, name, body)) in examples.into_iter().enumerate() {
-        if terminal {
-            eprint!("\r[{}/{total}] {kind:<40}", i + 1);
-        }
-        let request = send::signed_request(&source, &url, Bytes::from(serde_json::to_vec(&body)?))?;
-        let reply = client::post(request).await?;
-        if !reply.status.is_success() {
-            failed += 1;
-        }
-        let mark = if reply.status.is_success() {
-            paint(reply.status.as_str(), 32)
-        } else {
-            paint(reply.status.as_str(), 31)
-        };
-        if terminal {
-            eprint!("\r{:60}\r", "");
-        }
-        outln!("{mark} {kind} ({name})");
-    }
-    outln!("{} of {total} accepted; POSTed to {url}", total - failed);
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-trait SizeHintLen {
-    fn size_hint_len(&self) -> u64;
-}
-
-impl SizeHintLen for http_body_util::Full<Bytes> {
-    fn size_hint_len(&self) -> u64 {
-        http_body::Body::size_hint(self).exact().unwrap_or(0)
     }
 }

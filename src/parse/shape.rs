@@ -111,7 +111,9 @@ impl EventShape {
     /// numeric id (milliseconds since the epoch) where the id is a numeric field, so that sending
     /// it again is not taken for a duplicate.
     pub fn refresh(&self, body: &mut Value, now: std::time::SystemTime) {
-        let since_epoch = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let since_epoch = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         if let Some(slot) = self.timestamp.as_deref().and_then(|p| body.pointer_mut(p)) {
             *slot = match slot {
                 Value::Number(_) => Value::from(since_epoch.as_secs_f64()),

@@ -321,9 +321,9 @@ mod tests {
 
     use super::*;
     use crate::auth::Secret;
-    use crate::rejection::Problem;
     use crate::profile::Profile;
-use crate::source::Source;
+    use crate::rejection::Problem;
+    use crate::source::Source;
 
     const BODY: &str =
         r#"{"eventType":"ALERT_TRIGGERED","timestamp":"2024-01-15T10:30:00Z","data":{"uid":"a1"}}"#;

@@ -26,9 +26,11 @@
 //! the reserve; measured on a tmpfs, a 4 MiB margin alone still let the database be poisoned. Nothing that was refused was
 //! acknowledged, so senders retry it; nothing that was acknowledged is touched.
 
+mod commit;
 mod dedup;
 mod disk;
 mod log;
+mod queue;
 mod readiness;
 mod record;
 pub mod sink;
@@ -43,10 +45,13 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::clock::now_ms;
 
+use self::commit::{Write, write_loop};
 pub use self::dedup::DurableStore;
 pub use self::log::{
     DeliveryStatus, DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Swept,
 };
+pub use self::queue::{Attempt, Delivery, Due};
+pub(crate) use self::queue::{delivery_key, due_key, encode, seq_of, split_delivery_key};
 pub use self::readiness::SpoolReadiness;
 pub use self::record::{StoredEvent, StoredMismatch};
 pub use self::sink::{SpoolRoute, SpoolSink};
@@ -141,67 +146,6 @@ const TABLES: [&str; 8] = [
 /// Attempts kept in a delivery's history; older ones are dropped (the count stays exact).
 pub const MAX_HISTORY: usize = 32;
 
-/// One delivery attempt, as the delivery log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Attempt {
-    /// When it started (ms since the epoch).
-    pub at_ms: u64,
-    /// HTTP status, if there was a response.
-    pub status: Option<u16>,
-    /// What went wrong, if anything.
-    pub error: Option<String>,
-    /// How long it took, in milliseconds.
-    pub latency_ms: u64,
-}
-
-/// The delivery state of one event to one destination.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Delivery {
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// When the first attempt was due (ms since the epoch); the age limit counts from here.
-    pub first_at_ms: u64,
-    /// When the next attempt is due (ms since the epoch).
-    pub next_at_ms: u64,
-    /// HTTP status of the last attempt, if it got one.
-    pub last_status: Option<u16>,
-    /// What went wrong last, if anything.
-    pub last_error: Option<String>,
-    /// Size of the event's body: what this delivery keeps in the spool.
-    pub bytes: u64,
-    /// The latest attempts, oldest first (at most [`MAX_HISTORY`]; replays keep them).
-    pub history: Vec<Attempt>,
-    /// When it was delivered or given up on (ms since the epoch).
-    pub settled_at_ms: Option<u64>,
-}
-
-impl Delivery {
-    /// A delivery not attempted yet, due at `now_ms`, of a body of `bytes`.
-    pub fn fresh(now_ms: u64, bytes: u64) -> Self {
-        Self {
-            attempts: 0,
-            first_at_ms: now_ms,
-            next_at_ms: now_ms,
-            last_status: None,
-            last_error: None,
-            bytes,
-            history: Vec::new(),
-            settled_at_ms: None,
-        }
-    }
-
-    /// Record one attempt.
-    pub fn record(&mut self, attempt: Attempt) {
-        self.attempts = self.attempts.saturating_add(1);
-        self.last_status = attempt.status;
-        self.last_error.clone_from(&attempt.error);
-        if self.history.len() >= MAX_HISTORY {
-            self.history.remove(0);
-        }
-        self.history.push(attempt);
-    }
-}
-
 /// How much the spool may hold before new events are refused (503) instead of accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpoolLimits {
@@ -238,43 +182,6 @@ pub enum Fullness {
         /// Bytes free.
         free: u64,
     },
-}
-
-/// A delivery that is due, with what it needs.
-#[derive(Debug, Clone)]
-pub struct Due {
-    /// The event's sequence number.
-    pub seq: u64,
-    /// The destination's name.
-    pub destination: String,
-    /// Its state.
-    pub delivery: Delivery,
-}
-
-/// The due index's key of a delivery due at `next_at_ms`.
-pub(crate) fn due_key(next_at_ms: u64, seq: u64, destination: &str) -> Vec<u8> {
-    let mut key = next_at_ms.to_be_bytes().to_vec();
-    key.extend_from_slice(&seq.to_be_bytes());
-    key.extend_from_slice(destination.as_bytes());
-    key
-}
-
-pub(crate) fn delivery_key(seq: u64, destination: &str) -> Vec<u8> {
-    let mut key = seq.to_be_bytes().to_vec();
-    key.extend_from_slice(destination.as_bytes());
-    key
-}
-
-impl Due {
-    /// Its key in the due index, as it was when it was read.
-    fn index_key(&self) -> Vec<u8> {
-        due_key(self.delivery.next_at_ms, self.seq, &self.destination)
-    }
-}
-
-struct Write {
-    ops: Vec<Op>,
-    done: oneshot::Sender<Result<(), SpoolError>>,
 }
 
 /// The embedded durable store; see the [module docs](self).
@@ -604,139 +511,6 @@ impl Spool {
     pub fn free_bytes(&self) -> u64 {
         self.disk.free_bytes()
     }
-
-    /// One pending delivery is settled (delivered or buried): it no longer counts.
-    pub(crate) fn settled(&self, delivery: &Delivery) {
-        let _ = self
-            .pending
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(1))
-            });
-        let _ = self
-            .pending_bytes
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(delivery.bytes))
-            });
-    }
-
-    /// Settled deliveries are pending again (replayed).
-    pub(crate) fn requeued(&self, count: usize, bytes: u64) {
-        self.pending.fetch_add(count as u64, Ordering::Relaxed);
-        self.pending_bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    /// Deliveries due at `now_ms`, at most `limit`, longest due first.
-    pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, SpoolError> {
-        let mut due = Vec::new();
-        let upper = now_ms.saturating_add(1).to_be_bytes();
-        for guard in self.table(Table::Due).range(..upper) {
-            let key = guard.key()?;
-            let corrupt = || SpoolError::Corrupt("due key".into());
-            let (at, rest) = key.split_at_checked(8).ok_or_else(corrupt)?;
-            let at = seq_of(at).ok_or_else(corrupt)?;
-            let (seq, destination) = split_delivery_key(rest)?;
-            let Some(value) = self
-                .table(Table::Pending)
-                .get(delivery_key(seq, &destination))?
-            else {
-                continue; // settled meanwhile
-            };
-            let delivery: Delivery =
-                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
-            if delivery.next_at_ms != at {
-                continue; // rescheduled meanwhile
-            }
-            due.push(Due {
-                seq,
-                destination,
-                delivery,
-            });
-            if due.len() >= limit {
-                break;
-            }
-        }
-        Ok(due)
-    }
-
-    /// The delivery is made: move it to the delivery log, with this final state.
-    pub async fn delivered(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
-        let key = delivery_key(due.seq, &due.destination);
-        let mut done = delivery.clone();
-        done.settled_at_ms = Some(now_ms());
-        self.commit(vec![
-            Op::Remove(Table::Due, due.index_key()),
-            Op::Remove(Table::Pending, key.clone()),
-            Op::Put(Table::Delivered, key, encode(&done)?),
-        ])
-        .await?;
-        self.settled(&due.delivery);
-        Ok(())
-    }
-
-    /// Forget a pending delivery whose event is gone.
-    #[cfg_attr(not(feature = "delivery"), allow(dead_code))]
-    pub(crate) async fn drop_pending(&self, due: &Due) -> Result<(), SpoolError> {
-        let key = delivery_key(due.seq, &due.destination);
-        self.commit(vec![
-            Op::Remove(Table::Due, due.index_key()),
-            Op::Remove(Table::Pending, key),
-        ])
-        .await?;
-        self.settled(&due.delivery);
-        Ok(())
-    }
-
-    /// Try again later, with this state.
-    pub async fn reschedule(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
-        let key = delivery_key(due.seq, &due.destination);
-        self.commit(vec![
-            Op::Remove(Table::Due, due.index_key()),
-            Op::Put(
-                Table::Due,
-                due_key(delivery.next_at_ms, due.seq, &due.destination),
-                Vec::new(),
-            ),
-            Op::Put(Table::Pending, key, encode(delivery)?),
-        ])
-        .await
-    }
-
-    /// Give up: move the delivery to the dead letters.
-    pub async fn bury(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
-        let key = delivery_key(due.seq, &due.destination);
-        let mut dead = delivery.clone();
-        dead.settled_at_ms = Some(now_ms());
-        self.commit(vec![
-            Op::Remove(Table::Due, due.index_key()),
-            Op::Remove(Table::Pending, key.clone()),
-            Op::Put(Table::Dead, key, encode(&dead)?),
-        ])
-        .await?;
-        self.settled(&due.delivery);
-        Ok(())
-    }
-
-    /// How many deliveries are pending.
-    pub fn pending_len(&self) -> usize {
-        usize::try_from(self.pending.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
-    }
-
-    /// The dead letters: (event sequence number, destination, last state).
-    pub fn dead(&self) -> Result<Vec<Due>, SpoolError> {
-        let mut dead = Vec::new();
-        for guard in self.table(Table::Dead).iter() {
-            let (key, value) = guard.into_inner()?;
-            let delivery: Delivery =
-                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("dead".into()))?;
-            let (seq, destination) = split_delivery_key(&key)?;
-            dead.push(Due {
-                seq,
-                destination,
-                delivery,
-            });
-        }
-        Ok(dead)
-    }
 }
 
 impl Drop for Spool {
@@ -750,230 +524,5 @@ impl Drop for Spool {
     }
 }
 
-pub(crate) fn encode(delivery: &Delivery) -> Result<Vec<u8>, SpoolError> {
-    postcard::to_stdvec(delivery).map_err(|e| SpoolError::Storage(e.to_string()))
-}
-
-pub(crate) fn split_delivery_key(key: &[u8]) -> Result<(u64, String), SpoolError> {
-    let corrupt = || SpoolError::Corrupt("delivery key".into());
-    let (seq, destination) = key.split_at_checked(8).ok_or_else(corrupt)?;
-    let seq = seq_of(seq).ok_or_else(corrupt)?;
-    let destination = String::from_utf8(destination.to_vec()).map_err(|_| corrupt())?;
-    Ok((seq, destination))
-}
-
-pub(crate) fn seq_of(key: &[u8]) -> Option<u64> {
-    key.try_into().ok().map(u64::from_be_bytes)
-}
-
-fn write_loop(
-    mut rx: mpsc::UnboundedReceiver<Write>,
-    db: &Database,
-    tables: &[Keyspace; 8],
-    commits: &AtomicU64,
-    disk: &disk::DiskWatch,
-    failed: &std::sync::Mutex<Option<String>>,
-) {
-    while let Some(first) = rx.blocking_recv() {
-        // Everything that queued up while the last fsync ran goes into this one.
-        let mut waiting = vec![first];
-        let mut ops = waiting[0].ops.len();
-        while ops < MAX_BATCH_OPS {
-            match rx.try_recv() {
-                Ok(write) => {
-                    ops += write.ops.len();
-                    waiting.push(write);
-                }
-                Err(_) => break,
-            }
-        }
-        // Refuse a batch that would not fit with a margin: a journal write that fails for lack
-        // of space poisons the database until restart, a refused batch only fails its writers.
-        let bytes: u64 = waiting
-            .iter()
-            .flat_map(|write| &write.ops)
-            .map(|op| match op {
-                Op::Put(_, key, value) => (key.len() + value.len()) as u64,
-                Op::Remove(_, key) => key.len() as u64,
-            })
-            .sum();
-        let needed = bytes
-            .saturating_mul(2)
-            .saturating_add(disk::WRITER_MARGIN_BYTES);
-        let free = disk.refresh(now_ms());
-        if free < needed {
-            tracing::error!(free, needed, "spool disk full; the writes are refused");
-            let refused = SpoolError::DiskFull { free, needed };
-            for write in waiting {
-                let _ = write.done.send(Err(refused.clone()));
-            }
-            continue;
-        }
-        let mut batch = db.batch();
-        for write in &waiting {
-            for op in &write.ops {
-                match op {
-                    Op::Put(table, key, value) => {
-                        batch.insert(&tables[*table as usize], key.as_slice(), value.as_slice());
-                    }
-                    Op::Remove(table, key) => {
-                        batch.remove(&tables[*table as usize], key.as_slice())
-                    }
-                }
-            }
-        }
-        let result = batch
-            .commit()
-            .and_then(|()| db.persist(PersistMode::SyncAll))
-            .map_err(SpoolError::from);
-        commits.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = &result {
-            tracing::error!(%error, "spool commit failed; the writes are refused");
-        }
-        let mut last = match failed.lock() {
-            Ok(last) => last,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *last = result.as_ref().err().map(ToString::to_string);
-        drop(last);
-        for write in waiting {
-            let _ = write.done.send(result.clone());
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn temp(tag: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("hookgate-spool-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
-    fn event(i: u64) -> StoredEvent {
-        StoredEvent {
-            source: "homa".into(),
-            id: format!("id-{i}"),
-            kind: "ticket.created".into(),
-            received_at_ms: 1_700_000_000_000 + i,
-            content_type: Some("application/json".into()),
-            headers: vec![("x-request-id".into(), "req-1".into())],
-            body: format!("{{\"n\":{i}}}").into_bytes(),
-        }
-    }
-
-    #[tokio::test]
-    async fn appended_events_survive_a_reopen_and_sequence_numbers_continue() {
-        let dir = temp("reopen");
-        {
-            let spool = Spool::open(&dir).unwrap();
-            assert_eq!(spool.append(&event(0)).await.unwrap(), 0);
-            assert_eq!(spool.append(&event(1)).await.unwrap(), 1);
-        }
-        let spool = Spool::open(&dir).unwrap();
-        assert_eq!(spool.get(1).unwrap().unwrap(), event(1));
-        assert_eq!(spool.append(&event(2)).await.unwrap(), 2);
-        let all: Vec<_> = spool.events().map(|r| r.unwrap().0).collect();
-        assert_eq!(all, [0, 1, 2]);
-        drop(spool);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn deliveries_move_from_pending_to_done_or_dead_and_survive_a_reopen() {
-        let dir = temp("deliveries");
-        let destinations = ["log".to_owned(), "upstream".to_owned()];
-        {
-            let spool = Spool::open(&dir).unwrap();
-            let seq = spool
-                .accept(&event(7), &destinations, Vec::new())
-                .await
-                .unwrap();
-            let due = spool.due(now_ms(), 10).unwrap();
-            assert_eq!(due.len(), 2);
-            assert!(due.iter().all(|d| d.seq == seq));
-            let log = due.iter().find(|d| d.destination == "log").unwrap();
-            spool.delivered(log, &log.delivery).await.unwrap();
-            let upstream = due.iter().find(|d| d.destination == "upstream").unwrap();
-            let later = Delivery {
-                attempts: 1,
-                next_at_ms: now_ms() + 60_000,
-                last_status: Some(500),
-                ..upstream.delivery.clone()
-            };
-            spool.reschedule(upstream, &later).await.unwrap();
-            assert!(spool.due(now_ms(), 10).unwrap().is_empty(), "not due yet");
-        }
-        let spool = Spool::open(&dir).unwrap();
-        assert_eq!(spool.pending_len(), 1);
-        let due = spool.due(now_ms() + 120_000, 10).unwrap();
-        assert_eq!(due[0].delivery.last_status, Some(500));
-        spool.bury(&due[0], &due[0].delivery).await.unwrap();
-        assert_eq!(spool.pending_len(), 0);
-        assert_eq!(spool.dead().unwrap()[0].destination, "upstream");
-        drop(spool);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn the_due_index_finds_only_what_is_due_and_is_rebuilt_when_missing() {
-        let dir = temp("due-index");
-        let up = ["up".to_owned()];
-        {
-            let spool = Spool::open(&dir).unwrap();
-            for i in 0..3 {
-                spool.accept(&event(i), &up, Vec::new()).await.unwrap();
-            }
-            // Two are retried much later; one stays due.
-            for due in spool.due(now_ms(), 10).unwrap().iter().take(2) {
-                let later = Delivery {
-                    attempts: 1,
-                    next_at_ms: now_ms() + 3_600_000,
-                    ..due.delivery.clone()
-                };
-                spool.reschedule(due, &later).await.unwrap();
-            }
-            assert_eq!(spool.due(now_ms(), 10).unwrap().len(), 1);
-            // Lose the index, as a spool written before it existed would not have it.
-            let keys: Vec<Vec<u8>> = spool
-                .table(Table::Due)
-                .iter()
-                .map(|g| g.key().unwrap().to_vec())
-                .collect();
-            assert_eq!(keys.len(), 3, "one index entry per pending delivery");
-            let ops = keys
-                .into_iter()
-                .map(|k| Op::Remove(Table::Due, k))
-                .collect();
-            spool.commit(ops).await.unwrap();
-            assert!(spool.due(now_ms(), 10).unwrap().is_empty());
-        }
-        let spool = Spool::open(&dir).unwrap();
-        assert_eq!(spool.due(now_ms(), 10).unwrap().len(), 1);
-        assert_eq!(spool.due(now_ms() + 7_200_000, 10).unwrap().len(), 3);
-        drop(spool);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_appends_share_fsyncs() {
-        let dir = temp("group");
-        let spool = Arc::new(Spool::open(&dir).unwrap());
-        let tasks: Vec<_> = (0..200)
-            .map(|i| {
-                let spool = Arc::clone(&spool);
-                tokio::spawn(async move { spool.append(&event(i)).await.unwrap() })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
-        assert_eq!(spool.events().count(), 200);
-        // Each commit is one fsync; 200 concurrent writers must not need 200 of them.
-        assert!(spool.commits() < 200, "{} commits", spool.commits());
-        drop(spool);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;

@@ -26,7 +26,7 @@ use http_body_util::Full;
 use tokio::sync::{Semaphore, mpsc};
 use tower::Layer;
 
-use crate::presets::{Signer, V1_SECRETS};
+use crate::receiver_suite::{Signer, V1_SECRETS};
 use crate::support::*;
 
 const SHARED_SECRET: &str = "redelivery-secret-0123456789";

@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use hookgate::senders::{homa, ninjaone, ninjarmm, opscenter, webnet};
 use hookgate::profile::Profile;
+use hookgate::senders::{homa, ninjaone, ninjarmm, opscenter, webnet};
 use hookgate::spec::UnknownEvents;
 use hookgate::{Event, EventId, EventKind, Gateway, Pipeline, Router, Source, Typed, TypedEvent};
 use http::StatusCode;

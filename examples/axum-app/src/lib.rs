@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::routing::get;
-use hookgate::senders::ninjaone::AlertTriggeredEvent;
 use hookgate::profile::Profile;
+use hookgate::senders::ninjaone::AlertTriggeredEvent;
 use hookgate::{Event, Pipeline, Router, Secret, Source, Typed};
 use tower::Layer;
 

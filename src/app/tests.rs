@@ -1,0 +1,165 @@
+use super::*;
+use bytes::Bytes;
+use http_body_util::Full;
+
+fn build_text(text: &str) -> Result<App<Full<Bytes>>, ConfigError> {
+    build(&Config::from_toml(text, "t.toml")?, "t.toml", None)
+}
+
+#[test]
+fn every_problem_is_listed() {
+    let err = build_text(
+        r#"
+        [[source]]
+        name = "a"
+        profile = "ninjaone"
+        secrets = ["env:HOOKGATE_APP_TEST_UNSET"]
+        [[source]]
+        name = "b"
+        profile = "zapier"
+        secrets = ["file:/nonexistent/hookgate/secret"]
+        decompress = { max_bytes = 0 }
+        [[route]]
+        source = "c"
+        to = "kafka://somewhere"
+    "#,
+    )
+    .err()
+    .unwrap();
+    let all = err.problems.join("\n");
+    assert!(all.contains("HOOKGATE_APP_TEST_UNSET"), "{all}");
+    assert!(all.contains("unknown profile \"zapier\""), "{all}");
+    assert!(all.contains("/nonexistent/hookgate/secret"), "{all}");
+    assert!(all.contains("no source is named \"c\""), "{all}");
+    assert!(
+        all.contains("decompress.max_bytes must be above 0"),
+        "{all}"
+    );
+    assert!(
+        all.contains("unknown destination \"kafka://somewhere\""),
+        "{all}"
+    );
+}
+
+#[test]
+fn the_admin_api_is_off_by_default_and_needs_a_token_and_loopback() {
+    let secret = std::env::temp_dir().join(format!("hookgate-admin-test-{}", std::process::id()));
+    std::fs::write(&secret, "an-admin-test-secret-0123").unwrap();
+    let secret = format!("file:{}", secret.display());
+    let source =
+        format!("[[source]]\nname = \"a\"\nprofile = \"homa\"\nsecrets = [\"{secret}\"]\n");
+    let app = build_text(&source).unwrap();
+    assert!(
+        app.admin.is_none(),
+        "the admin API must be off unless configured"
+    );
+
+    let problems = |admin: &str| {
+        build_text(&format!("{source}\n[admin]\n{admin}"))
+            .err()
+            .map(|e| e.problems.join("\n"))
+            .unwrap_or_default()
+    };
+    let remote = problems(&format!("listen = \"0.0.0.0:9091\"\ntoken = \"{secret}\""));
+    assert!(remote.contains("not a loopback address"), "{remote}");
+    let tokenless = problems("listen = \"127.0.0.1:9091\"");
+    assert!(tokenless.contains("admin.token is required"), "{tokenless}");
+    let allowed = problems(&format!(
+        "listen = \"0.0.0.0:9091\"\ntoken = \"{secret}\"\nallow_remote = true"
+    ));
+    assert!(allowed.is_empty(), "{allowed}");
+}
+
+#[test]
+fn route_options_are_checked() {
+    let err = build_text(
+        r#"
+        [[source]]
+        name = "a"
+        profile = "homa"
+        secrets = ["env:HOOKGATE_APP_TEST_UNSET"]
+        keep_headers = ["x-homa-signature", "x-request-id"]
+        [[route]]
+        to = "log"
+        forward_headers = ["x-request-id"]
+        [[route]]
+        to = "https://example.com/hook"
+        forward_headers = ["Authorization", "bad header"]
+        sign_secret = "env:HOOKGATE_APP_TEST_UNSET_SIGN"
+        ca_file = "/nonexistent/ca.pem"
+        [[route]]
+        to = "https://example.com/hook"
+    "#,
+    )
+    .err()
+    .unwrap();
+    let all = err.problems.join("\n");
+    for expected in [
+        "`forward_headers` does not apply to \"log\" destinations",
+        "authorization carries credentials and is never forwarded",
+        "\"bad header\" is not a header name",
+        "HOOKGATE_APP_TEST_UNSET_SIGN",
+        "ca_file /nonexistent/ca.pem",
+        "one destination has one setting",
+    ] {
+        assert!(all.contains(expected), "{expected:?} in {all}");
+    }
+}
+
+#[test]
+fn broker_routes_and_the_dedup_store_are_checked() {
+    let err = build_text(
+        r#"
+        [dedup]
+        store = "memcached://127.0.0.1"
+        [[source]]
+        name = "a"
+        profile = "homa"
+        secrets = ["env:HOOKGATE_APP_TEST_UNSET"]
+        [[route]]
+        to = "http://127.0.0.1:9/hook"
+        subject = "x.{event}"
+        [[route]]
+        to = "nats://127.0.0.1:4222"
+        create_stream = true
+        [[route]]
+        to = "nats://127.0.0.1:4223"
+        subject = "{source}.{event}"
+        stream = "ALL"
+        create_stream = true
+        [[route]]
+        to = "nats://127.0.0.1:4224"
+        subject = "x.{nope}"
+        [[route]]
+        to = "redis://127.0.0.1:6379"
+        stream = "s.{source}"
+        maxlen = 10
+        subject = "x"
+    "#,
+    )
+    .err()
+    .unwrap();
+    let all = err.problems.join("\n");
+    for expected in [
+        "dedup.store: \"memcached://127.0.0.1\" is not supported",
+        "`subject` does not apply to \"http\" destinations",
+        "create_stream needs `stream`",
+        "would capture every subject on the server",
+        "nope",
+        "`subject` does not apply to \"redis\" destinations",
+    ] {
+        assert!(all.contains(expected), "{expected:?} in {all}");
+    }
+}
+
+#[test]
+fn embedded_default_builds() {
+    let dir = std::env::temp_dir().join(format!("hookgate-app-{}", std::process::id()));
+    let (config, secret) = embedded_config(&dir, Some("127.0.0.1:0")).unwrap();
+    assert_eq!(secret.len(), 64);
+    let app: App<Full<Bytes>> = build(&config, "embedded", None).unwrap();
+    assert_eq!(app.mounts.len(), 5);
+    let (_, again) = ensure_default_secret(&dir).unwrap();
+    assert_eq!(secret, again, "the secret is generated once");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,87 @@
+//! The spool's one writer thread: group commit. Every write (an accepted event with its
+//! deliveries and dedup record, a delivery's new state, a source record) is queued to it; it
+//! takes what is queued, applies it as one batch, syncs the journal once, and answers each
+//! writer. Many writes share one fsync, and none is answered before its fsync.
+
+use super::*;
+
+pub(super) struct Write {
+    pub(super) ops: Vec<Op>,
+    pub(super) done: oneshot::Sender<Result<(), SpoolError>>,
+}
+
+pub(super) fn write_loop(
+    mut rx: mpsc::UnboundedReceiver<Write>,
+    db: &Database,
+    tables: &[Keyspace; 8],
+    commits: &AtomicU64,
+    disk: &disk::DiskWatch,
+    failed: &std::sync::Mutex<Option<String>>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        // Everything that queued up while the last fsync ran goes into this one.
+        let mut waiting = vec![first];
+        let mut ops = waiting[0].ops.len();
+        while ops < MAX_BATCH_OPS {
+            match rx.try_recv() {
+                Ok(write) => {
+                    ops += write.ops.len();
+                    waiting.push(write);
+                }
+                Err(_) => break,
+            }
+        }
+        // Refuse a batch that would not fit with a margin: a journal write that fails for lack
+        // of space poisons the database until restart, a refused batch only fails its writers.
+        let bytes: u64 = waiting
+            .iter()
+            .flat_map(|write| &write.ops)
+            .map(|op| match op {
+                Op::Put(_, key, value) => (key.len() + value.len()) as u64,
+                Op::Remove(_, key) => key.len() as u64,
+            })
+            .sum();
+        let needed = bytes
+            .saturating_mul(2)
+            .saturating_add(disk::WRITER_MARGIN_BYTES);
+        let free = disk.refresh(now_ms());
+        if free < needed {
+            tracing::error!(free, needed, "spool disk full; the writes are refused");
+            let refused = SpoolError::DiskFull { free, needed };
+            for write in waiting {
+                let _ = write.done.send(Err(refused.clone()));
+            }
+            continue;
+        }
+        let mut batch = db.batch();
+        for write in &waiting {
+            for op in &write.ops {
+                match op {
+                    Op::Put(table, key, value) => {
+                        batch.insert(&tables[*table as usize], key.as_slice(), value.as_slice());
+                    }
+                    Op::Remove(table, key) => {
+                        batch.remove(&tables[*table as usize], key.as_slice())
+                    }
+                }
+            }
+        }
+        let result = batch
+            .commit()
+            .and_then(|()| db.persist(PersistMode::SyncAll))
+            .map_err(SpoolError::from);
+        commits.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = &result {
+            tracing::error!(%error, "spool commit failed; the writes are refused");
+        }
+        let mut last = match failed.lock() {
+            Ok(last) => last,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *last = result.as_ref().err().map(ToString::to_string);
+        drop(last);
+        for write in waiting {
+            let _ = write.done.send(result.clone());
+        }
+    }
+}
