@@ -86,9 +86,6 @@ pub enum Profile {
     Generic,
 }
 
-/// Which success status a sender counts: the one hookgate then answers, for new events and
-/// duplicates alike ([`crate::ack`]).
-
 impl Profile {
     /// The five seed senders, each of which the embedded default mounts.
     pub const SEEDS: [Profile; 5] = [
