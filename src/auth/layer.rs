@@ -1,3 +1,7 @@
+//! [`AuthenticateLayer`]: the tower `Layer` that wraps a service in
+//! [`Authenticate`](super::Authenticate), with the source's scheme, replay cache and
+//! decompression settings.
+
 use std::sync::Arc;
 
 use tower::Layer;

@@ -1,3 +1,5 @@
+//! [`BodyLimitLayer`]: the tower `Layer` that wraps a service in [`BodyLimit`](super::BodyLimit).
+
 use tower::Layer;
 
 use super::BodyLimit;

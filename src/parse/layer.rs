@@ -1,3 +1,6 @@
+//! [`ParseLayer`]: the tower `Layer` that wraps a service in [`Parse`](super::Parse), with the
+//! source's event shape.
+
 use std::sync::Arc;
 
 use tower::Layer;
