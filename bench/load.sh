@@ -388,16 +388,22 @@ check_server() {
 # ---------------------------------------------------------------------------------------------
 # Measuring.
 
-# Max over the run of the summed VmRSS (KiB) of the server and its children (gunicorn's
-# workers), sampled every 200 ms into $2 until killed.
-sample_rss() {
-    local root=$1 out=$2 max=0 total pid key value _rest
-    local tree=("$root") queue=("$root") children
+# A process and its descendants (gunicorn's workers), one pid per line.
+process_tree() {
+    local tree=("$1") queue=("$1") children
     while ((${#queue[@]} > 0)); do
         mapfile -t children < <(pgrep -P "${queue[0]}" || true)
         queue=("${queue[@]:1}" "${children[@]}")
         tree+=("${children[@]}")
     done
+    printf '%s\n' "${tree[@]}"
+}
+
+# Max over the run of the summed VmRSS (KiB) of the server and its children (gunicorn's
+# workers), sampled every 200 ms into $2 until killed.
+sample_rss() {
+    local root=$1 out=$2 max=0 total pid key value _rest tree
+    mapfile -t tree < <(process_tree "$root")
     echo 0 >"$out"
     while true; do
         total=0
@@ -418,21 +424,20 @@ sample_rss() {
 }
 
 # User + system CPU time (clock ticks) of a process and its children (gunicorn's workers), from
-# /proc/<pid>/stat fields 14 and 15 (counted after the ')' that ends the command name).
-cpu_ticks() {
-    local root=$1 total=0 pid stat fields
-    local tree=("$root") queue=("$root") children
-    while ((${#queue[@]} > 0)); do
-        mapfile -t children < <(pgrep -P "${queue[0]}" || true)
-        queue=("${queue[@]:1}" "${children[@]}")
-        tree+=("${children[@]}")
-    done
+# /proc/<pid>/stat fields 14 and 15 (counted after the ')' that ends the command name), and the
+# bytes they caused to be written to storage (/proc/<pid>/io write_bytes): "ticks bytes".
+proc_totals() {
+    local root=$1 total=0 written=0 pid stat fields key value tree
+    mapfile -t tree < <(process_tree "$root")
     for pid in "${tree[@]}"; do
         stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
         read -r -a fields <<<"${stat##*) }"
         total=$((total + fields[11] + fields[12]))
+        while read -r key value; do
+            [[ $key == write_bytes: ]] && written=$((written + value))
+        done <"/proc/$pid/io" 2>/dev/null || true
     done
-    echo "$total"
+    echo "$total $written"
 }
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -444,7 +449,7 @@ to_ms() {
         printf "%.2f", n }'
 }
 
-R_ROUND=() R_SLOT=() R_SERVER=() R_SCENARIO=() R_RPS=() R_P50=() R_P99=() R_RSS=() R_ERRORS=() R_RATIO=() R_CPU=()
+R_ROUND=() R_SLOT=() R_SERVER=() R_SCENARIO=() R_RPS=() R_P50=() R_P99=() R_RSS=() R_ERRORS=() R_RATIO=() R_CPU=() R_DISK=()
 PENDING=()    # indexes of runs waiting for the next bare hyper run to get their ratio
 LAST_BARE=""  # req/s of the latest bare hyper run
 
@@ -460,23 +465,27 @@ measure() {
     sample_rss "$SERVER_PID" "$WORK/rss" &
     local sampler=$!
     PIDS+=("$sampler")
-    local ticks_before ticks_after
-    ticks_before=$(cpu_ticks "$SERVER_PID")
+    local before after
+    before=$(proc_totals "$SERVER_PID")
     run_waited "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$script" "$url" -- "$tag" >"$out" 2>&1 ||
         die "wrk failed: $(cat "$out")"
-    ticks_after=$(cpu_ticks "$SERVER_PID")
+    after=$(proc_totals "$SERVER_PID")
     stop_pid "$sampler"
     kill -0 "$SERVER_PID" 2>/dev/null || {
         tail -n 20 "$SERVER_DIR/server.log" >&2 || true
         die "$name died during the run (log above)"
     }
-    local rps p50 p99 non2xx socket rss requests cpu
+    local rps p50 p99 non2xx socket rss requests cpu disk
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
     requests=$(awk '/ requests in / {print $1}' "$out")
     # Server CPU per request: the server's user + system time over the measured run, over the
     # requests wrk completed (the warm-up is outside both).
-    cpu=$(awk -v t="$((ticks_after - ticks_before))" -v hz="$CLK_TCK" -v n="${requests:-0}" \
+    cpu=$(awk -v t="$((${after% *} - ${before% *}))" -v hz="$CLK_TCK" -v n="${requests:-0}" \
         'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "n/a" }')
+    # Bytes the server caused to be written to disk per request (its spool: journal, tables,
+    # compaction), over the same run.
+    disk=$(awk -v b="$((${after#* } - ${before#* }))" -v n="${requests:-0}" \
+        'BEGIN { if (n > 0) printf "%.2f", b / 1024 / n; else print "n/a" }')
     p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
     p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
     non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
@@ -488,8 +497,8 @@ measure() {
     ((${socket:-0} > 0)) && errors+="${errors:+, }${socket} socket errors"
     local i=${#R_RPS[@]}
     R_ROUND+=("$round") R_SLOT+=("$slot") R_SERVER+=("$name") R_SCENARIO+=("$scenario")
-    R_RPS+=("$rps") R_P50+=("$p50") R_P99+=("$p99") R_RSS+=("$rss") R_ERRORS+=("${errors:-0}") R_RATIO+=("") R_CPU+=("$cpu")
-    log "  $rps req/s, p50 ${p50} ms, p99 ${p99} ms, max RSS ${rss} MiB, server CPU ${cpu} us/request, errors: ${errors:-none}"
+    R_RPS+=("$rps") R_P50+=("$p50") R_P99+=("$p99") R_RSS+=("$rss") R_ERRORS+=("${errors:-0}") R_RATIO+=("") R_CPU+=("$cpu") R_DISK+=("$disk")
+    log "  $rps req/s, p50 ${p50} ms, p99 ${p99} ms, max RSS ${rss} MiB, server CPU ${cpu} us/request, disk ${disk} KiB/request, errors: ${errors:-none}"
     if [[ $name == bare ]]; then
         local j mean
         for j in "${PENDING[@]}"; do
@@ -586,25 +595,26 @@ report() {
         "is sampled every 200 ms (server plus children: gunicorn's workers are summed). Server CPU is" \
         "the server's (and its children's) user + system time over the measured run, from" \
         "\`/proc/<pid>/stat\`, over the requests completed: a figure less moved by the load generator" \
-        "than req/s, though still by the host."
+        "than req/s, though still by the host. Disk is the bytes the server caused to be written to" \
+        "storage (\`/proc/<pid>/io\` write_bytes) over the same run, per request."
     echo
-    echo "| round | server | scenario | req/s | p50 ms | p99 ms | max RSS MiB | server CPU us/req | vs bare | errors |"
-    echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"
+    echo "| round | server | scenario | req/s | p50 ms | p99 ms | max RSS MiB | server CPU us/req | disk KiB/req | vs bare | errors |"
+    echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
     local i n=${#R_RPS[@]} ratio
     for ((i = 0; i < n; i++)); do
         ratio=${R_RATIO[i]}
         if [[ ${R_SERVER[i]} == bare ]]; then
             ratio=$(bare_ratio "$i")
         fi
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${R_ROUND[i]}" \
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${R_ROUND[i]}" \
             "$(server_label "${R_SERVER[i]}")" "${R_SCENARIO[i]}" "${R_RPS[i]}" "${R_P50[i]}" \
-            "${R_P99[i]}" "${R_RSS[i]}" "${R_CPU[i]}" "${ratio:-n/a}" "${R_ERRORS[i]}"
+            "${R_P99[i]}" "${R_RSS[i]}" "${R_CPU[i]}" "${R_DISK[i]}" "${ratio:-n/a}" "${R_ERRORS[i]}"
     done
     echo
     echo "## Summary (mean over the rounds)"
     echo
-    echo "| server | scenario | runs | req/s | vs bare | p50 ms | p99 ms | max RSS MiB | server CPU us/req |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| server | scenario | runs | req/s | vs bare | p50 ms | p99 ms | max RSS MiB | server CPU us/req | disk KiB/req |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     local key name scenario
     for key in bare:unique lib:unique lib:repeat durable:unique durable:repeat memory:unique memory:repeat \
         webhook:unique flask:unique node:unique; do
@@ -639,17 +649,18 @@ summary_row() { # server, scenario
         if [[ ${R_SERVER[i]} == "$name" && ${R_SCENARIO[i]} == "$scenario" ]]; then
             local ratio=${R_RATIO[i]}
             [[ $name == bare ]] && ratio=1
-            rows+="${R_RPS[i]} ${ratio:-NaN} ${R_P50[i]} ${R_P99[i]} ${R_RSS[i]} ${R_CPU[i]}"$'\n'
+            rows+="${R_RPS[i]} ${ratio:-NaN} ${R_P50[i]} ${R_P99[i]} ${R_RSS[i]} ${R_CPU[i]} ${R_DISK[i]}"$'\n'
         fi
     done
     [[ -n $rows ]] || return 0
     printf '%s' "$rows" | awk -v label="$(server_label "$name")" -v scenario="$scenario" '
         { n++; rps += $1; if ($2 != "NaN") { rn++; ratio += $2 }; p50 += $3; p99 += $4; if ($5 > rss) rss = $5
-          if ($6 != "n/a") { cn++; cpu += $6 } }
+          if ($6 != "n/a") { cn++; cpu += $6 }; if ($7 != "n/a") { dn++; disk += $7 } }
         END {
             r = (rn > 0) ? sprintf("%.2f", ratio / rn) : "n/a"
             c = (cn > 0) ? sprintf("%.1f", cpu / cn) : "n/a"
-            printf "| %s | %s | %d | %.0f | %s | %.2f | %.2f | %.1f | %s |\n", label, scenario, n, rps / n, r, p50 / n, p99 / n, rss, c
+            d = (dn > 0) ? sprintf("%.2f", disk / dn) : "n/a"
+            printf "| %s | %s | %d | %.0f | %s | %.2f | %.2f | %.1f | %s | %s |\n", label, scenario, n, rps / n, r, p50 / n, p99 / n, rss, c, d
         }'
 }
 
