@@ -180,9 +180,7 @@ impl Cost {
     }
 
     fn event(&mut self) -> Event {
-        let request = self.request();
-        let (head, body) = request.into_parts();
-        let _ = body;
+        let (head, _) = self.request().into_parts();
         hookgate::parse::event_from_bytes(
             self.source.name(),
             self.source.shape(),
