@@ -120,7 +120,7 @@ pub fn install_prometheus() -> Result<(), String> {
         })
         .map_err(|e| format!("cannot start the metrics upkeep: {e}"))?;
     let _ = PROMETHEUS.set(handle);
-    observe::cache_stage_histograms();
+    observe::cache_metric_handles();
     Ok(())
 }
 

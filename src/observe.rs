@@ -2,9 +2,13 @@
 //!
 //! [`Observe`] is the outermost stage of a [`Pipeline`](crate::Pipeline). Around each request it
 //!
-//! - opens an `INFO` span `webhook` with the source, and, once the parse stage knows them, the
-//!   event's `event_id` and `event_type`; the `outcome` and `status` are recorded when it ends, so
-//!   every log line of the request carries them. Bodies, headers and secrets are never recorded;
+//! - opens a `DEBUG` span `webhook` (target [`REQUEST_SPAN_TARGET`]) with the source, and, once
+//!   the parse stage knows them, the event's `event_id` and `event_type`; the `outcome` and
+//!   `status` are recorded when it ends, so every log line of the request carries them. DEBUG,
+//!   as tower-http's `TraceLayer` makes its spans, because a subscriber that formats span fields
+//!   (tracing-subscriber's `fmt`) spent 13% of a request's instructions on this one: turn it on
+//!   for the lines where it is wanted (`RUST_LOG=info,hookgate::request=debug`) or for a trace
+//!   exporter only (a per-layer filter). Bodies, headers and secrets are never recorded;
 //! - counts the request in `hookgate_requests_total{source, outcome}` and times it in
 //!   `hookgate_request_duration_seconds{source}`.
 //!
@@ -17,7 +21,7 @@
 //! exported until the application installs a recorder: `hookgate serve` installs a Prometheus one
 //! (the gateway's `metrics` module, which also lists every metric hookgate emits) and serves it
 //! on the admin listener's `/metrics`; a library user installs whichever exporter they already
-//! use, then calls [`cache_stage_histograms`]. This module names no exporter.
+//! use, then calls [`cache_metric_handles`]. This module names no exporter.
 //!
 //! # Example
 //!
@@ -43,8 +47,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::time::Instant;
 
 use http::{Request, Response};
@@ -52,6 +58,10 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::instrument::Instrumented;
 use tracing::{Instrument, Span};
+
+/// The target of the per-request `webhook` span (`RUST_LOG=hookgate::request=debug` turns it
+/// on without the rest of hookgate's debug lines).
+pub const REQUEST_SPAN_TARGET: &str = "hookgate::request";
 
 /// Requests by source and outcome (counter).
 pub const REQUESTS: &str = "hookgate_requests_total";
@@ -176,17 +186,76 @@ impl Stage {
 }
 
 /// The stage histograms' handles, registered once with the installed recorder
-/// ([`cache_stage_histograms`]): a registry lookup per stage per request was most of what
+/// ([`cache_metric_handles`]): a registry lookup per stage per request was most of what
 /// metrics cost.
 static STAGE_HANDLES: OnceLock<[metrics::Histogram; 6]> = OnceLock::new();
 
-/// Register the stage histograms with the recorder installed now, once (later calls do
-/// nothing), so that timing a stage costs no registry lookup. Call it right after installing
-/// the process's recorder: the handles stay with the recorder they were registered with.
-/// Without it each stage's time is looked up through the facade, which works with any recorder.
-pub fn cache_stage_histograms() {
+/// Set by [`cache_metric_handles`]: the process's recorder is installed, so a handle taken now
+/// stays valid (one taken before a recorder is installed is a no-op forever).
+static RECORDER_READY: AtomicBool = AtomicBool::new(false);
+
+/// Tell hookgate that the process's [`metrics`] recorder is installed, so that it registers
+/// its metrics with it once and keeps the handles: the stage histograms now, each source's
+/// request counters and duration histogram at its first request. Timing a stage or counting a
+/// request then costs no registry lookup (measured: that lookup was most of what metrics cost
+/// per request). Call it once, right after installing the recorder; `hookgate serve` does.
+/// Without it every metric is looked up through the facade on each use, which works with any
+/// recorder installed at any time.
+pub fn cache_metric_handles() {
     let _ = STAGE_HANDLES
         .set(Stage::ALL.map(|stage| metrics::histogram!(STAGE_DURATION, "stage" => stage.name())));
+    RECORDER_READY.store(true, Ordering::Release);
+}
+
+/// A source's request metrics, registered once (see [`cache_metric_handles`]). Only the
+/// answers nearly every request gets have a handle of their own; refusals are looked up.
+struct RequestHandles {
+    accepted: metrics::Counter,
+    duplicate: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+impl std::fmt::Debug for RequestHandles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestHandles").finish_non_exhaustive()
+    }
+}
+
+impl RequestHandles {
+    fn new(source: &Arc<str>) -> Self {
+        let counter = |outcome: &'static str| metrics::counter!(REQUESTS, "source" => Arc::clone(source), "outcome" => outcome);
+        Self {
+            accepted: counter("accepted"),
+            duplicate: counter("duplicate"),
+            duration: metrics::histogram!(REQUEST_DURATION, "source" => Arc::clone(source)),
+        }
+    }
+}
+
+/// Count one request of `source` with `outcome` that took `elapsed`, through `cached`'s handles
+/// when the recorder is known to be installed.
+fn count_request(
+    cached: &OnceLock<RequestHandles>,
+    source: &Arc<str>,
+    outcome: &'static str,
+    elapsed: Duration,
+) {
+    let seconds = elapsed.as_secs_f64();
+    if !RECORDER_READY.load(Ordering::Acquire) {
+        metrics::counter!(REQUESTS, "source" => Arc::clone(source), "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!(REQUEST_DURATION, "source" => Arc::clone(source)).record(seconds);
+        return;
+    }
+    let handles = cached.get_or_init(|| RequestHandles::new(source));
+    match outcome {
+        "accepted" => handles.accepted.increment(1),
+        "duplicate" => handles.duplicate.increment(1),
+        // Label values share the source's name (no allocation per request).
+        _ => metrics::counter!(REQUESTS, "source" => Arc::clone(source), "outcome" => outcome)
+            .increment(1),
+    }
+    handles.duration.record(seconds);
 }
 
 /// Time one stage: `stage` took since `started`.
@@ -210,6 +279,7 @@ pub(crate) fn record_event(id: &str, kind: &str) {
 #[derive(Debug, Clone)]
 pub struct ObserveLayer {
     source: Arc<str>,
+    handles: Arc<OnceLock<RequestHandles>>,
 }
 
 impl ObserveLayer {
@@ -217,6 +287,7 @@ impl ObserveLayer {
     pub fn new(source: impl Into<Arc<str>>) -> Self {
         Self {
             source: source.into(),
+            handles: Arc::default(),
         }
     }
 }
@@ -228,6 +299,7 @@ impl<S> Layer<S> for ObserveLayer {
         Observe {
             inner,
             source: Arc::clone(&self.source),
+            handles: Arc::clone(&self.handles),
         }
     }
 }
@@ -237,6 +309,7 @@ impl<S> Layer<S> for ObserveLayer {
 pub struct Observe<S> {
     inner: S,
     source: Arc<str>,
+    handles: Arc<OnceLock<RequestHandles>>,
 }
 
 impl<S> Observe<S> {
@@ -264,7 +337,8 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
+            target: REQUEST_SPAN_TARGET,
             "webhook",
             source = &*self.source,
             event_id = tracing::field::Empty,
@@ -279,6 +353,7 @@ where
         ResponseFuture {
             inner: future.instrument(span),
             source: Arc::clone(&self.source),
+            handles: Arc::clone(&self.handles),
             started: Instant::now(),
         }
     }
@@ -290,6 +365,7 @@ pin_project! {
         #[pin]
         inner: Instrumented<F>,
         source: Arc<str>,
+        handles: Arc<OnceLock<RequestHandles>>,
         started: Instant,
     }
 }
@@ -312,11 +388,7 @@ where
             Err(_) => "error",
         };
         let elapsed = this.started.elapsed();
-        // Label values share the source's name (no allocation per request).
-        metrics::counter!(REQUESTS, "source" => Arc::clone(this.source), "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!(REQUEST_DURATION, "source" => Arc::clone(this.source))
-            .record(elapsed.as_secs_f64());
+        count_request(this.handles, this.source, outcome, elapsed);
         let span = this.inner.span();
         span.record("outcome", outcome);
         if let Ok(response) = &result {

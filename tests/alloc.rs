@@ -38,7 +38,7 @@ const BUDGET_VALIDATE: f64 = 0.0;
 const BUDGET_DEDUP: f64 = 2.5;
 const BUDGET_ROUTE: f64 = 2.0;
 const BUDGET_LIBRARY: f64 = 50.0;
-const BUDGET_SERVE: f64 = 53.0;
+const BUDGET_SERVE: f64 = 40.0;
 
 const SMALL: usize = 100;
 const LARGE: usize = 1100;

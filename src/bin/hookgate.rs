@@ -261,8 +261,10 @@ fn init_logging(configured: hookgate::config::LogFormat) -> Telemetry {
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer, Registry};
     // The store's own info lines (memtable flushes, ingestion) are noise at the default level.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,fjall=warn,lsm_tree=warn"));
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,fjall=warn,lsm_tree=warn"))
+    };
     // Colours only on a terminal: a log collector reading a pipe gets plain text.
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -278,12 +280,20 @@ fn init_logging(configured: hookgate::config::LogFormat) -> Telemetry {
         LogFormat::Pretty => fmt.pretty().boxed(),
         LogFormat::Text => fmt.boxed(),
     };
-    let registry = tracing_subscriber::registry().with(fmt);
+    // Each layer has its own filter: the per-request span (DEBUG, target `hookgate::request`)
+    // is formatted into log lines only when RUST_LOG asks for it, and exported whenever OTLP
+    // export is on.
+    let registry = tracing_subscriber::registry().with(fmt.with_filter(filter()));
     #[cfg(feature = "otel")]
     let (export, guard) = otel::layer();
     #[cfg(feature = "otel")]
-    let registry = registry.with(export);
-    registry.with(filter).init();
+    let export_filter = match format!("{}=debug", hookgate::observe::REQUEST_SPAN_TARGET).parse() {
+        Ok(request_spans) => filter().add_directive(request_spans),
+        Err(_) => filter(),
+    };
+    #[cfg(feature = "otel")]
+    let registry = registry.with(export.with_filter(export_filter));
+    registry.init();
     Telemetry {
         #[cfg(feature = "otel")]
         _otel: guard,

@@ -282,13 +282,20 @@ where
                 return Ok(Rejection::Misconfigured.into_response());
             };
             let (id, kind) = (event.id().clone(), event.kind().clone());
+            let event_source = Arc::clone(event.source_arc());
             let retry_after = router.inner.retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
             Ok(match router.dispatch(event).await {
                 Ok(()) => answer::accepted(&id, &kind),
                 Err(HandlerError::NotImplemented) => Rejection::NotImplemented.into_response(),
                 Err(HandlerError::Rejected(rejection)) => rejection.into_response(),
                 Err(HandlerError::Failed(error)) => {
-                    tracing::warn!(%id, %kind, %error, "handler failed; event not accepted");
+                    tracing::warn!(
+                        source = event_source.as_ref(),
+                        %id,
+                        %kind,
+                        %error,
+                        "handler failed; event not accepted"
+                    );
                     Rejection::NotAccepted(retry_after).into_response()
                 }
             })

@@ -125,11 +125,15 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
             };
             match full {
                 Some(Fullness::Pending) => {
-                    tracing::warn!("spool full; refusing new events until deliveries drain");
+                    tracing::warn!(
+                        source = event.source(),
+                        "spool full; refusing new events until deliveries drain"
+                    );
                     return Ok(Rejection::SpoolFull(sink.retry_after).into_response());
                 }
                 Some(Fullness::Disk { free }) => {
                     tracing::warn!(
+                        source = event.source(),
                         free,
                         min_free = sink.limits.min_free_bytes,
                         "spool disk low; refusing new events until space returns"
