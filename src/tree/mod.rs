@@ -75,11 +75,14 @@ fn repeated_key(value: &Value) -> Option<&str> {
     }
     let members = value.as_object()?;
     if members.len() <= 16 {
-        // Small objects (nearly all): compare each key with the ones before it, no allocation.
-        for (i, (key, _)) in members.iter().enumerate() {
-            if members.iter().take(i).any(|(earlier, _)| earlier == key) {
+        // Small objects (nearly all): compare each key with the ones before it, kept on the
+        // stack (one walk of the object: its iterator is not cheap to restart).
+        let mut earlier = [""; 16];
+        for (n, (key, _)) in members.iter().enumerate() {
+            if earlier[..n].contains(&key) {
                 return Some(key);
             }
+            earlier[n] = key;
         }
     } else {
         let mut keys: Vec<&str> = members.iter().map(|(key, _)| key).collect();
