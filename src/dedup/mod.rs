@@ -120,6 +120,30 @@ pub enum Claimed {
     InFlight,
 }
 
+/// Left in a 2xx response's extensions by a sink that stored the event's dedup record in the
+/// same durable write as the event (the spool's sink does): the store keeping that table has
+/// the id already, and [`DedupStore::commit_remembered`] lets it skip a second write and the
+/// lookup that would find the first. Other stores commit as usual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remembered {
+    table: usize,
+}
+
+impl Remembered {
+    /// The record was written to the table whose owner `table` points at (an identity, never
+    /// dereferenced).
+    pub(crate) fn in_table<T>(table: *const T) -> Self {
+        Self {
+            table: table as *const () as usize,
+        }
+    }
+
+    /// Whether the record was written to the table `table` points at.
+    pub(crate) fn is_in<T>(&self, table: *const T) -> bool {
+        self.table == table as *const () as usize
+    }
+}
+
 /// Why a store could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -139,6 +163,17 @@ pub trait DedupStore: Send + Sync + 'static {
     fn claim(&self, key: DedupKey) -> BoxFuture<'_, Result<Claimed, DedupError>>;
     /// Mark the claimed event processed, remembered for the store's window.
     fn commit<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), DedupError>>;
+    /// Mark the claimed event processed when the response says a sink already stored its
+    /// record ([`Remembered`]). A store that keeps the table named there only lets the claim go;
+    /// every other store (the default) [`commit`](Self::commit)s as usual.
+    fn commit_remembered<'a>(
+        &'a self,
+        claim: &'a Claim,
+        remembered: Remembered,
+    ) -> BoxFuture<'a, Result<(), DedupError>> {
+        let _ = remembered;
+        self.commit(claim)
+    }
     /// Give the claim up, so the next delivery of the event is processed.
     fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), DedupError>>;
 
@@ -156,14 +191,14 @@ struct ClaimGuard {
 }
 
 impl ClaimGuard {
-    async fn finish(mut self, processed: bool) {
+    async fn finish(mut self, processed: bool, remembered: Option<Remembered>) {
         let Some(claim) = self.claim.take() else {
             return;
         };
-        let result = if processed {
-            self.store.commit(&claim).await
-        } else {
-            self.store.release(&claim).await
+        let result = match (processed, remembered) {
+            (true, Some(remembered)) => self.store.commit_remembered(&claim, remembered).await,
+            (true, None) => self.store.commit(&claim).await,
+            (false, _) => self.store.release(&claim).await,
         };
         if let Err(error) = result {
             // A failed commit leaves the claim to expire: a later delivery may be processed
@@ -271,7 +306,7 @@ where
                     return Ok(Rejection::InFlight(retry_after).into_response());
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "dedup store unavailable; refusing the event");
+                    tracing::warn!(%source, %id, %error, "dedup store unavailable; refusing the event");
                     return Ok(Rejection::Unavailable(retry_after).into_response());
                 }
             };
@@ -283,7 +318,10 @@ where
             let started = Instant::now();
             let response = inner.call(req).await?;
             observe::stage(observe::Stage::Handoff, started);
-            guard.finish(response.status().is_success()).await;
+            let remembered = response.extensions().get::<Remembered>().copied();
+            guard
+                .finish(response.status().is_success(), remembered)
+                .await;
             Ok(response.map(ResponseBody::inner))
         })
     }

@@ -22,15 +22,9 @@ pub(super) fn write_loop(
         // Everything that queued up while the last fsync ran goes into this one.
         let mut waiting = vec![first];
         let mut ops = waiting[0].ops.len();
-        while ops < MAX_BATCH_OPS {
-            match rx.try_recv() {
-                Ok(write) => {
-                    ops += write.ops.len();
-                    waiting.push(write);
-                }
-                Err(_) => break,
-            }
-        }
+        // No deliberate wait for more: measured with 250 us to 1 ms of delay, fewer fsyncs
+        // (one per 17 events instead of 10) bought no throughput and cost latency.
+        drain(&mut rx, &mut waiting, &mut ops);
         // Refuse a batch that would not fit with a margin: a journal write that fails for lack
         // of space poisons the database until restart, a refused batch only fails its writers.
         let bytes: u64 = waiting
@@ -68,7 +62,9 @@ pub(super) fn write_loop(
         }
         let result = batch
             .commit()
-            .and_then(|()| db.persist(PersistMode::SyncAll))
+            // fdatasync: the journal is only appended to, and fdatasync flushes the file's
+            // size with its data; the times that fsync would add are not needed to read it.
+            .and_then(|()| db.persist(PersistMode::SyncData))
             .map_err(SpoolError::from);
         commits.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = &result {
@@ -82,6 +78,19 @@ pub(super) fn write_loop(
         drop(last);
         for write in waiting {
             let _ = write.done.send(result.clone());
+        }
+    }
+}
+
+/// Take what is queued, up to [`MAX_BATCH_OPS`].
+fn drain(rx: &mut mpsc::UnboundedReceiver<Write>, waiting: &mut Vec<Write>, ops: &mut usize) {
+    while *ops < MAX_BATCH_OPS {
+        match rx.try_recv() {
+            Ok(write) => {
+                *ops += write.ops.len();
+                waiting.push(write);
+            }
+            Err(_) => break,
         }
     }
 }

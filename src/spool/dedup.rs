@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::{Op, Spool, SpoolError, Table};
 use crate::clock::now_ms;
-use crate::dedup::{Claim, Claimed, DedupError, DedupKey, DedupStore};
+use crate::dedup::{Claim, Claimed, DedupError, DedupKey, DedupStore, Remembered};
 
 /// One remembered id in the spool's dedup table; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +147,19 @@ impl DedupStore for DurableStore {
         })
     }
 
+    fn commit_remembered<'a>(
+        &'a self,
+        claim: &'a Claim,
+        remembered: Remembered,
+    ) -> BoxFuture<'a, Result<(), DedupError>> {
+        if remembered.is_in(Arc::as_ptr(&self.spool)) {
+            // Written with the event, in this store's own table: nothing to write or look up.
+            self.forget(claim);
+            return Box::pin(async { Ok(()) });
+        }
+        self.commit(claim)
+    }
+
     fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), DedupError>> {
         Box::pin(async move {
             self.forget(claim);
@@ -201,6 +214,39 @@ mod tests {
         assert_eq!(store.claim(key("a")).await.unwrap(), Claimed::Duplicate);
         new_claim(&store, "b").await;
         drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_record_written_with_the_event_is_not_written_again() {
+        let dir = temp("remembered");
+        let spool = Arc::new(Spool::open(&dir).unwrap());
+        let store = DurableStore::new(
+            Arc::clone(&spool),
+            Duration::from_secs(3600),
+            Duration::from_secs(60),
+        );
+        // The sink wrote the record in the event's commit.
+        let claim = new_claim(&store, "a").await;
+        spool
+            .commit(vec![
+                DedupRecord::remember(claim.key, Duration::from_secs(3600)).put_op(),
+            ])
+            .await
+            .unwrap();
+        let commits = spool.commits();
+        let here = Remembered::in_table(Arc::as_ptr(&spool));
+        store.commit_remembered(&claim, here).await.unwrap();
+        assert_eq!(spool.commits(), commits, "no second write");
+        assert_eq!(store.claim(key("a")).await.unwrap(), Claimed::Duplicate);
+        // A record remembered in some other table is committed here as usual.
+        let claim = new_claim(&store, "b").await;
+        let elsewhere = Remembered::in_table(std::ptr::null::<Spool>());
+        store.commit_remembered(&claim, elsewhere).await.unwrap();
+        assert_eq!(spool.commits(), commits + 1);
+        assert_eq!(store.claim(key("b")).await.unwrap(), Claimed::Duplicate);
+        drop(store);
+        drop(spool);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -21,7 +21,7 @@ use tower::Service;
 use super::dedup::DedupRecord;
 use super::{Fullness, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch};
 use crate::answer;
-use crate::dedup::DedupKey;
+use crate::dedup::{DedupKey, Remembered};
 use crate::event::Event;
 use crate::glob;
 use crate::rejection::Rejection;
@@ -158,14 +158,20 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
             match accepted {
                 Ok(_) => {
                     sink.spool.wake_deliverer();
-                    Ok(answer::accepted(event.id(), event.kind()))
+                    let mut accepted = answer::accepted(event.id(), event.kind());
+                    // The dedup record went to disk with the event: the dedup stage's store
+                    // need not write it again if it keeps this spool's table.
+                    accepted
+                        .extensions_mut()
+                        .insert(Remembered::in_table(Arc::as_ptr(&sink.spool)));
+                    Ok(accepted)
                 }
                 Err(error @ SpoolError::DiskFull { .. }) => {
-                    tracing::warn!(%error, id = %event.id(), "cannot spool the event; not accepted");
+                    tracing::warn!(%error, source = event.source(), id = %event.id(), "cannot spool the event; not accepted");
                     Ok(Rejection::SpoolFull(sink.retry_after).into_response())
                 }
                 Err(error) => {
-                    tracing::error!(%error, id = %event.id(), "cannot spool the event; not accepted");
+                    tracing::error!(%error, source = event.source(), id = %event.id(), "cannot spool the event; not accepted");
                     Ok(Rejection::Unavailable(sink.retry_after).into_response())
                 }
             }
