@@ -2,6 +2,14 @@
 # Load test of hookgate against a bare hyper ceiling and a few other webhook receivers.
 #
 #   bash bench/load.sh [--duration 10s] [--connections 64] [--rounds 2] [--warmup 2s]
+#                      [--servers lib,durable,memory,webhook,flask,node] [--before DIR]
+#
+# --servers runs only those (bare hyper always runs). --before DIR adds, right after each of
+# lib, durable and memory, the same server built from an earlier commit (DIR is that build's
+# target directory, holding release/hookgate and release/examples/bench_server), so a change is
+# measured before and after in one interleaved run:
+#   git worktree add /tmp/before <commit> && (cd /tmp/before && cargo build --release --bin \
+#     hookgate --example bench_server) && bash bench/load.sh --before /tmp/before/target
 #
 # Loopback only, bounded: every measurement is one `wrk -t1 -cN -dD --latency` run against a
 # server on 127.0.0.1, after a short warm-up. Not part of CI.
@@ -40,6 +48,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 DURATION=10s
+ONLY=lib,durable,memory,webhook,flask,node
+BEFORE=""
 CONNECTIONS=64
 ROUNDS=2
 WARMUP=2s
@@ -62,6 +72,10 @@ while (($# > 0)); do
         --rounds=*) ROUNDS=${1#*=}; shift ;;
         --warmup) WARMUP=${2:?--warmup needs a value}; shift 2 ;;
         --warmup=*) WARMUP=${1#*=}; shift ;;
+        --servers) ONLY=${2:?--servers needs a value}; shift 2 ;;
+        --servers=*) ONLY=${1#*=}; shift ;;
+        --before) BEFORE=${2:?--before needs a value}; shift 2 ;;
+        --before=*) BEFORE=${1#*=}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) printf 'unknown argument: %s\n' "$1" >&2; usage >&2; exit 2 ;;
     esac
@@ -210,6 +224,15 @@ BIN_LIB=$TARGET/release/examples/bench_server
 for bin in "$BIN_HOOKGATE" "$BIN_BARE" "$BIN_LIB"; do
     [[ -x $bin ]] || die "$bin was not built"
 done
+if [[ -n $BEFORE ]]; then
+    BEFORE=$(cd "$BEFORE" && pwd)
+    BIN_HOOKGATE_BEFORE=$BEFORE/release/hookgate
+    BIN_LIB_BEFORE=$BEFORE/release/examples/bench_server
+    for bin in "$BIN_HOOKGATE_BEFORE" "$BIN_LIB_BEFORE"; do
+        [[ -x $bin ]] || die "--before: $bin is missing (build it in that checkout first)"
+    done
+fi
+wanted() { [[ ,$ONLY, == *,$1,* ]]; }
 
 # From here on this script (the samplers, curl, ...) stays off the servers' CPU.
 if ((${#CLIENT_PIN[@]} > 0)); then
@@ -236,7 +259,9 @@ export BENCH_REPEAT_ID="bench-repeat-$$"
 # Peers: find or install them; skip (and say so) the ones that cannot be had.
 
 PEERS=()
-if command -v webhook >/dev/null 2>&1 || apt_install webhook; then
+if ! wanted webhook; then
+    :
+elif command -v webhook >/dev/null 2>&1 || apt_install webhook; then
     PEERS+=(webhook)
     WEBHOOK_VERSION=$(webhook -version 2>&1 | head -n1)
 else
@@ -244,7 +269,9 @@ else
 fi
 
 PY=""
-if command -v python3 >/dev/null 2>&1; then
+if ! wanted flask; then
+    :
+elif command -v python3 >/dev/null 2>&1; then
     PY=$(python3 -c 'import sys; print(sys.executable)')
     if ! "$PY" -c 'import flask, gunicorn' >/dev/null 2>&1; then
         log "installing gunicorn and flask with pip"
@@ -267,18 +294,27 @@ else
     NOTES+=("Flask/gunicorn skipped: no python3")
 fi
 
-if command -v node >/dev/null 2>&1 || apt_install nodejs; then
+if ! wanted node; then
+    :
+elif command -v node >/dev/null 2>&1 || apt_install nodejs; then
     PEERS+=(node)
     NODE_VERSION=$(node --version)
 else
     NOTES+=("Node skipped: node is not installed and 'apt-get install -y nodejs' failed")
 fi
 
-SERVERS=(lib durable memory "${PEERS[@]}")
+SERVERS=()
+for name in lib durable memory; do
+    wanted "$name" || continue
+    SERVERS+=("$name")
+    [[ -z $BEFORE ]] || SERVERS+=("$name-before")
+done
+SERVERS+=("${PEERS[@]}")
 
 server_label() {
     case "$1" in
         bare) echo "bare hyper (ceiling)" ;;
+        *-before) echo "$(server_label "${1%-before}") (before: $BEFORE)" ;;
         lib) echo "hookgate library: pipeline + memory dedup + in-process no-op handler" ;;
         durable) echo "hookgate serve, durable spool" ;;
         memory) echo "hookgate serve, memory mode (no spool)" ;;
@@ -288,7 +324,7 @@ server_label() {
     esac
 }
 
-is_hookgate() { [[ $1 == lib || $1 == durable || $1 == memory ]]; }
+is_hookgate() { [[ ${1%-before} == lib || ${1%-before} == durable || ${1%-before} == memory ]]; }
 
 # ---------------------------------------------------------------------------------------------
 # Starting, checking and stopping one server.
@@ -308,9 +344,12 @@ start_server() {
     case "$name" in
         bare) cmd=("$BIN_BARE" "127.0.0.1:$port") ;;
         lib) cmd=("$BIN_LIB" "127.0.0.1:$port" "$WORK/secret") ;;
+        lib-before) cmd=("$BIN_LIB_BEFORE" "127.0.0.1:$port" "$WORK/secret") ;;
         durable | memory)
             # The configuration's data_dir is relative: it lands in this fresh run directory.
             cmd=("$BIN_HOOKGATE" serve --config "$ROOT/bench/hookgate-$name.toml" --listen "127.0.0.1:$port") ;;
+        durable-before | memory-before)
+            cmd=("$BIN_HOOKGATE_BEFORE" serve --config "$ROOT/bench/hookgate-${name%-before}.toml" --listen "127.0.0.1:$port") ;;
         webhook)
             cmd=(webhook -hooks "$ROOT/bench/peers/hooks.json" -template -ip 127.0.0.1 -port "$port" -http-methods POST) ;;
         flask)
@@ -616,7 +655,9 @@ report() {
     echo "| server | scenario | runs | req/s | vs bare | p50 ms | p99 ms | max RSS MiB | server CPU us/req | disk KiB/req |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     local key name scenario
-    for key in bare:unique lib:unique lib:repeat durable:unique durable:repeat memory:unique memory:repeat \
+    for key in bare:unique lib:unique lib-before:unique lib:repeat lib-before:repeat \
+        durable:unique durable-before:unique durable:repeat durable-before:repeat \
+        memory:unique memory-before:unique memory:repeat memory-before:repeat \
         webhook:unique flask:unique node:unique; do
         name=${key%%:*} scenario=${key#*:}
         summary_row "$name" "$scenario"
