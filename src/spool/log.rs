@@ -289,8 +289,7 @@ impl Spool {
         };
         let (ops, count, bytes) =
             self.replay_ops(seq, &event, &self.deliveries(seq)?, destination, which)?;
-        self.commit(ops).await?;
-        self.requeued(count, bytes);
+        self.commit_requeued(ops, count, bytes).await?;
         Ok(count)
     }
 
@@ -332,8 +331,7 @@ impl Spool {
             if ops.is_empty() {
                 continue;
             }
-            self.commit(ops).await?;
-            self.requeued(count, bytes);
+            self.commit_requeued(ops, count, bytes).await?;
             total += count;
         }
         Ok(total)

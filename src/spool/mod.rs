@@ -226,15 +226,21 @@ impl std::fmt::Debug for Spool {
 impl Spool {
     /// Open (or create) the spool in `dir`.
     pub fn open(dir: &Path) -> Result<Self, SpoolError> {
+        let env_mb = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(default, |mb| mb << 20)
+        };
         let db = Database::builder(dir)
-            .cache_size(BLOCK_CACHE_BYTES)
+            .cache_size(env_mb("XCACHE", BLOCK_CACHE_BYTES))
             .open()?;
         let mut opened = Vec::with_capacity(TABLES.len());
         for name in TABLES {
             let memtable = if name == "events" {
-                EVENTS_MEMTABLE_BYTES
+                env_mb("XEV", EVENTS_MEMTABLE_BYTES)
             } else {
-                MEMTABLE_BYTES
+                env_mb("XSMALL", MEMTABLE_BYTES)
             };
             opened.push(db.keyspace(name, || {
                 let options = KeyspaceCreateOptions::default().max_memtable_size(memtable);
@@ -458,11 +464,9 @@ impl Spool {
             ));
         }
         ops.extend(extra);
-        self.commit(ops).await?;
-        let count = destinations.len() as u64;
-        self.pending.fetch_add(count, Ordering::Relaxed);
-        self.pending_bytes
-            .fetch_add(bytes.saturating_mul(count), Ordering::Relaxed);
+        let count = destinations.len();
+        self.commit_requeued(ops, count, bytes.saturating_mul(count as u64))
+            .await?;
         Ok(seq)
     }
 

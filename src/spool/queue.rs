@@ -128,10 +128,26 @@ impl Spool {
             });
     }
 
-    /// Settled deliveries are pending again (replayed).
-    pub(crate) fn requeued(&self, count: usize, bytes: u64) {
-        self.pending.fetch_add(count as u64, Ordering::Relaxed);
+    /// Commit `ops`, which make `count` deliveries of `bytes` pending (accepted or replayed).
+    /// They count from before the commit: the deliverer may settle one as soon as the commit
+    /// is done, before this task runs again, and a settle that found the count at zero would
+    /// be lost for good (the gauge and the `max_pending` check would drift up). A failed commit
+    /// takes them back.
+    pub(crate) async fn commit_requeued(
+        &self,
+        ops: Vec<Op>,
+        count: usize,
+        bytes: u64,
+    ) -> Result<(), SpoolError> {
+        let count = count as u64;
+        self.pending.fetch_add(count, Ordering::Relaxed);
         self.pending_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let committed = self.commit(ops).await;
+        if committed.is_err() {
+            self.pending.fetch_sub(count, Ordering::Relaxed);
+            self.pending_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        }
+        committed
     }
 
     /// Deliveries due at `now_ms`, at most `limit`, longest due first.
