@@ -226,21 +226,15 @@ impl std::fmt::Debug for Spool {
 impl Spool {
     /// Open (or create) the spool in `dir`.
     pub fn open(dir: &Path) -> Result<Self, SpoolError> {
-        let env_mb = |name: &str, default: u64| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-                .map_or(default, |mb| mb << 20)
-        };
         let db = Database::builder(dir)
-            .cache_size(env_mb("XCACHE", BLOCK_CACHE_BYTES))
+            .cache_size(BLOCK_CACHE_BYTES)
             .open()?;
         let mut opened = Vec::with_capacity(TABLES.len());
         for name in TABLES {
             let memtable = if name == "events" {
-                env_mb("XEV", EVENTS_MEMTABLE_BYTES)
+                EVENTS_MEMTABLE_BYTES
             } else {
-                env_mb("XSMALL", MEMTABLE_BYTES)
+                MEMTABLE_BYTES
             };
             opened.push(db.keyspace(name, || {
                 let options = KeyspaceCreateOptions::default().max_memtable_size(memtable);
