@@ -129,6 +129,8 @@ pub struct Remembered {
     table: usize,
 }
 
+// Only the spool's sink and its DurableStore make and read it.
+#[cfg_attr(not(feature = "spool"), allow(dead_code))]
 impl Remembered {
     /// The record was written to the table whose owner `table` points at (an identity, never
     /// dereferenced).
