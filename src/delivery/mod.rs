@@ -230,7 +230,7 @@ impl Deliverer {
     }
 
     /// Run until `shutdown` completes; then let the deliveries already started finish, for at
-    /// most [`SHUTDOWN_GRACE`], and start no other (what is pending stays in the spool).
+    /// most 5 seconds, and start no other (what is pending stays in the spool).
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let stopping = AtomicBool::new(false);
