@@ -370,17 +370,21 @@ mod tests {
         }
     }
 
-    /// Events are delivered while more are accepted; a delivery settled before its accepting
-    /// task resumed used to be lost from the pending count (it could only drift up).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_pending_count_is_zero_once_everything_is_delivered() {
-        let dir = std::env::temp_dir().join(format!("hookgate-pending-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let spool = Arc::new(Spool::open(&dir).unwrap());
-        let destinations: HashMap<String, Arc<dyn Destination>> =
-            HashMap::from([("d".to_owned(), Arc::new(Sink) as Arc<dyn Destination>)]);
+    /// A deliverer from `spool` to `destination` (named `d`), running until `stop` is sent.
+    fn start(
+        spool: &Arc<Spool>,
+        destination: impl Destination,
+    ) -> (
+        Arc<Deliverer>,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let destinations: HashMap<String, Arc<dyn Destination>> = HashMap::from([(
+            "d".to_owned(),
+            Arc::new(destination) as Arc<dyn Destination>,
+        )]);
         let deliverer = Arc::new(Deliverer::new(
-            Arc::clone(&spool),
+            Arc::clone(spool),
             destinations,
             RetryPolicy::default(),
         ));
@@ -388,6 +392,17 @@ mod tests {
         let running = tokio::spawn(Arc::clone(&deliverer).run(async move {
             let _ = stopped.await;
         }));
+        (deliverer, stop, running)
+    }
+
+    /// Events are delivered while more are accepted; a delivery settled before its accepting
+    /// task resumed used to be lost from the pending count (it could only drift up).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pending_count_is_zero_once_everything_is_delivered() {
+        let dir = std::env::temp_dir().join(format!("hookgate-pending-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Arc::new(Spool::open(&dir).unwrap());
+        let (deliverer, stop, running) = start(&spool, Sink);
         let accepting: Vec<_> = (0..32)
             .map(|task| {
                 let spool = Arc::clone(&spool);
@@ -439,17 +454,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let destinations: HashMap<String, Arc<dyn Destination>> =
-            HashMap::from([("d".to_owned(), Arc::new(Slow) as Arc<dyn Destination>)]);
-        let deliverer = Arc::new(Deliverer::new(
-            Arc::clone(&spool),
-            destinations,
-            RetryPolicy::default(),
-        ));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn(Arc::clone(&deliverer).run(async move {
-            let _ = stopped.await;
-        }));
+        let (deliverer, stop, running) = start(&spool, Slow);
         tokio::time::sleep(Duration::from_millis(120)).await;
         let _ = stop.send(());
         // At 64 at a time and 50 ms each, the backlog would take about 1.6 s to deliver.
