@@ -19,4 +19,21 @@ function M.configure()
   wrk.headers["X-Webhook-Signature"] = signature
 end
 
+-- New event ids for unique.lua and paced.lua: RUN_TAG-<thread>-<counter>. RUN_TAG keeps the ids
+-- of a warm-up and of the measured run against the same server process apart; thread_id is the
+-- global each script's setup() gives its thread.
+local prefix = ""
+local counter = 0
+
+function M.start_ids(tag)
+  prefix = (tag or tostring(os.time())) .. "-" .. tostring(thread_id or 0) .. "-"
+end
+
+-- wrk's request(): the signed request with the next id.
+function M.request_with_new_id()
+  counter = counter + 1
+  wrk.headers["X-Request-Id"] = prefix .. counter
+  return wrk.format()
+end
+
 return M

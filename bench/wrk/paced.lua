@@ -19,7 +19,8 @@
 -- LuaJIT).
 
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-dofile(dir .. "common.lua").configure()
+local common = dofile(dir .. "common.lua")
+common.configure()
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -41,8 +42,6 @@ function setup(thread)
 end
 
 -- Thread state.
-local prefix = ""
-local counter = 0
 local interval_us = 0
 local next_us = nil
 accepted = 0
@@ -53,8 +52,7 @@ function init(args)
   local nthreads = tonumber(args[2]) or 1
   assert(rate > 0 and nthreads > 0, "paced.lua: RATE and THREADS must be positive")
   interval_us = 1000000 * nthreads / rate
-  local tag = args[3] or tostring(os.time())
-  prefix = tag .. "-" .. tostring(thread_id or 0) .. "-"
+  common.start_ids(args[3])
 end
 
 function delay()
@@ -70,11 +68,7 @@ function delay()
   return math.floor(wait / 1000)
 end
 
-function request()
-  counter = counter + 1
-  wrk.headers["X-Request-Id"] = prefix .. counter
-  return wrk.format()
-end
+request = common.request_with_new_id
 
 function response(status, headers, body)
   if status == 202 then

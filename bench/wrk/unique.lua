@@ -10,7 +10,8 @@
 -- a warm-up and of the measured run against the same server process apart.
 
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-dofile(dir .. "common.lua").configure()
+local common = dofile(dir .. "common.lua")
+common.configure()
 
 local threads = 0
 
@@ -19,16 +20,8 @@ function setup(thread)
   thread:set("thread_id", threads)
 end
 
-local prefix = ""
-local counter = 0
-
 function init(args)
-  local tag = args[1] or tostring(os.time())
-  prefix = tag .. "-" .. tostring(thread_id or 0) .. "-"
+  common.start_ids(args[1])
 end
 
-function request()
-  counter = counter + 1
-  wrk.headers["X-Request-Id"] = prefix .. counter
-  return wrk.format()
-end
+request = common.request_with_new_id
