@@ -13,7 +13,8 @@ pub(super) struct Write {
 pub(super) fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Write>,
     db: &Database,
-    tables: &[Keyspace; 8],
+    tables: &[Keyspace; 7],
+    due: &std::sync::Mutex<due::DueIndex>,
     commits: &AtomicU64,
     disk: &disk::DiskWatch,
     failed: &std::sync::Mutex<Option<String>>,
@@ -33,6 +34,7 @@ pub(super) fn write_loop(
             .map(|op| match op {
                 Op::Put(_, key, value) => (key.len() + value.len()) as u64,
                 Op::Remove(_, key) => key.len() as u64,
+                Op::Schedule(_) | Op::Unschedule(_) => 0,
             })
             .sum();
         let needed = bytes
@@ -57,6 +59,7 @@ pub(super) fn write_loop(
                     Op::Remove(table, key) => {
                         batch.remove(&tables[*table as usize], key.as_slice())
                     }
+                    Op::Schedule(_) | Op::Unschedule(_) => {}
                 }
             }
         }
@@ -76,6 +79,20 @@ pub(super) fn write_loop(
         };
         *last = result.as_ref().err().map(ToString::to_string);
         drop(last);
+        if result.is_ok() {
+            // The index follows the store, in the batch's order, once the batch is durable.
+            let mut index = match due.lock() {
+                Ok(index) => index,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for op in waiting.iter().flat_map(|write| &write.ops) {
+                match op {
+                    Op::Schedule(key) => index.insert(key),
+                    Op::Unschedule(key) => index.remove(key),
+                    Op::Put(..) | Op::Remove(..) => {}
+                }
+            }
+        }
         for write in waiting {
             let _ = write.done.send(result.clone());
         }

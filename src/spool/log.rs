@@ -367,11 +367,7 @@ impl Spool {
             };
             ops.push(Op::Remove(from, key.clone()));
             ops.push(Op::Put(Table::Pending, key, encode(&again)?));
-            ops.push(Op::Put(
-                Table::Due,
-                due_key(now, seq, &view.destination),
-                Vec::new(),
-            ));
+            ops.push(Op::Schedule(due_key(now, seq, &view.destination)));
             count += 1;
             bytes += again.bytes;
         }
@@ -383,11 +379,7 @@ impl Spool {
                     delivery_key(seq, destination),
                     encode(&fresh)?,
                 ));
-                ops.push(Op::Put(
-                    Table::Due,
-                    due_key(now, seq, destination),
-                    Vec::new(),
-                ));
+                ops.push(Op::Schedule(due_key(now, seq, destination)));
                 count += 1;
                 bytes += fresh.bytes;
             }

@@ -29,6 +29,7 @@
 mod commit;
 mod dedup;
 mod disk;
+mod due;
 mod log;
 mod queue;
 mod readiness;
@@ -64,7 +65,7 @@ const BLOCK_CACHE_BYTES: u64 = 8 << 20;
 /// keyspace) made a loaded gateway's RSS reach 170 MiB; the journal, not the memtable, is what
 /// makes writes durable, so smaller memtables cost only more frequent background flushes.
 const EVENTS_MEMTABLE_BYTES: u64 = 8 << 20;
-/// Memtables of the small-record keyspaces (deliveries, due index, dedup).
+/// Memtables of the small-record keyspaces (deliveries, dedup).
 const MEMTABLE_BYTES: u64 = 2 << 20;
 /// Event records from this size up keep their bytes in blob files (fjall's key-value
 /// separation): written once when the memtable is flushed, never rewritten by compaction, which
@@ -116,6 +117,10 @@ impl From<fjall::Error> for SpoolError {
 pub(crate) enum Op {
     Put(Table, Vec<u8>, Vec<u8>),
     Remove(Table, Vec<u8>),
+    /// Add this key ([`due_key`]) to the in-memory due index once the batch is durable.
+    Schedule(Vec<u8>),
+    /// Remove this key from the due index once the batch is durable.
+    Unschedule(Vec<u8>),
 }
 
 /// The spool's keyspaces.
@@ -131,27 +136,27 @@ pub(crate) enum Table {
     Dead = 3,
     /// seq + destination -> [`Delivery`] made
     Delivered = 4,
-    /// next attempt time + seq + destination -> nothing: the pending deliveries by due time, so
-    /// that finding what is due costs what is due, not what is pending
-    Due = 5,
     /// source id -> the source's record (JSON), for sources managed through the admin API
-    Sources = 6,
+    Sources = 5,
     /// seq -> [`StoredMismatch`]es: where an accepted event does not match its
     /// spec. A keyspace of its own, so that event records of earlier versions read unchanged
     /// and events that fit (nearly all) cost nothing more
-    Mismatches = 7,
+    Mismatches = 6,
 }
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 7] = [
     "events",
     "dedup",
     "pending",
     "dead",
     "delivered",
-    "due",
     "sources",
     "mismatches",
 ];
+
+/// The keyspace that held the due index before it moved to memory ([`due`]); a spool
+/// written by an earlier version has it, and it is deleted at open.
+const OLD_DUE_TABLE: &str = "due";
 
 /// Attempts kept in a delivery's history; older ones are dropped (the count stays exact).
 pub const MAX_HISTORY: usize = 32;
@@ -196,7 +201,9 @@ pub enum Fullness {
 
 /// The embedded durable store; see the [module docs](self).
 pub struct Spool {
-    tables: [Keyspace; 8],
+    tables: [Keyspace; 7],
+    // The pending deliveries by next attempt time, changed by the writer after each commit.
+    due: Arc<std::sync::Mutex<due::DueIndex>>,
     // What is pending, kept in memory so that the full check on every request costs nothing;
     // rebuilt from the pending table at open.
     pending: AtomicU64,
@@ -255,9 +262,26 @@ impl Spool {
                 }
             })?);
         }
-        let tables: [Keyspace; 8] = opened
+        let tables: [Keyspace; 7] = opened
             .try_into()
             .map_err(|_| SpoolError::Storage("keyspaces".into()))?;
+        if db.keyspace_exists(OLD_DUE_TABLE) {
+            let old = db.keyspace(OLD_DUE_TABLE, KeyspaceCreateOptions::default)?;
+            db.delete_keyspace(old)?;
+        }
+        // The due index, rebuilt from the pending deliveries (the store's durable record).
+        let (mut pending, mut pending_bytes) = (0u64, 0u64);
+        let mut index = due::DueIndex::default();
+        for guard in tables[Table::Pending as usize].iter() {
+            let (key, value) = guard.into_inner()?;
+            let delivery: Delivery =
+                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
+            pending += 1;
+            pending_bytes += delivery.bytes;
+            let (seq, destination) = split_delivery_key(&key)?;
+            index.insert(&due_key(delivery.next_at_ms, seq, &destination));
+        }
+        let due = Arc::new(std::sync::Mutex::new(index));
         // Sequence numbers continue after the last stored event.
         let next_seq = match tables[Table::Events as usize].iter().next_back() {
             Some(guard) => {
@@ -273,33 +297,15 @@ impl Spool {
         let writer = {
             let (db, tables, commits) = (db.clone(), tables.clone(), Arc::clone(&commits));
             let (disk, failed) = (Arc::clone(&disk), Arc::clone(&write_failed));
+            let due = Arc::clone(&due);
             std::thread::Builder::new()
                 .name("hookgate-spool-writer".into())
-                .spawn(move || write_loop(rx, &db, &tables, &commits, &disk, &failed))
+                .spawn(move || write_loop(rx, &db, &tables, &due, &commits, &disk, &failed))
                 .map_err(|e| SpoolError::Storage(format!("cannot start the writer: {e}")))?
         };
-        let (mut pending, mut pending_bytes) = (0u64, 0u64);
-        let mut index = Vec::new();
-        for guard in tables[Table::Pending as usize].iter() {
-            let (key, value) = guard.into_inner()?;
-            let delivery: Delivery =
-                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
-            pending += 1;
-            pending_bytes += delivery.bytes;
-            let (seq, destination) = split_delivery_key(&key)?;
-            index.push(due_key(delivery.next_at_ms, seq, &destination));
-        }
-        // A spool written before the due index existed: build it once.
-        if pending > 0 && tables[Table::Due as usize].iter().next().is_none() {
-            let mut batch = db.batch();
-            for key in &index {
-                batch.insert(&tables[Table::Due as usize], key.as_slice(), []);
-            }
-            batch.commit()?;
-            db.persist(PersistMode::SyncAll)?;
-        }
         Ok(Self {
             tables,
+            due,
             pending: AtomicU64::new(pending),
             pending_bytes: AtomicU64::new(pending_bytes),
             writes,
@@ -457,11 +463,7 @@ impl Spool {
                 delivery_key(seq, destination),
                 fresh.clone(),
             ));
-            ops.push(Op::Put(
-                Table::Due,
-                due_key(now, seq, destination),
-                Vec::new(),
-            ));
+            ops.push(Op::Schedule(due_key(now, seq, destination)));
         }
         ops.extend(extra);
         let count = destinations.len();
@@ -516,10 +518,18 @@ impl Spool {
         }
     }
 
-    /// Age of the oldest pending delivery, if any is pending.
+    /// Age of the oldest pending delivery (the event accepted first that still has one), if
+    /// any is pending.
     pub fn oldest_pending_age(&self) -> Result<Option<std::time::Duration>, SpoolError> {
-        let Some(guard) = self.table(Table::Pending).iter().next() else {
+        let oldest = match self.due.lock() {
+            Ok(index) => index.oldest_seq(),
+            Err(poisoned) => poisoned.into_inner().oldest_seq(),
+        };
+        let Some(seq) = oldest else {
             return Ok(None);
+        };
+        let Some(guard) = self.table(Table::Pending).prefix(seq.to_be_bytes()).next() else {
+            return Ok(None); // settled since
         };
         let value = guard.value()?;
         let delivery: Delivery =

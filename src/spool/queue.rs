@@ -152,10 +152,12 @@ impl Spool {
 
     /// Deliveries due at `now_ms`, at most `limit`, longest due first.
     pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, SpoolError> {
-        let mut due = Vec::new();
-        let upper = now_ms.saturating_add(1).to_be_bytes();
-        for guard in self.table(Table::Due).range(..upper) {
-            let key = guard.key()?;
+        let keys = match self.due.lock() {
+            Ok(index) => index.due(now_ms, limit),
+            Err(poisoned) => poisoned.into_inner().due(now_ms, limit),
+        };
+        let mut due = Vec::with_capacity(keys.len());
+        for key in keys {
             let corrupt = || SpoolError::Corrupt("due key".into());
             let (at, rest) = key.split_at_checked(8).ok_or_else(corrupt)?;
             let at = seq_of(at).ok_or_else(corrupt)?;
@@ -164,21 +166,18 @@ impl Spool {
                 .table(Table::Pending)
                 .get(delivery_key(seq, &destination))?
             else {
-                continue; // settled meanwhile
+                continue; // settled since (the store changes just before the index)
             };
             let delivery: Delivery =
                 postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
             if delivery.next_at_ms != at {
-                continue; // rescheduled meanwhile
+                continue; // rescheduled since
             }
             due.push(Due {
                 seq,
                 destination,
                 delivery,
             });
-            if due.len() >= limit {
-                break;
-            }
         }
         Ok(due)
     }
@@ -189,7 +188,7 @@ impl Spool {
         let mut done = delivery.clone();
         done.settled_at_ms = Some(now_ms());
         self.commit(vec![
-            Op::Remove(Table::Due, due.index_key()),
+            Op::Unschedule(due.index_key()),
             Op::Remove(Table::Pending, key.clone()),
             Op::Put(Table::Delivered, key, encode(&done)?),
         ])
@@ -203,7 +202,7 @@ impl Spool {
     pub(crate) async fn drop_pending(&self, due: &Due) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
         self.commit(vec![
-            Op::Remove(Table::Due, due.index_key()),
+            Op::Unschedule(due.index_key()),
             Op::Remove(Table::Pending, key),
         ])
         .await?;
@@ -215,12 +214,8 @@ impl Spool {
     pub async fn reschedule(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
         self.commit(vec![
-            Op::Remove(Table::Due, due.index_key()),
-            Op::Put(
-                Table::Due,
-                due_key(delivery.next_at_ms, due.seq, &due.destination),
-                Vec::new(),
-            ),
+            Op::Unschedule(due.index_key()),
+            Op::Schedule(due_key(delivery.next_at_ms, due.seq, &due.destination)),
             Op::Put(Table::Pending, key, encode(delivery)?),
         ])
         .await
@@ -232,7 +227,7 @@ impl Spool {
         let mut dead = delivery.clone();
         dead.settled_at_ms = Some(now_ms());
         self.commit(vec![
-            Op::Remove(Table::Due, due.index_key()),
+            Op::Unschedule(due.index_key()),
             Op::Remove(Table::Pending, key.clone()),
             Op::Put(Table::Dead, key, encode(&dead)?),
         ])
