@@ -13,7 +13,8 @@
 #     whole run (start-up, retention and compaction included);
 #   * fsync + fdatasync calls, and write calls of each kind (strace's count);
 #   * keys written per event, from what the spool stores per event (the event, its dedup record,
-#     and per destination its pending delivery and its due-index entry);
+#     and per destination its pending delivery; settling a delivery later removes that key and
+#     writes its delivery-log record; the due index is in memory);
 #   * CPU microseconds: the whole server, and the spool's writer thread alone
 #     (/proc/<pid>/task/<tid>/stat of `hookgate-spool-writer`), over the measured run;
 #   * the spool directory's size at the end (du).
@@ -114,7 +115,7 @@ echo "| bytes written to storage, during the load | $(per $((b1 - b0))) B |"
 echo "| bytes written to storage, including 2 s after | $(per $((b2 - b0))) B |"
 echo "| fsync + fdatasync | $(per $(($(calls fsync) + $(calls fdatasync)))) |"
 echo "| write / pwrite64 / writev calls (sockets and eventfds too: writev is the HTTP answer) | $(per "$(calls write)") / $(per "$(calls pwrite64)") / $(per "$(calls writev)") |"
-echo "| keys written | $((2 + 2 * ROUTES)) (event, dedup record$([[ $ROUTES == 1 ]] && echo ", pending delivery, due entry")) |"
+echo "| keys written | $((2 + 3 * ROUTES)) (event, dedup record$([[ $ROUTES == 1 ]] && echo ", pending delivery; when settled: its removal, its log record")) |"
 echo "| server CPU | $(per $(((t1 - t0) * 1000000)) "$hz") us |"
 [[ -n $writer ]] && echo "| spool writer thread CPU | $(per $(((w1 - w0) * 1000000)) "$hz") us |"
 echo "| spool on disk at the end | $((size / 1024)) MiB ($(per $((size * 1024))) B per event) |"

@@ -19,6 +19,8 @@ pub(super) fn write_loop(
     disk: &disk::DiskWatch,
     failed: &std::sync::Mutex<Option<String>>,
 ) {
+    // Bytes applied to each keyspace's memtable since it was last rotated.
+    let mut unflushed = [0u64; TABLES.len()];
     while let Some(first) = rx.blocking_recv() {
         // Everything that queued up while the last fsync ran goes into this one.
         let mut waiting = vec![first];
@@ -80,6 +82,7 @@ pub(super) fn write_loop(
         *last = result.as_ref().err().map(ToString::to_string);
         drop(last);
         if result.is_ok() {
+            rotate_full_memtables(tables, &waiting, &mut unflushed);
             // The index follows the store, in the batch's order, once the batch is durable.
             let mut index = match due.lock() {
                 Ok(index) => index,
@@ -95,6 +98,48 @@ pub(super) fn write_loop(
         }
         for write in waiting {
             let _ = write.done.send(result.clone());
+        }
+    }
+}
+
+/// Hand each keyspace's memtable to fjall's flush once half its size has been written to it.
+///
+/// fjall can rotate memtables by itself: every batch that leaves a memtable over its maximum
+/// size sends its worker pool a rotation request, without blocking, on a channel of 1,000. But
+/// while the pool's worker is busy (a compaction of the dedup table takes seconds once it holds
+/// millions of ids), a gateway taking thousands of events per second fills that channel with
+/// such requests, and the worker's own rotation then blocks on sending its flush request to the
+/// channel that only it reads. With one worker (fjall starts one per CPU the process may run
+/// on, so one in a 1-CPU container or under `taskset -c 0`) that is a deadlock: nothing is
+/// flushed again, and memtables and the journal grow until memory runs out. It happened after
+/// 3.5 minutes at 7,200 events per second in bench/longrun.sh (stack of the stuck worker in
+/// BENCHMARKS.md, issue 20). Rotating here, below fjall's own threshold, means fjall never asks,
+/// and the channel holds only flush and compaction requests. The sizes are counted as key plus
+/// value bytes, which undercounts fjall's measure (it adds per-entry overhead), hence half.
+fn rotate_full_memtables(tables: &[Keyspace; 7], batch: &[Write], unflushed: &mut [u64; 7]) {
+    for op in batch.iter().flat_map(|write| &write.ops) {
+        let (table, bytes) = match op {
+            Op::Put(table, key, value) => (*table, key.len() + value.len()),
+            Op::Remove(table, key) => (*table, key.len()),
+            Op::Schedule(_) | Op::Unschedule(_) => continue,
+        };
+        unflushed[table as usize] += bytes as u64;
+    }
+    for (index, written) in unflushed.iter_mut().enumerate() {
+        let limit = if index == Table::Events as usize {
+            EVENTS_MEMTABLE_BYTES
+        } else {
+            MEMTABLE_BYTES
+        };
+        if *written >= limit / 2 {
+            *written = 0;
+            // `rotate_memtable` is public but hidden from fjall's docs (its own tests use it);
+            // the version is pinned in Cargo.lock. A failed rotation leaves the data in the
+            // memtable, as durable as before (the journal has it); fjall's own request is then
+            // the fallback.
+            if let Err(error) = tables[index].rotate_memtable() {
+                tracing::warn!(%error, table = TABLES[index], "cannot rotate a spool memtable");
+            }
         }
     }
 }

@@ -141,3 +141,28 @@ async fn concurrent_appends_share_fsyncs() {
     drop(spool);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_writer_hands_memtables_to_fjall_before_fjall_would_ask() {
+    // fjall asks for a rotation itself only past EVENTS_MEMTABLE_BYTES; the writer rotates at
+    // half of it (see `rotate_full_memtables`), so 3/4 of it written must reach a table file.
+    let dir = temp("rotate");
+    let spool = Spool::open(&dir).unwrap();
+    let body = vec![b'x'; 4096];
+    let events = (EVENTS_MEMTABLE_BYTES * 3 / 4) as usize / body.len();
+    for i in 0..events {
+        let mut stored = event(i as u64);
+        stored.body.clone_from(&body);
+        spool.append(&stored).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while spool.table(Table::Events).table_count() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no memtable of events was flushed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(spool);
+    let _ = std::fs::remove_dir_all(&dir);
+}
