@@ -155,10 +155,10 @@ async fn the_writer_hands_memtables_to_fjall_before_fjall_would_ask() {
         stored.body.clone_from(&body);
         spool.append(&stored).await.unwrap();
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     while spool.table(Table::Events).table_count() == 0 {
         assert!(
-            std::time::Instant::now() < deadline,
+            tokio::time::Instant::now() < deadline,
             "no memtable of events was flushed"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
