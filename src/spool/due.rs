@@ -57,11 +57,12 @@ impl DueIndex {
     }
 
     /// The keys of the deliveries due at `now_ms` (next attempt at or before it), at most
-    /// `limit`, longest due first.
-    pub(crate) fn due(&self, now_ms: u64, limit: usize) -> Vec<Box<[u8]>> {
+    /// `limit`, longest due first, starting after the key `after` (from the start if `None`).
+    pub(crate) fn due(&self, now_ms: u64, after: Option<&[u8]>, limit: usize) -> Vec<Box<[u8]>> {
         let upper = now_ms.saturating_add(1).to_be_bytes();
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
         self.by_time
-            .range::<[u8], _>((Bound::Unbounded, Bound::Excluded(&upper[..])))
+            .range::<[u8], _>((lower, Bound::Excluded(&upper[..])))
             .take(limit)
             .cloned()
             .collect()
@@ -93,10 +94,17 @@ mod tests {
         index.insert(&due_key(20, 1, "b")); // again: no change
         assert_eq!(index.len(), 3);
         assert_eq!(
-            index.due(20, 10),
+            index.due(20, None, 10),
             vec![due_key(10, 2, "a").into(), due_key(20, 1, "b").into()]
         );
-        assert_eq!(index.due(u64::MAX, 1), vec![due_key(10, 2, "a").into()]);
+        assert_eq!(
+            index.due(u64::MAX, None, 1),
+            vec![due_key(10, 2, "a").into()]
+        );
+        assert_eq!(
+            index.due(u64::MAX, Some(&due_key(10, 2, "a")), 1),
+            vec![due_key(20, 1, "b").into()]
+        );
         assert_eq!(index.oldest_seq(), Some(1));
         index.remove(&due_key(30, 1, "a"));
         assert_eq!(index.oldest_seq(), Some(1), "event 1 still has b pending");
@@ -105,6 +113,6 @@ mod tests {
         assert_eq!(index.oldest_seq(), Some(2));
         index.remove(&due_key(10, 2, "a"));
         assert_eq!(index.oldest_seq(), None);
-        assert!(index.due(u64::MAX, 10).is_empty());
+        assert!(index.due(u64::MAX, None, 10).is_empty());
     }
 }

@@ -151,35 +151,56 @@ impl Spool {
     }
 
     /// Deliveries due at `now_ms`, at most `limit`, longest due first.
+    ///
+    /// The store changes before the index (the index follows once the batch is durable), so a
+    /// key in the index may name a delivery settled or rescheduled a moment ago: such keys are
+    /// skipped and the walk goes on past them, so that `limit` is filled whenever that many are
+    /// due (with `limit` 1 and a stale first key, "nothing is due" was answered while hundreds
+    /// were).
     pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, SpoolError> {
-        let keys = match self.due.lock() {
-            Ok(index) => index.due(now_ms, limit),
-            Err(poisoned) => poisoned.into_inner().due(now_ms, limit),
-        };
-        let mut due = Vec::with_capacity(keys.len());
-        for key in keys {
-            let corrupt = || SpoolError::Corrupt("due key".into());
-            let (at, rest) = key.split_at_checked(8).ok_or_else(corrupt)?;
-            let at = seq_of(at).ok_or_else(corrupt)?;
-            let (seq, destination) = split_delivery_key(rest)?;
-            let Some(value) = self
-                .table(Table::Pending)
-                .get(delivery_key(seq, &destination))?
-            else {
-                continue; // settled since (the store changes just before the index)
+        let mut due = Vec::new();
+        let mut after: Option<Box<[u8]>> = None;
+        while due.len() < limit {
+            let wanted = limit - due.len();
+            let keys = match self.due.lock() {
+                Ok(index) => index.due(now_ms, after.as_deref(), wanted),
+                Err(poisoned) => poisoned.into_inner().due(now_ms, after.as_deref(), wanted),
             };
-            let delivery: Delivery =
-                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
-            if delivery.next_at_ms != at {
-                continue; // rescheduled since
+            for key in &keys {
+                if let Some(one) = self.still_due(key)? {
+                    due.push(one);
+                }
             }
-            due.push(Due {
-                seq,
-                destination,
-                delivery,
-            });
+            if keys.len() < wanted {
+                break; // the index has no more due now
+            }
+            after = keys.into_iter().next_back();
         }
         Ok(due)
+    }
+
+    /// The delivery a due-index key names, if the store still has it pending at that time.
+    fn still_due(&self, key: &[u8]) -> Result<Option<Due>, SpoolError> {
+        let corrupt = || SpoolError::Corrupt("due key".into());
+        let (at, rest) = key.split_at_checked(8).ok_or_else(corrupt)?;
+        let at = seq_of(at).ok_or_else(corrupt)?;
+        let (seq, destination) = split_delivery_key(rest)?;
+        let Some(value) = self
+            .table(Table::Pending)
+            .get(delivery_key(seq, &destination))?
+        else {
+            return Ok(None); // settled since
+        };
+        let delivery: Delivery =
+            postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
+        if delivery.next_at_ms != at {
+            return Ok(None); // rescheduled since
+        }
+        Ok(Some(Due {
+            seq,
+            destination,
+            delivery,
+        }))
     }
 
     /// The delivery is made: move it to the delivery log, with this final state.
