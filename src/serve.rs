@@ -238,9 +238,8 @@ impl Prepared {
 async fn sweep_loop(spool: Arc<Spool>, retention: Duration, mut stopped: watch::Receiver<bool>) {
     loop {
         match spool.sweep(retention).await {
-            Ok(swept) if swept.events + swept.dedup_records > 0 => tracing::info!(
+            Ok(swept) if swept.events > 0 => tracing::info!(
                 events = swept.events,
-                dedup_records = swept.dedup_records,
                 "retention: removed what is past the horizon"
             ),
             Ok(_) => {}

@@ -16,6 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fjall::compaction::filter::{
+    CompactionFilter, CompactionFilterResult, Context, Factory, ItemAccessor, Verdict,
+};
+use fjall::{Database, Keyspace};
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
@@ -60,6 +64,69 @@ impl DedupRecord {
     pub(crate) fn expires_ms(value: &[u8]) -> u64 {
         <[u8; 8]>::try_from(value).map_or(0, u64::from_be_bytes)
     }
+}
+
+/// Drops expired records when fjall compacts the dedup table, so that expiry costs no scan.
+///
+/// A record past its expiry is already not [`live`](DedupRecord::live); this takes it off disk
+/// the next time compaction rewrites its table, in fjall's background worker, instead of a
+/// retention sweep reading the whole table (millions of records on a busy gateway) and
+/// committing its removals through the group-commit writer, in the batches of accepted events.
+/// Installed on the dedup keyspace only, by name, when the spool opens.
+pub(super) struct DropExpired;
+
+impl Factory for DropExpired {
+    fn name(&self) -> &str {
+        "hookgate-dedup-expiry"
+    }
+
+    fn make_filter(&self, _: &Context) -> Box<dyn CompactionFilter> {
+        Box::new(ExpiredBy(now_ms()))
+    }
+}
+
+/// One compaction's filter: records expired at this time (ms since the epoch) are dropped.
+struct ExpiredBy(u64);
+
+impl CompactionFilter for ExpiredBy {
+    fn filter_item(&mut self, item: ItemAccessor<'_>, ctx: &Context) -> CompactionFilterResult {
+        if DedupRecord::expires_ms(&item.value()?) > self.0 {
+            Ok(Verdict::Keep)
+        } else if ctx.is_last_level {
+            // Nothing older lies below the last level: no tombstone is needed.
+            Ok(Verdict::Destroy)
+        } else {
+            // A tombstone, so that no older record of the id in a lower level shows through.
+            Ok(Verdict::Remove)
+        }
+    }
+}
+
+/// Copy the live records of a dedup keyspace written by an earlier version (`old`, whose
+/// settings cannot change) into `new`, in batches; expired records are left behind.
+pub(super) fn migrate(db: &Database, old: &Keyspace, new: &Keyspace) -> Result<(), SpoolError> {
+    const BATCH: usize = 16 * 1024;
+    let now = now_ms();
+    let (mut batch, mut in_batch, mut copied) = (db.batch(), 0, 0u64);
+    for guard in old.iter() {
+        let (key, value) = guard.into_inner()?;
+        if DedupRecord::expires_ms(&value) <= now {
+            continue;
+        }
+        batch.insert(new, key, value);
+        in_batch += 1;
+        copied += 1;
+        if in_batch == BATCH {
+            std::mem::replace(&mut batch, db.batch()).commit()?;
+            in_batch = 0;
+        }
+    }
+    batch.commit()?;
+    tracing::info!(
+        copied,
+        "spool: dedup records moved to the table with small tables"
+    );
+    Ok(())
 }
 
 impl From<SpoolError> for DedupError {
@@ -172,6 +239,7 @@ impl DedupStore for DurableStore {
 mod tests {
     use super::*;
     use crate::event::EventId;
+    use crate::spool::OLD_DEDUP_TABLE;
 
     fn temp(tag: &str) -> std::path::PathBuf {
         let dir =
@@ -247,6 +315,79 @@ mod tests {
         assert_eq!(store.claim(key("b")).await.unwrap(), Claimed::Duplicate);
         drop(store);
         drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Expired records leave the disk when their table is compacted; live ones stay.
+    #[tokio::test]
+    async fn compaction_drops_expired_records_only() {
+        let dir = temp("compaction");
+        let spool = Spool::open(&dir).unwrap();
+        let now = now_ms();
+        let record = |key: &[u8], expires_ms: u64| {
+            Op::Put(
+                Table::Dedup,
+                key.to_vec(),
+                expires_ms.to_be_bytes().to_vec(),
+            )
+        };
+        spool
+            .commit(vec![
+                record(b"expired", now - 1),
+                record(b"live", now + 3_600_000),
+            ])
+            .await
+            .unwrap();
+        let table = spool.table(Table::Dedup);
+        table.rotate_memtable_and_wait().unwrap();
+        assert!(table.get(b"expired").unwrap().is_some(), "still on disk");
+        table.major_compact().unwrap();
+        assert!(table.get(b"expired").unwrap().is_none(), "dropped");
+        assert!(table.get(b"live").unwrap().is_some(), "kept");
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A spool whose dedup table an earlier version wrote (fjall's default compaction, under
+    /// the old name) still remembers its live ids after the upgrade, in the new table.
+    #[tokio::test]
+    async fn ids_remembered_by_an_earlier_version_are_remembered_after_the_upgrade() {
+        let dir = temp("migrate");
+        let now = now_ms();
+        {
+            let db = Database::builder(&dir).open().unwrap();
+            let old = db
+                .keyspace(OLD_DEDUP_TABLE, fjall::KeyspaceCreateOptions::default)
+                .unwrap();
+            old.insert(key("live").0, (now + 3_600_000).to_be_bytes())
+                .unwrap();
+            old.insert(key("expired").0, (now - 1).to_be_bytes())
+                .unwrap();
+            db.persist(fjall::PersistMode::SyncAll).unwrap();
+        }
+        let spool = Arc::new(Spool::open(&dir).unwrap());
+        assert!(
+            spool
+                .table(Table::Dedup)
+                .get(key("expired").0)
+                .unwrap()
+                .is_none()
+        );
+        let store = DurableStore::new(
+            Arc::clone(&spool),
+            Duration::from_secs(3600),
+            Duration::from_secs(60),
+        );
+        assert_eq!(store.claim(key("live")).await.unwrap(), Claimed::Duplicate);
+        new_claim(&store, "expired").await;
+        drop(store);
+        drop(spool);
+        let db = Database::builder(&dir).open().unwrap();
+        assert!(
+            !db.keyspace_exists(OLD_DEDUP_TABLE),
+            "the old table is gone"
+        );
+        drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::dedup::DedupRecord;
 use super::{
     Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, seq_of,
     split_delivery_key,
@@ -153,8 +152,6 @@ impl Filter {
 pub struct Swept {
     /// Settled events (every delivery made, or none routed) older than the horizon.
     pub events: usize,
-    /// Dedup records past their expiry.
-    pub dedup_records: usize,
 }
 
 impl EventStatus {
@@ -404,8 +401,9 @@ impl Spool {
     }
 
     /// Apply the retention horizon: remove events received more than `retention` ago whose
-    /// deliveries were all made (or that no route took), and dedup records past their expiry.
-    /// Dead letters and pending deliveries are never swept.
+    /// deliveries were all made (or that no route took). Dead letters and pending deliveries
+    /// are never swept. Dedup records past their expiry are not read here: compaction drops
+    /// them (`dedup::DropExpired`), and until it does they no longer count.
     pub async fn sweep(&self, retention: Duration) -> Result<Swept, SpoolError> {
         let _guard = self.maintenance.lock().await;
         let now = now_ms();
@@ -430,22 +428,7 @@ impl Spool {
         }
         let events = victims.len();
         self.remove_events(victims).await?;
-
-        let mut expired = Vec::new();
-        for guard in self.table(Table::Dedup).iter() {
-            let (key, value) = guard.into_inner()?;
-            if DedupRecord::expires_ms(&value) <= now {
-                expired.push(Op::Remove(Table::Dedup, key.to_vec()));
-            }
-        }
-        let dedup_records = expired.len();
-        for chunk in expired.chunks(CHUNK_OPS) {
-            self.commit(chunk.to_vec()).await?;
-        }
-        Ok(Swept {
-            events,
-            dedup_records,
-        })
+        Ok(Swept { events })
     }
 
     async fn remove_events(

@@ -41,6 +41,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
+use fjall::compaction::Leveled;
+use fjall::compaction::filter::Factory as CompactionFilterFactory;
 use fjall::config::PinningPolicy;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -76,6 +78,14 @@ const BLOB_THRESHOLD_BYTES: u32 = 512;
 /// Blob files are deleted (or their live records moved) once most of what they hold has been
 /// removed by retention; smaller files give space back sooner.
 const BLOB_FILE_BYTES: u64 = 16 << 20;
+
+/// Tables of the dedup keyspace. Its keys are random (hashes of event ids), so every table
+/// flushed from a memtable overlaps every older one; with fjall's default (64 MiB tables, a
+/// first level of 256 MiB) the whole dedup table sat in one level and each merge into it
+/// rewrote all of it: 0.5 s of the one background worker at 500k ids, 1.2 s at 1M, and the
+/// reason a gateway's p99 climbed after minutes of sustained load (BENCHMARKS.md, issue 20).
+/// Small tables give the levels a size limit, so a merge rewrites a bounded part.
+const DEDUP_TABLE_BYTES: u64 = 2 << 20;
 
 /// Most operations applied in one group commit; more wait for the next one.
 const MAX_BATCH_OPS: usize = 4096;
@@ -146,7 +156,7 @@ pub(crate) enum Table {
 
 const TABLES: [&str; 7] = [
     "events",
-    "dedup",
+    DEDUP_TABLE,
     "pending",
     "dead",
     "delivered",
@@ -157,6 +167,12 @@ const TABLES: [&str; 7] = [
 /// The keyspace that held the due index before it moved to memory ([`due`]); a spool
 /// written by an earlier version has it, and it is deleted at open.
 const OLD_DUE_TABLE: &str = "due";
+
+/// The dedup keyspace. fjall fixes a keyspace's compaction settings when it is created, so
+/// the small tables ([`DEDUP_TABLE_BYTES`]) need a keyspace of their own: a spool written by
+/// an earlier version has [`OLD_DEDUP_TABLE`], whose live records are copied here at open.
+const DEDUP_TABLE: &str = "dedup.v2";
+const OLD_DEDUP_TABLE: &str = "dedup";
 
 /// Attempts kept in a delivery's history; older ones are dropped (the count stays exact).
 pub const MAX_HISTORY: usize = 32;
@@ -236,6 +252,10 @@ impl Spool {
     pub fn open(dir: &Path) -> Result<Self, SpoolError> {
         let db = Database::builder(dir)
             .cache_size(BLOCK_CACHE_BYTES)
+            .with_compaction_filter_factories(Arc::new(|keyspace| {
+                (keyspace == DEDUP_TABLE)
+                    .then(|| Arc::new(dedup::DropExpired) as Arc<dyn CompactionFilterFactory>)
+            }))
             .open()?;
         let mut opened = Vec::with_capacity(TABLES.len());
         for name in TABLES {
@@ -255,9 +275,12 @@ impl Spool {
                     // Every new event looks its id up here, and finds nothing: the filters
                     // answer that, so they stay in memory (about 1.25 bytes per remembered id)
                     // instead of competing for the block cache with the events.
-                    "dedup" => options
+                    DEDUP_TABLE => options
                         .filter_block_pinning_policy(PinningPolicy::all(true))
-                        .index_block_pinning_policy(PinningPolicy::all(true)),
+                        .index_block_pinning_policy(PinningPolicy::all(true))
+                        .compaction_strategy(Arc::new(
+                            Leveled::default().with_table_target_size(DEDUP_TABLE_BYTES),
+                        )),
                     _ => options,
                 }
             })?);
@@ -267,6 +290,13 @@ impl Spool {
             .map_err(|_| SpoolError::Storage("keyspaces".into()))?;
         if db.keyspace_exists(OLD_DUE_TABLE) {
             let old = db.keyspace(OLD_DUE_TABLE, KeyspaceCreateOptions::default)?;
+            db.delete_keyspace(old)?;
+        }
+        if db.keyspace_exists(OLD_DEDUP_TABLE) {
+            let old = db.keyspace(OLD_DEDUP_TABLE, KeyspaceCreateOptions::default)?;
+            dedup::migrate(&db, &old, &tables[Table::Dedup as usize])?;
+            // The copy is on disk before the original goes: a crash in between copies again.
+            db.persist(PersistMode::SyncAll)?;
             db.delete_keyspace(old)?;
         }
         // The due index, rebuilt from the pending deliveries (the store's durable record).

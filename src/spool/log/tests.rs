@@ -152,24 +152,14 @@ async fn statuses_filters_replay_and_purge() {
 }
 
 #[tokio::test]
-async fn sweep_removes_old_settled_events_and_expired_dedup_records_only() {
+async fn sweep_removes_old_settled_events_only() {
     let dir = temp("sweep");
     let spool = Spool::open(&dir).unwrap();
     let now = now_ms();
     let old = now - 3_600_000;
     let up = ["up".to_owned()];
-    let expired = Op::Put(
-        Table::Dedup,
-        b"k1".to_vec(),
-        (now - 1).to_be_bytes().to_vec(),
-    );
-    let live = Op::Put(
-        Table::Dedup,
-        b"k2".to_vec(),
-        (now + 60_000).to_be_bytes().to_vec(),
-    );
     let delivered = spool
-        .accept(&event(0, "t", old), &up, vec![expired, live])
+        .accept(&event(0, "t", old), &up, vec![])
         .await
         .unwrap();
     let dead = spool
@@ -190,19 +180,12 @@ async fn sweep_removes_old_settled_events_and_expired_dedup_records_only() {
     settle(&spool, &due[3], 200).await;
 
     let swept = spool.sweep(Duration::from_secs(60)).await.unwrap();
-    assert_eq!(
-        swept,
-        Swept {
-            events: 1,
-            dedup_records: 1
-        }
-    );
+    assert_eq!(swept, Swept { events: 1 });
     assert!(spool.get(delivered).unwrap().is_none());
     assert!(spool.deliveries(delivered).unwrap().is_empty());
     for kept in [dead, pending, recent] {
         assert!(spool.get(kept).unwrap().is_some(), "{kept} kept");
     }
-    assert!(spool.table(Table::Dedup).get(b"k2").unwrap().is_some());
     drop(spool);
     let _ = std::fs::remove_dir_all(&dir);
 }
