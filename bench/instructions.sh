@@ -5,7 +5,7 @@
 #
 #   bash bench/instructions.sh [CASE ...]      # default: every case
 #
-# Each case of tests/cost/mod.rs (verify, parse, validate, dedup, route, library, serve) runs in
+# Each case of tests/cost/mod.rs (verify, parse, validate, dedup, route, library, limited, serve) runs in
 # examples/cost_probe.rs, release build, twice: SMALL and LARGE operations, with callgrind
 # collecting only inside the probe's `measured` function (--toggle-collect). The difference over
 # LARGE - SMALL is the figure: set-up and fixed costs cancel. `library` is the pipeline

@@ -2,7 +2,7 @@
 # Load test of hookgate against a bare hyper ceiling and a few other webhook receivers.
 #
 #   bash bench/load.sh [--duration 10s] [--connections 64] [--rounds 2] [--warmup 2s]
-#                      [--servers lib,durable,memory,webhook,flask,node] [--before DIR]
+#                      [--servers lib,durable,memory,limited,webhook,flask,node] [--before DIR]
 #
 # --servers runs only those (bare hyper always runs). --before DIR adds, right after each of
 # lib, durable and memory, the same server built from an earlier commit (DIR is that build's
@@ -20,6 +20,8 @@
 #             no-op in-process handler
 #   durable   hookgate serve --config bench/hookgate-durable.toml (spool on, no route)
 #   memory    hookgate serve --config bench/hookgate-memory.toml (spool off, no route)
+#   limited   the same with an ingest limit it never reaches (bench/hookgate-limited.toml): what
+#             the limit's bookkeeping costs; only when asked for in --servers, no before build
 #   webhook   adnanh/webhook with a payload-hmac-sha256 rule running /bin/true   (if available)
 #   flask     the seeds' Flask receiver under gunicorn -w 2                       (if available)
 #   node      a Node `http` receiver (crypto HMAC, timingSafeEqual, JSON.parse)   (if available)
@@ -245,6 +247,8 @@ for name in lib durable memory; do
     SERVERS+=("$name")
     [[ -z $BEFORE ]] || SERVERS+=("$name-before")
 done
+# Not in the default list; an earlier build may not know its configuration.
+[[ ,$ONLY, != *,limited,* ]] || SERVERS+=(limited)
 SERVERS+=("${PEERS[@]}")
 
 server_label() {
@@ -254,13 +258,14 @@ server_label() {
         lib) echo "hookgate library: pipeline + memory dedup + in-process no-op handler" ;;
         durable) echo "hookgate serve, durable spool" ;;
         memory) echo "hookgate serve, memory mode (no spool)" ;;
+        limited) echo "hookgate serve, memory mode, with an ingest limit never reached" ;;
         webhook) echo "adnanh/webhook (HMAC rule, /bin/true)" ;;
         flask) echo "Flask under gunicorn -w 2" ;;
         node) echo "Node http" ;;
     esac
 }
 
-is_hookgate() { [[ ${1%-before} == lib || ${1%-before} == durable || ${1%-before} == memory ]]; }
+is_hookgate() { [[ ${1%-before} == lib || ${1%-before} == durable || ${1%-before} == memory || $1 == limited ]]; }
 
 # ---------------------------------------------------------------------------------------------
 # Starting, checking and stopping one server.
@@ -281,7 +286,7 @@ start_server() {
         bare) cmd=("$BIN_BARE" "127.0.0.1:$port") ;;
         lib) cmd=("$BIN_LIB" "127.0.0.1:$port" "$WORK/secret") ;;
         lib-before) cmd=("$BIN_LIB_BEFORE" "127.0.0.1:$port" "$WORK/secret") ;;
-        durable | memory)
+        durable | memory | limited)
             # The configuration's data_dir is relative: it lands in this fresh run directory.
             cmd=("$BIN_HOOKGATE" serve --config "$ROOT/bench/hookgate-$name.toml" --listen "127.0.0.1:$port") ;;
         durable-before | memory-before)
@@ -594,6 +599,7 @@ report() {
     for key in bare:unique lib:unique lib-before:unique lib:repeat lib-before:repeat \
         durable:unique durable-before:unique durable:repeat durable-before:repeat \
         memory:unique memory-before:unique memory:repeat memory-before:repeat \
+        limited:unique limited:repeat \
         webhook:unique flask:unique node:unique; do
         name=${key%%:*} scenario=${key#*:}
         summary_row "$name" "$scenario"

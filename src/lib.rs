@@ -64,6 +64,8 @@
 //! **Layer 3: stages.** One tower layer each; [`pipeline`] stacks them.
 //!
 //! * [`limit`]: BodyLimit, 413 past a cap, before buffering.
+//! * [`rate`]: IngestLimit, a source's rate limits: 429 past them, verified and refused requests
+//!   on separate budgets.
 //! * [`auth`]: Authenticate, signatures and tokens on the raw bytes; one signature engine for
 //!   every sender ([`auth::signature`]), secrets with expiry, timestamp windows, the replay cache.
 //! * [`parse`]: Parse, JSON once, event type and id into an [`Event`].
@@ -173,6 +175,7 @@ pub mod observe;
 pub mod parse;
 pub mod pipeline;
 pub mod profile;
+pub mod rate;
 pub mod rejection;
 pub mod route;
 pub mod send;

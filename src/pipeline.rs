@@ -3,12 +3,14 @@
 //! [`Pipeline`] composes the stages in the only safe order:
 //!
 //! ```text
-//! Observe -> Acknowledge -> AnswerUnsignedCheck -> BodyLimit -> Authenticate -> Parse
-//!     -> AnswerHandshake -> Validate -> Dedup -> (your service, usually a Router)
+//! Observe -> Acknowledge -> AnswerUnsignedCheck -> BodyLimit -> IngestLimit (failed)
+//!     -> Authenticate -> IngestLimit (verified) -> Parse -> AnswerHandshake -> Validate
+//!     -> Dedup -> (your service, usually a Router)
 //! ```
 //!
 //! so the body is capped before it is buffered, verified before it is parsed, and claimed before
-//! it is handled; [`Observe`] wraps it all in a span and metrics per request. A sender's unsigned
+//! it is handled; a source with [ingest limits](Pipeline::ingest_limits) gets 429 past them, on
+//! separate budgets for verified and refused requests ([`crate::rate`]); [`Observe`] wraps it all in a span and metrics per request. A sender's unsigned
 //! endpoint check is answered before anything is read, its signed one after verification
 //! ([`crate::handshake`]); [`Acknowledge`] gives successes the one status the sender counts,
 //! if the source sets one. Each stage is also usable alone; see their modules.
@@ -63,6 +65,7 @@ use crate::handshake::{
 use crate::limit::{BodyLimit, BodyLimitLayer};
 use crate::observe::{Observe, ObserveLayer};
 use crate::parse::{Parse, ParseLayer};
+use crate::rate::{IngestLimit, IngestLimitLayer, IngestLimits};
 use crate::source::Source;
 #[cfg(feature = "schema")]
 use crate::spec::SpecValidator;
@@ -75,7 +78,11 @@ pub use self::dry_run::{DryRunLayer, DryRunService, DryRunStage, DryRunTrail};
 /// The service a [`Pipeline`] builds around `S`.
 pub type PipelineService<S> = Observe<
     Acknowledge<
-        AnswerUnsignedCheck<BodyLimit<Authenticate<Parse<AnswerHandshake<Validate<Dedup<S>>>>>>>,
+        AnswerUnsignedCheck<
+            BodyLimit<
+                IngestLimit<Authenticate<IngestLimit<Parse<AnswerHandshake<Validate<Dedup<S>>>>>>>,
+            >,
+        >,
     >,
 >;
 
@@ -90,6 +97,8 @@ pub struct Pipeline {
     retry_after: Duration,
     // One replay cache per pipeline, shared by every service it builds.
     replay: ReplayGuard,
+    // One pair of budgets per pipeline, shared likewise.
+    ingest: Option<Arc<IngestLimits>>,
 }
 
 impl Pipeline {
@@ -115,6 +124,7 @@ impl Pipeline {
             dedup: Arc::new(MemoryStore::new()),
             retry_after: DEFAULT_RETRY_AFTER,
             replay: ReplayGuard::default(),
+            ingest: None,
         }
     }
 
@@ -152,6 +162,13 @@ impl Pipeline {
     /// What `Retry-After` tells the sender when the same event is in flight (409).
     pub fn retry_after(mut self, after: Duration) -> Self {
         self.retry_after = after;
+        self
+    }
+
+    /// Limit how fast the source may send: verified requests and refused (401) ones each get
+    /// their own budget; past it, 429 with `Retry-After`. See [`crate::rate`].
+    pub fn ingest_limits(mut self, limits: IngestLimits) -> Self {
+        self.ingest = Some(Arc::new(limits));
         self
     }
 
@@ -198,8 +215,10 @@ impl<S> Layer<S> for Pipeline {
         let validate = self.validate_layer().layer(dedup);
         let handshake = self.handshake_layer().layer(validate);
         let parse = self.parse_layer().layer(handshake);
-        let auth = self.authenticate_layer(self.replay.clone()).layer(parse);
-        let limit = self.limit_layer().layer(auth);
+        let verified = IngestLimitLayer::verified(self.ingest.clone()).layer(parse);
+        let auth = self.authenticate_layer(self.replay.clone()).layer(verified);
+        let failed = IngestLimitLayer::failed(self.ingest.clone()).layer(auth);
+        let limit = self.limit_layer().layer(failed);
         let check = AnswerUnsignedCheckLayer::new(
             self.source.handshake_kind(),
             Some(Arc::clone(self.source.scheme())),

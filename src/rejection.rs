@@ -52,6 +52,8 @@ macro_rules! rejections {
             Unavailable(Duration),
             /// 503: the spool is at its limit (pending deliveries or free disk space); retry later.
             SpoolFull(Duration),
+            /// 429: the source is past its ingest limit ([`crate::rate`]); retry after this long.
+            RateLimited(Duration),
         }
 
         impl Rejection {
@@ -63,6 +65,7 @@ macro_rules! rejections {
                     Self::MissingEventType(_) | Self::InvalidEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
                     Self::InFlight(_) => StatusCode::CONFLICT,
                     Self::NotAccepted(_) | Self::Unavailable(_) | Self::SpoolFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
                 }
             }
 
@@ -77,6 +80,7 @@ macro_rules! rejections {
                     Self::NotAccepted(_) => "not_accepted",
                     Self::Unavailable(_) => "unavailable",
                     Self::SpoolFull(_) => "spool_full",
+                    Self::RateLimited(_) => "rate_limited",
                 }
             }
 
@@ -91,6 +95,7 @@ macro_rules! rejections {
                     Self::NotAccepted(_) => "the event was not accepted; retry later".to_owned(),
                     Self::Unavailable(_) => "a store hookgate depends on is unavailable; retry later".to_owned(),
                     Self::SpoolFull(_) => "the spool is at its limit (pending deliveries or free disk space); retry later".to_owned(),
+                    Self::RateLimited(_) => "this source is sending faster than its limit; retry later".to_owned(),
                 }
             }
         }
@@ -189,7 +194,8 @@ impl Rejection {
             Self::InFlight(d)
             | Self::NotAccepted(d)
             | Self::Unavailable(d)
-            | Self::SpoolFull(d) => Some(*d),
+            | Self::SpoolFull(d)
+            | Self::RateLimited(d) => Some(*d),
             _ => None,
         }
     }

@@ -23,13 +23,15 @@ use cost::{Case, Cost};
 /// Allocations per request each case may make at most: the figures measured on 2026-12-07
 /// (issue 20, point 0), with room only where the figure is an average (dedup's table grows now
 /// and then; the stacks carry it). verify and validate allocate nothing; parse makes the tree.
-const BUDGETS: [(Case, f64); 7] = [
+const BUDGETS: [(Case, f64); 8] = [
     (Case::Verify, BUDGET_VERIFY),
     (Case::Parse, BUDGET_PARSE),
     (Case::Validate, BUDGET_VALIDATE),
     (Case::Dedup, BUDGET_DEDUP),
     (Case::Route, BUDGET_ROUTE),
     (Case::Library, BUDGET_LIBRARY),
+    // An ingest limit allocates nothing per request (checked against the library's figure).
+    (Case::Limited, BUDGET_LIBRARY),
     (Case::Serve, BUDGET_SERVE),
 ];
 const BUDGET_VERIFY: f64 = 0.0;
@@ -101,6 +103,7 @@ fn allocations(cost: &mut Cost, case: Case, n: usize) -> u64 {
 fn allocations_per_request_stay_within_their_budgets() {
     let mut cost = Cost::new();
     let mut over = Vec::new();
+    let mut measured = std::collections::HashMap::new();
     println!("| case | allocations per request | budget |\n|---|---:|---:|");
     for (case, budget) in BUDGETS {
         // A first run warms what is made once (lazy statics, the runtime, first table growth).
@@ -109,6 +112,7 @@ fn allocations_per_request_stay_within_their_budgets() {
         let large = allocations(&mut cost, case, LARGE);
         let per_request = large.saturating_sub(small) as f64 / (LARGE - SMALL) as f64;
         println!("| {} | {per_request:.2} | {budget} |", case.name());
+        measured.insert(case.name(), per_request);
         if per_request > budget {
             over.push(format!(
                 "{}: {per_request:.2} allocations per request, budget {budget}",
@@ -117,4 +121,10 @@ fn allocations_per_request_stay_within_their_budgets() {
         }
     }
     assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
+    // Its own budget is the library's; this holds it to the library's figure of this run.
+    let (library, limited) = (measured["library"], measured["limited"]);
+    assert!(
+        limited <= library + 0.05,
+        "an ingest limit allocates: {limited:.2} per request against {library:.2} without"
+    );
 }

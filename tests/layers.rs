@@ -39,6 +39,7 @@ const LAYERS: &[(u8, &str, &[&str])] = &[
         "stages",
         &[
             "limit",
+            "rate",
             "auth",
             "parse",
             "handshake",

@@ -234,6 +234,9 @@ where
                 "{label}: decompress.max_bytes must be above 0 (leave [source.decompress] out to refuse compressed bodies)"
             ));
         }
+        if let Some(Err(error)) = sc.ingest.map(|ingest| ingest.limits()) {
+            problems.push(format!("{label}: ingest: {error}"));
+        }
         let source = resolve_source(sc, &label, &mut problems);
         let routes: Vec<&RouteConfig> = config
             .routes
@@ -440,6 +443,11 @@ impl Mounter {
             .retry_after(self.retry_after);
         if let Some(decompress) = sc.decompress {
             pipeline = pipeline.decompress(crate::auth::Decompress::up_to(decompress.max_bytes));
+        }
+        // Checked with the rest of the configuration; a source whose limits do not make sense
+        // is never mounted.
+        if let Some(Ok(limits)) = sc.ingest.map(|ingest| ingest.limits()) {
+            pipeline = pipeline.ingest_limits(limits);
         }
         pipeline
     }

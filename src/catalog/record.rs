@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{DEFAULT_OVERLAP, SourceError};
 use crate::auth::signature::{Algorithm, KeyEncoding};
 use crate::auth::{Secret, secret};
-use crate::config::{AuthConfig, DecompressConfig, IdPlaceConfig, SourceConfig};
+use crate::config::{AuthConfig, DecompressConfig, IdPlaceConfig, IngestConfig, SourceConfig};
 use crate::profile::Profile;
 use crate::spec::UnknownEvents;
 use crate::spool::SpoolRoute;
@@ -85,6 +85,8 @@ pub struct CreateSource {
     pub max_body_bytes: Option<usize>,
     /// `decompress` (`{"max_bytes": N}`).
     pub decompress: Option<DecompressConfig>,
+    /// `ingest` (`{"rate": 50, "burst": 200}`, optionally `failed_rate`, `failed_burst`).
+    pub ingest: Option<IngestConfig>,
     /// `validate` (`enforce`, `report`, `off`).
     pub validate: Option<crate::validate::ValidationMode>,
     /// `unknown_events`.
@@ -227,6 +229,9 @@ impl SourceRecord {
         if request.decompress.is_some_and(|d| d.max_bytes == 0) {
             problems.push("decompress.max_bytes must be above 0".into());
         }
+        if let Some(Err(error)) = request.ingest.map(|ingest| ingest.limits()) {
+            problems.push(format!("ingest: {error}"));
+        }
         if tenant.as_deref().is_some_and(|t| !valid_name(t)) {
             problems.push("tenant: 1 to 64 letters, digits, - or _".into());
         }
@@ -240,6 +245,7 @@ impl SourceRecord {
             keep_headers: request.keep_headers,
             max_body_bytes: request.max_body_bytes,
             decompress: request.decompress,
+            ingest: request.ingest,
             validate: request.validate,
             unknown_events: request.unknown_events,
             form_field: request.form_field,

@@ -325,6 +325,9 @@ pub struct SourceConfig {
     /// Accept `gzip`/`deflate` bodies, inflated under this cap and verified on the inflated
     /// bytes; without it a compressed body is 415.
     pub decompress: Option<DecompressConfig>,
+    /// How fast the sender may send: past it, 429 `rate_limited` with `Retry-After`. Verified
+    /// requests and refused (401) ones have separate budgets.
+    pub ingest: Option<IngestConfig>,
     /// Overrides of the profile's authentication.
     pub auth: Option<AuthConfig>,
     /// JSON pointers whose values, joined by `.`, form the event type.
@@ -371,6 +374,38 @@ impl SourceConfig {
 pub struct DecompressConfig {
     /// Largest inflated body accepted; past it, 413 `decompressed_too_large`.
     pub max_bytes: usize,
+}
+
+/// `[source.ingest]`: a source's ingest limits ([`crate::rate`]).
+///
+/// ```toml
+/// ingest = { rate = 50, burst = 200 }                      # verified and refused alike
+/// ingest = { rate = 50, burst = 200, failed_rate = 1, failed_burst = 10 }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Verified requests per second, on average.
+    pub rate: f64,
+    /// Verified requests at once (a full bucket).
+    pub burst: u32,
+    /// Refused (401) requests per second; `rate` when absent.
+    pub failed_rate: Option<f64>,
+    /// Refused (401) requests at once; `burst` when absent.
+    pub failed_burst: Option<u32>,
+}
+
+impl IngestConfig {
+    /// The two budgets, or why they cannot be made.
+    pub fn limits(&self) -> Result<crate::rate::IngestLimits, crate::rate::RateError> {
+        use crate::rate::{IngestLimits, Rate};
+        let verified = Rate::new(self.rate, self.burst)?;
+        let failed = Rate::new(
+            self.failed_rate.unwrap_or(self.rate),
+            self.failed_burst.unwrap_or(self.burst),
+        )?;
+        Ok(IngestLimits::with_failed(verified, failed))
+    }
 }
 
 /// `[source.auth]`: how requests are authenticated, overriding the profile. For `generic`

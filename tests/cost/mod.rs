@@ -20,6 +20,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use hookgate::config::{Config, IdPlaceConfig, SourceConfig};
 use hookgate::dedup::{Claimed, DedupKey, DedupStore, MemoryStore};
+use hookgate::rate::{IngestLimits, Rate};
 use hookgate::spec::SpecValidator;
 use hookgate::validate::Validator;
 use hookgate::{Event, EventId, Gateway, Pipeline, Router, Source};
@@ -49,6 +50,9 @@ pub enum Case {
     /// The library pipeline, as `examples/bench_server.rs` serves it: `Gateway` + `Pipeline`
     /// (observe, limit, verify, parse, validate, memory dedup) + a no-op handler.
     Library,
+    /// [`Case::Library`] with ingest limits that are never reached (`rate::IngestLimits`): what
+    /// a source's limit costs per request.
+    Limited,
     /// The stack `hookgate serve` runs in memory mode (`bench/hookgate-memory.toml`), built by
     /// `app::build` from a configuration, with the Prometheus recorder and an info-level
     /// subscriber installed as the binary installs them (so run it last: they stay installed).
@@ -57,13 +61,14 @@ pub enum Case {
 
 impl Case {
     /// Every case, stages first.
-    pub const ALL: [Case; 7] = [
+    pub const ALL: [Case; 8] = [
         Case::Verify,
         Case::Parse,
         Case::Validate,
         Case::Dedup,
         Case::Route,
         Case::Library,
+        Case::Limited,
         Case::Serve,
     ];
 
@@ -76,6 +81,7 @@ impl Case {
             Case::Dedup => "dedup",
             Case::Route => "route",
             Case::Library => "library",
+            Case::Limited => "limited",
             Case::Serve => "serve",
         }
     }
@@ -105,6 +111,7 @@ pub struct Cost {
     store: MemoryStore,
     router: Router,
     library: Gateway<Full<Bytes>>,
+    limited: Gateway<Full<Bytes>>,
     serve: Gateway<Full<Bytes>>,
     next: u64,
     _dir: TempDir,
@@ -138,6 +145,13 @@ impl Cost {
             "/hooks/homa",
             Pipeline::new(source.clone()).service(router.clone()),
         );
+        let never = Rate::new(1e9, 1_000_000_000).expect("rate");
+        let limited = Gateway::new().mount(
+            "/hooks/homa",
+            Pipeline::new(source.clone())
+                .ingest_limits(IngestLimits::new(never))
+                .service(router.clone()),
+        );
         let text = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/hookgate-memory.toml"),
         )
@@ -163,6 +177,7 @@ impl Cost {
             store: MemoryStore::new(),
             router,
             library,
+            limited,
             serve,
             next: 0,
             _dir: dir,
@@ -213,7 +228,9 @@ impl Cost {
                     })
                     .collect(),
             ),
-            Case::Library => Prepared::Requests((0..n).map(|_| self.request()).collect()),
+            Case::Library | Case::Limited => {
+                Prepared::Requests((0..n).map(|_| self.request()).collect())
+            }
             Case::Serve => {
                 as_serve_runs();
                 Prepared::Requests((0..n).map(|_| self.request()).collect())
@@ -269,9 +286,10 @@ impl Cost {
                         .expect("committed");
                 }
             }
-            (Case::Library | Case::Serve, Prepared::Requests(requests)) => {
+            (Case::Library | Case::Limited | Case::Serve, Prepared::Requests(requests)) => {
                 let service = match case {
                     Case::Library => &self.library,
+                    Case::Limited => &self.limited,
                     _ => &self.serve,
                 };
                 self.runtime.block_on(async {

@@ -13,6 +13,7 @@ mod delivery;
 mod diskfull;
 mod hostile;
 mod inbox;
+mod ingest;
 mod nats;
 mod ninjaone;
 mod observe;

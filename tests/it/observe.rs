@@ -21,7 +21,7 @@ async fn get(url: &str, token: Option<&str>) -> (StatusCode, String) {
 
 /// `name{labels} value` lines of a Prometheus text page, keyed by `name{labels}` with the labels
 /// sorted, so that `hookgate_requests_total{outcome="accepted",source="homa"}` is one key.
-fn samples(page: &str) -> HashMap<String, f64> {
+pub(crate) fn samples(page: &str) -> HashMap<String, f64> {
     let mut out = HashMap::new();
     for line in page
         .lines()
