@@ -7,7 +7,7 @@ use hookgate::Source;
 use http::StatusCode;
 use serde_json::Value;
 
-use crate::observe::samples;
+use crate::observe::{requests_total, samples};
 use crate::running::{Running, admin_call, homa, homa_config};
 
 const SECRET: &str = "ingest-test-sender-secret-0123456789";
@@ -73,14 +73,7 @@ async fn past_its_limit_a_source_gets_429_and_forgeries_have_a_budget_of_their_o
     let (status, page) = admin_call("GET", &format!("{admin}/metrics"), Some(TOKEN)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let samples = samples(&page);
-    let count = |outcome: &str| {
-        samples
-            .get(&format!(
-                r#"hookgate_requests_total{{outcome="{outcome}",source="homa"}}"#
-            ))
-            .copied()
-            .unwrap_or(0.0)
-    };
+    let count = |outcome: &str| requests_total(&samples, "homa", outcome);
     assert_eq!(count("rate_limited"), 2.0, "{page}");
     assert_eq!(count("invalid_signature"), 2.0, "{page}");
     assert_eq!(count("accepted"), 3.0, "{page}");

@@ -45,6 +45,16 @@ pub(crate) fn samples(page: &str) -> HashMap<String, f64> {
     out
 }
 
+/// `hookgate_requests_total{source, outcome}` in `samples` (0 when the series is absent).
+pub(crate) fn requests_total(samples: &HashMap<String, f64>, source: &str, outcome: &str) -> f64 {
+    samples
+        .get(&format!(
+            r#"hookgate_requests_total{{outcome="{outcome}",source="{source}"}}"#
+        ))
+        .copied()
+        .unwrap_or(0.0)
+}
+
 fn ticket(id: u64, priority: &str, status: &str) -> Bytes {
     Bytes::from(format!(
         r#"{{"event":"ticket.created","timestamp":"2026-01-01T00:00:00Z","data":{{"ticket_id":{id},"title":"t","priority":"{priority}","status":"{status}"}}}}"#
@@ -106,14 +116,7 @@ async fn metrics_count_every_outcome_of_a_scripted_mix_and_the_probes_answer() {
     let (status, page) = get(&format!("{admin}/metrics"), Some(TOKEN)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let samples = samples(&page);
-    let count = |outcome: &str| {
-        samples
-            .get(&format!(
-                r#"hookgate_requests_total{{outcome="{outcome}",source="homa"}}"#
-            ))
-            .copied()
-            .unwrap_or(0.0)
-    };
+    let count = |outcome: &str| requests_total(&samples, "homa", outcome);
     let expected = [
         ("accepted", 3.0),
         ("duplicate", 2.0),
