@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use crate::observe::{requests_total, samples};
-use crate::running::{Running, admin_call, homa, homa_config};
+use crate::running::{Running, admin_call, forger, homa, homa_config, post_signed};
 
 const SECRET: &str = "ingest-test-sender-secret-0123456789";
 const TOKEN: &str = "ingest-test-token-abcdefghijklmnopq";
@@ -32,10 +32,11 @@ async fn past_its_limit_a_source_gets_429_and_forgeries_have_a_budget_of_their_o
     let admin = gateway.admin();
     let url = gateway.url("/hooks/homa");
     let source = homa(SECRET);
-    let forger = homa("not-the-sender-secret-0123456789");
+    let forger = forger();
     let post = |source: &Source, body: Bytes| {
-        let request = hookgate::send::signed_request(source, &url, body).unwrap();
-        async move { hookgate::client::post(request).await.unwrap() }
+        let url = url.clone();
+        let source = source.clone();
+        async move { post_signed(&source, &url, body).await }
     };
 
     // A forger first: 401 while its budget lasts, then 429.

@@ -9,7 +9,7 @@ use hookgate::Source;
 use http::StatusCode;
 use serde_json::Value;
 
-use crate::running::{Running, admin_call, homa, homa_config};
+use crate::running::{Running, admin_call, forger, homa, homa_config, post_signed};
 
 const SECRET: &str = "observe-test-sender-secret-0123456789";
 const TOKEN: &str = "observe-test-token-abcdefghijklmnop";
@@ -71,10 +71,11 @@ async fn metrics_count_every_outcome_of_a_scripted_mix_and_the_probes_answer() {
     let admin = gateway.admin();
     let url = gateway.url("/hooks/homa");
     let source = homa(SECRET);
-    let forger = homa("not-the-sender-secret-0123456789");
+    let forger = forger();
     let post = |source: &Source, body: Bytes| {
-        let request = hookgate::send::signed_request(source, &url, body).unwrap();
-        async move { hookgate::client::post(request).await.unwrap().status }
+        let url = url.clone();
+        let source = source.clone();
+        async move { post_signed(&source, &url, body).await.status }
     };
 
     // The script: 3 accepted (one with a status the spec does not list yet), 2 replays, 2

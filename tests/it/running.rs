@@ -85,6 +85,21 @@ pub(crate) fn homa(secret: &str) -> Source {
     )
 }
 
+/// A Homa source signing with a secret the gateway does not know: a forger.
+pub(crate) fn forger() -> Source {
+    homa("not-the-sender-secret-0123456789")
+}
+
+/// POST `body` to `url`, signed as `source` signs: the reply.
+pub(crate) async fn post_signed(
+    source: &Source,
+    url: &str,
+    body: Bytes,
+) -> hookgate::client::Reply {
+    let request = hookgate::send::signed_request(source, url, body).unwrap();
+    hookgate::client::post(request).await.unwrap()
+}
+
 /// A request with no body to the admin API, with the bearer `token` if given: status and body.
 pub(crate) async fn admin_call(
     method: &str,
