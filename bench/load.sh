@@ -2,7 +2,8 @@
 # Load test of hookgate against a bare hyper ceiling and a few other webhook receivers.
 #
 #   bash bench/load.sh [--duration 10s] [--connections 64] [--rounds 2] [--warmup 2s]
-#                      [--servers lib,durable,memory,limited,webhook,flask,node] [--before DIR]
+#                      [--servers lib,durable,memory,limited,routed,ordered,webhook,flask,node]
+#                      [--before DIR]
 #
 # --servers runs only those (bare hyper always runs). --before DIR adds, right after each of
 # lib, durable and memory, the same server built from an earlier commit (DIR is that build's
@@ -22,6 +23,12 @@
 #   memory    hookgate serve --config bench/hookgate-memory.toml (spool off, no route)
 #   limited   the same with an ingest limit it never reaches (bench/hookgate-limited.toml): what
 #             the limit's bookkeeping costs; only when asked for in --servers, no before build
+#   routed    durable with one route to an HTTP upstream (bench/hookgate-routed.toml): every
+#             event is also delivered, to a bare hyper upstream on CPU 1 (beside wrk); only when
+#             asked for, no before build
+#   ordered   routed with the route ordered by a key per event and throttled (max_in_flight, a
+#             rate never reached; bench/hookgate-ordered.toml): what ordering and destination
+#             controls cost beside routed; only when asked for, no before build
 #   webhook   adnanh/webhook with a payload-hmac-sha256 rule running /bin/true   (if available)
 #   flask     the seeds' Flask receiver under gunicorn -w 2                       (if available)
 #   node      a Node `http` receiver (crypto HMAC, timingSafeEqual, JSON.parse)   (if available)
@@ -247,8 +254,21 @@ for name in lib durable memory; do
     SERVERS+=("$name")
     [[ -z $BEFORE ]] || SERVERS+=("$name-before")
 done
-# Not in the default list; an earlier build may not know its configuration.
+# Not in the default list; an earlier build may not know their configuration.
 [[ ,$ONLY, != *,limited,* ]] || SERVERS+=(limited)
+[[ ,$ONLY, != *,routed,* ]] || SERVERS+=(routed)
+[[ ,$ONLY, != *,ordered,* ]] || SERVERS+=(ordered)
+# routed and ordered deliver to an upstream: a bare hyper on the load generator's CPU, started
+# once, their configurations written with its address.
+if [[ ,$ONLY, == *,routed,* || ,$ONLY, == *,ordered,* ]]; then
+    UPSTREAM_PORT=$(free_port)
+    "${CLIENT_PIN[@]}" "$BIN_BARE" "127.0.0.1:$UPSTREAM_PORT" >"$WORK/upstream.log" 2>&1 &
+    PIDS+=("$!")
+    for name in routed ordered; do
+        sed "s|{upstream}|http://127.0.0.1:$UPSTREAM_PORT/hook|" "$ROOT/bench/hookgate-$name.toml" \
+            >"$WORK/hookgate-$name.toml"
+    done
+fi
 SERVERS+=("${PEERS[@]}")
 
 server_label() {
@@ -259,13 +279,15 @@ server_label() {
         durable) echo "hookgate serve, durable spool" ;;
         memory) echo "hookgate serve, memory mode (no spool)" ;;
         limited) echo "hookgate serve, memory mode, with an ingest limit never reached" ;;
+        routed) echo "hookgate serve, durable, one route delivering to an HTTP upstream" ;;
+        ordered) echo "hookgate serve, durable, that route ordered per event key and throttled" ;;
         webhook) echo "adnanh/webhook (HMAC rule, /bin/true)" ;;
         flask) echo "Flask under gunicorn -w 2" ;;
         node) echo "Node http" ;;
     esac
 }
 
-is_hookgate() { [[ ${1%-before} == lib || ${1%-before} == durable || ${1%-before} == memory || $1 == limited ]]; }
+is_hookgate() { [[ ${1%-before} == lib || ${1%-before} == durable || ${1%-before} == memory || $1 == limited || $1 == routed || $1 == ordered ]]; }
 
 # ---------------------------------------------------------------------------------------------
 # Starting, checking and stopping one server.
@@ -289,6 +311,8 @@ start_server() {
         durable | memory | limited)
             # The configuration's data_dir is relative: it lands in this fresh run directory.
             cmd=("$BIN_HOOKGATE" serve --config "$ROOT/bench/hookgate-$name.toml" --listen "127.0.0.1:$port") ;;
+        routed | ordered)
+            cmd=("$BIN_HOOKGATE" serve --config "$WORK/hookgate-$name.toml" --listen "127.0.0.1:$port") ;;
         durable-before | memory-before)
             cmd=("$BIN_HOOKGATE_BEFORE" serve --config "$ROOT/bench/hookgate-${name%-before}.toml" --listen "127.0.0.1:$port") ;;
         webhook)
@@ -599,7 +623,7 @@ report() {
     for key in bare:unique lib:unique lib-before:unique lib:repeat lib-before:repeat \
         durable:unique durable-before:unique durable:repeat durable-before:repeat \
         memory:unique memory-before:unique memory:repeat memory-before:repeat \
-        limited:unique limited:repeat \
+        limited:unique limited:repeat routed:unique ordered:unique \
         webhook:unique flask:unique node:unique; do
         name=${key%%:*} scenario=${key#*:}
         summary_row "$name" "$scenario"

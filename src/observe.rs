@@ -79,6 +79,20 @@ pub const DELIVERIES: &str = "hookgate_deliveries_total";
 pub const RETRIES: &str = "hookgate_delivery_retries_total";
 /// Deliveries given up on (dead letters), by destination (counter).
 pub const DEAD_LETTERS: &str = "hookgate_dead_letters_total";
+/// Destinations paused (1) or not (0), by destination (gauge).
+pub const DESTINATION_PAUSED: &str = "hookgate_destination_paused";
+/// Deliveries in flight, by destination (gauge).
+pub const DESTINATION_IN_FLIGHT: &str = "hookgate_destination_in_flight";
+/// A destination's circuit breaker: 1 for its `state` (`closed`, `open`, `half_open`), 0 for
+/// the others (gauge; destinations with a breaker only).
+pub const DESTINATION_CIRCUIT: &str = "hookgate_destination_circuit";
+/// Circuit breaker transitions, by destination and the state entered (counter).
+pub const CIRCUIT_TRANSITIONS: &str = "hookgate_circuit_transitions_total";
+/// Ordering keys held back by a dead letter, by destination (gauge, read at scrape time).
+pub const BLOCKED_KEYS: &str = "hookgate_ordered_keys_blocked";
+/// Deliveries waiting behind an earlier one of their ordering key, or a blocked key, by
+/// destination (gauge, read at scrape time).
+pub const WAITING: &str = "hookgate_deliveries_waiting";
 /// Deliveries waiting in the spool (gauge, read at scrape time).
 pub const SPOOL_PENDING: &str = "hookgate_spool_pending";
 /// Age of the oldest pending delivery, seconds (gauge, read at scrape time).
@@ -119,7 +133,30 @@ pub fn recent_refusals() -> Vec<Refusal> {
     kept.iter().rev().cloned().collect()
 }
 
+/// Per source: how many requests were answered 401 or 422 since the process started.
+static REFUSAL_COUNTS: std::sync::Mutex<Vec<(Arc<str>, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// How many requests each source answered 401 (authentication) or 422 (validation) since the
+/// process started (what the gateway's refusal alerts count).
+pub fn refusal_counts() -> Vec<(String, u64)> {
+    let counts = match REFUSAL_COUNTS.lock() {
+        Ok(counts) => counts,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    counts.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+}
+
 fn refused(source: &Arc<str>, outcome: &'static str, status: u16) {
+    if status == 401 || status == 422 {
+        let mut counts = match REFUSAL_COUNTS.lock() {
+            Ok(counts) => counts,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match counts.iter_mut().find(|(s, _)| s == source) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((Arc::clone(source), 1)),
+        }
+    }
     let mut kept = match REFUSALS.lock() {
         Ok(kept) => kept,
         Err(poisoned) => poisoned.into_inner(),

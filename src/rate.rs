@@ -105,36 +105,75 @@ impl Rate {
     }
 }
 
-/// One token bucket: full at start, a token back every `1 / rate` seconds.
+/// One token bucket: full at start, a token back every `1 / rate` seconds. The ingest limits
+/// take one token per request; the deliverer's destination `rate` asks how many are there,
+/// takes what it starts, and when the next one is back.
 #[derive(Debug)]
-struct Bucket {
+pub(crate) struct Bucket {
     rate: Rate,
     // Tokens left, and when they were counted.
     state: Mutex<(f64, Instant)>,
 }
 
 impl Bucket {
-    fn new(rate: Rate) -> Self {
+    pub(crate) fn new(rate: Rate) -> Self {
         Self {
             rate,
             state: Mutex::new((f64::from(rate.burst), Instant::now())),
         }
     }
 
-    /// Take a token, or say how long until one is back.
-    fn take(&self, now: Instant) -> Result<(), Duration> {
-        let mut state = match self.state.lock() {
+    /// Whole tokens there now.
+    #[cfg_attr(not(feature = "delivery"), allow(dead_code))]
+    pub(crate) fn available(&self, now: Instant) -> u32 {
+        let tokens = self.refill(&mut self.lock(), now);
+        // At most `burst` (and below 0 saturates to 0), so the cast cannot overflow.
+        tokens.floor() as u32
+    }
+
+    /// Take `n` tokens (they may go below zero, to be paid back before any other is taken).
+    #[cfg_attr(not(feature = "delivery"), allow(dead_code))]
+    pub(crate) fn take_n(&self, now: Instant, n: u32) {
+        let mut state = self.lock();
+        let tokens = self.refill(&mut state, now);
+        state.0 = tokens - f64::from(n);
+    }
+
+    /// How long until a whole token is there (zero if one is).
+    #[cfg_attr(not(feature = "delivery"), allow(dead_code))]
+    pub(crate) fn next_token_in(&self, now: Instant) -> Duration {
+        let tokens = self.refill(&mut self.lock(), now);
+        if tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - tokens) / self.rate.per_second)
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (f64, Instant)> {
+        match self.state.lock() {
             Ok(state) => state,
             Err(poisoned) => poisoned.into_inner(),
-        };
+        }
+    }
+
+    /// The tokens there at `now`, counted into `state` (the locked bucket).
+    fn refill(&self, state: &mut (f64, Instant), now: Instant) -> f64 {
         let (tokens, counted) = *state;
         let refilled = now.saturating_duration_since(counted).as_secs_f64() * self.rate.per_second;
         let tokens = (tokens + refilled).min(f64::from(self.rate.burst));
+        *state = (tokens, now.max(counted));
+        tokens
+    }
+
+    /// Take a token, or say how long until one is back.
+    fn take(&self, now: Instant) -> Result<(), Duration> {
+        let mut state = self.lock();
+        let tokens = self.refill(&mut state, now);
         if tokens >= 1.0 {
-            *state = (tokens - 1.0, now);
+            state.0 = tokens - 1.0;
             Ok(())
         } else {
-            *state = (tokens, now);
             Err(Duration::from_secs_f64(
                 (1.0 - tokens) / self.rate.per_second,
             ))

@@ -209,6 +209,9 @@ impl Prepared {
         if let Some(deliverer) = app.deliverer.clone() {
             background.push(tokio::spawn(deliverer.run(stopped_by(stopped.clone()))));
         }
+        if let Some(alerts) = app.alerts {
+            background.push(tokio::spawn(alerts.run(stopped_by(stopped.clone()))));
+        }
         if let (Some((_, router)), Some(listener)) = (app.admin, listeners.admin) {
             let shutdown = stopped_by(stopped.clone());
             background.push(tokio::spawn(async move {

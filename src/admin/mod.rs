@@ -79,6 +79,7 @@ use subtle::ConstantTimeEq;
 pub use self::ops::{DEFAULT_LIMIT, MAX_LIMIT, OpError, Ops, Query};
 use crate::auth::Secret;
 use crate::catalog::Scope;
+use crate::delivery::controls::Overrides;
 use crate::health::Health;
 use crate::observe;
 
@@ -213,9 +214,79 @@ async fn purge(
     answer(ops.purge(&scoped(&ops, &scope, query)?).await)
 }
 
+async fn destinations(State(ops): State<Ops>) -> Answer {
+    answer(ops.destinations_view())
+}
+
+async fn destination(State(ops): State<Ops>, Path(name): Path<String>) -> Answer {
+    answer(ops.destination(&name))
+}
+
+async fn change_destination(
+    State(ops): State<Ops>,
+    Path(name): Path<String>,
+    body: Result<Json<Overrides>, axum::extract::rejection::JsonRejection>,
+) -> Answer {
+    let Json(change) = body.map_err(|e| OpError::BadRequest(e.body_text()))?;
+    answer(ops.change_destination(&name, change).await)
+}
+
+async fn pause(State(ops): State<Ops>, Path(name): Path<String>) -> Answer {
+    let change = Overrides {
+        paused: Some(true),
+        ..Overrides::default()
+    };
+    answer(ops.change_destination(&name, change).await)
+}
+
+async fn resume(State(ops): State<Ops>, Path(name): Path<String>) -> Answer {
+    let change = Overrides {
+        paused: Some(false),
+        ..Overrides::default()
+    };
+    answer(ops.change_destination(&name, change).await)
+}
+
+async fn reset_destination(State(ops): State<Ops>, Path(name): Path<String>) -> Answer {
+    answer(ops.reset_destination(&name).await)
+}
+
+async fn blocked(State(ops): State<Ops>) -> Answer {
+    Ok(Json(ops.blocked()))
+}
+
+/// `?destination=&key=` of a blocked key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyOf {
+    destination: String,
+    key: String,
+}
+
+async fn release_key(
+    State(ops): State<Ops>,
+    query: Result<QueryParams<KeyOf>, QueryRejection>,
+) -> Answer {
+    let which: KeyOf = params(query)?;
+    answer(ops.release_key(&which.destination, &which.key).await)
+}
+
 /// `GET /metrics`: every metric in the Prometheus text format, the spool's gauges read now.
 async fn metrics(State(ops): State<Ops>) -> Response {
     let spool = ops.spool();
+    let lanes = spool.lanes();
+    let blocked = spool.blocked();
+    for lane in &lanes {
+        metrics::gauge!(observe::WAITING, "destination" => lane.destination.clone())
+            .set(lane.waiting as f64);
+    }
+    for name in ops.destinations() {
+        let keys = blocked.iter().filter(|b| &b.destination == name).count();
+        metrics::gauge!(observe::BLOCKED_KEYS, "destination" => name.clone()).set(keys as f64);
+        if !lanes.iter().any(|l| &l.destination == name) {
+            metrics::gauge!(observe::WAITING, "destination" => name.clone()).set(0.0);
+        }
+    }
     metrics::gauge!(observe::SPOOL_PENDING).set(spool.pending_len() as f64);
     metrics::gauge!(observe::SPOOL_FREE_BYTES).set(spool.free_bytes() as f64);
     match spool.oldest_pending_age() {
@@ -366,8 +437,13 @@ async fn authorize(State(auth): State<Auth>, mut req: Request, next: Next) -> Re
         );
         return response;
     };
-    // The inbox and the metrics cover every tenant: the global token only.
-    if scope != Scope::Global && (path.starts_with("/ui") || path == "/metrics") {
+    // The inbox, the metrics and the destinations cover every tenant: the global token only.
+    if scope != Scope::Global
+        && (path.starts_with("/ui")
+            || path == "/metrics"
+            || path.starts_with("/destinations")
+            || path.starts_with("/blocked"))
+    {
         return error(
             StatusCode::FORBIDDEN,
             "global_token_needed",
@@ -400,6 +476,9 @@ pub fn router_with(ops: Ops, tokens: &Tokens) -> Router {
         .route("/ui/events/{seq}/replay", post(ui::replay))
         .route("/ui/events/{seq}/retry", post(ui::retry))
         .route("/ui/logout", post(ui::logout))
+        .route("/ui/destinations", get(ui::destinations))
+        .route("/ui/destinations/{name}/{action}", post(ui::set_paused))
+        .route("/ui/blocked/release", post(ui::release))
         .route("/sources", get(catalog::list).post(catalog::create))
         .route(
             "/sources/{id}",
@@ -423,6 +502,16 @@ pub fn router_with(ops: Ops, tokens: &Tokens) -> Router {
         .route("/dead", get(dead))
         .route("/dead/retry", post(retry_matching))
         .route("/metrics", get(metrics))
+        .route("/destinations", get(destinations))
+        .route(
+            "/destinations/{name}",
+            get(destination).patch(change_destination),
+        )
+        .route("/destinations/{name}/pause", post(pause))
+        .route("/destinations/{name}/resume", post(resume))
+        .route("/destinations/{name}/reset", post(reset_destination))
+        .route("/blocked", get(blocked))
+        .route("/blocked/release", post(release_key))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint") })
         .with_state(ops)
         .layer(middleware::from_fn_with_state(auth, authorize))

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::clock::{epoch_ms, now_ms};
 use crate::delivery::Deliverer;
+use crate::delivery::controls::{ControlError, Overrides};
 use crate::spool::{
     DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Spool, SpoolError, StoredEvent,
 };
@@ -32,9 +33,33 @@ pub enum OpError {
     /// No such event (404).
     #[error("no event {0}")]
     NotFound(u64),
+    /// No destination has this name (404).
+    #[error("no destination is named {0:?}")]
+    NoSuchDestination(String),
+    /// The key is not blocked (404).
+    #[error("{destination:?} has no blocked key {key:?}")]
+    NotBlocked {
+        /// The destination.
+        destination: String,
+        /// The key asked for.
+        key: String,
+    },
+    /// Destination controls live in a running gateway's deliverer (409).
+    #[error("destination controls need a running gateway (its admin API)")]
+    NotRunning,
     /// The spool failed (500).
     #[error(transparent)]
     Spool(SpoolError),
+}
+
+impl From<ControlError> for OpError {
+    fn from(error: ControlError) -> Self {
+        match error {
+            ControlError::NoSuchDestination(name) => Self::NoSuchDestination(name),
+            ControlError::Spool(e) => Self::Spool(e),
+            other => Self::BadRequest(other.to_string()),
+        }
+    }
 }
 
 impl From<SpoolError> for OpError {
@@ -51,7 +76,10 @@ impl OpError {
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::BadRequest(_) => http::StatusCode::BAD_REQUEST,
-            Self::NotFound(_) => http::StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchDestination(_) | Self::NotBlocked { .. } => {
+                http::StatusCode::NOT_FOUND
+            }
+            Self::NotRunning => http::StatusCode::CONFLICT,
             Self::Spool(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -61,6 +89,9 @@ impl OpError {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
+            Self::NoSuchDestination(_) => "no_such_destination",
+            Self::NotBlocked { .. } => "not_blocked",
+            Self::NotRunning => "not_running",
             Self::Spool(_) => "storage_error",
         }
     }
@@ -313,6 +344,139 @@ impl Ops {
         match self.spool.get(seq)? {
             Some(event) if only.contains(&event.source) => Ok(()),
             _ => Err(OpError::NotFound(seq)),
+        }
+    }
+
+    fn controls(&self) -> Result<&Arc<crate::delivery::Controls>, OpError> {
+        self.deliverer
+            .as_ref()
+            .map(|d| d.controls())
+            .ok_or(OpError::NotRunning)
+    }
+
+    /// `{"destinations": [...]}`: every destination's controls, circuit, queue (pending, in
+    /// flight, waiting) and blocked keys.
+    pub fn destinations_view(&self) -> Result<Value, OpError> {
+        let controls = self.controls()?;
+        let now = tokio::time::Instant::now();
+        let lanes = self.spool.lanes();
+        let blocked = self.spool.blocked();
+        let mut out = Vec::new();
+        for name in self.destinations.iter() {
+            out.push(self.destination_json(name, controls, now, &lanes, &blocked));
+        }
+        Ok(json!({ "destinations": out }))
+    }
+
+    /// One destination, as in [`destinations_view`](Self::destinations_view).
+    pub fn destination(&self, name: &str) -> Result<Value, OpError> {
+        let controls = self.controls()?;
+        if !self.destinations.iter().any(|d| d == name) {
+            return Err(OpError::NoSuchDestination(name.to_owned()));
+        }
+        let now = tokio::time::Instant::now();
+        Ok(self.destination_json(
+            name,
+            controls,
+            now,
+            &self.spool.lanes(),
+            &self.spool.blocked(),
+        ))
+    }
+
+    fn destination_json(
+        &self,
+        name: &str,
+        controls: &crate::delivery::Controls,
+        now: tokio::time::Instant,
+        lanes: &[crate::spool::LaneView],
+        blocked: &[crate::spool::BlockedKey],
+    ) -> Value {
+        let lane = lanes.iter().find(|l| l.destination == name);
+        let keys: Vec<Value> = blocked
+            .iter()
+            .filter(|b| b.destination == name)
+            .map(|b| self.blocked_json(b))
+            .collect();
+        let mut view = match controls.view(name, now) {
+            Some(view) => serde_json::to_value(view).unwrap_or_default(),
+            None => json!({
+                "destination": name, "paused": false, "max_in_flight": null, "rate": null,
+                "burst": null, "in_flight": 0, "circuit": "closed", "breaker": false,
+                "consecutive_failures": 0, "opened": 0, "open_for_seconds": null,
+                "overrides": {},
+            }),
+        };
+        if let Some(map) = view.as_object_mut() {
+            map.insert("pending".into(), json!(lane.map_or(0, |l| l.pending)));
+            map.insert("waiting".into(), json!(lane.map_or(0, |l| l.waiting)));
+            map.insert(
+                "ordered_keys".into(),
+                json!(lane.map_or(0, |l| l.ordered_keys)),
+            );
+            map.insert("blocked_keys".into(), Value::Array(keys));
+        }
+        view
+    }
+
+    /// A blocked key, with why: the dead letter's event and its last error.
+    fn blocked_json(&self, blocked: &crate::spool::BlockedKey) -> Value {
+        let dead = self
+            .spool
+            .deliveries(blocked.blocked_by)
+            .ok()
+            .and_then(|all| {
+                all.into_iter()
+                    .find(|d| d.destination == blocked.destination)
+            });
+        json!({
+            "destination": blocked.destination,
+            "key": blocked.key,
+            "blocked_by": blocked.blocked_by,
+            "waiting": blocked.waiting,
+            "last_status": dead.as_ref().and_then(|d| d.delivery.last_status),
+            "last_error": dead.as_ref().and_then(|d| d.delivery.last_error.clone()),
+            "attempts": dead.as_ref().map(|d| d.delivery.attempts),
+        })
+    }
+
+    /// Change a destination's runtime controls (pause, resume, `max_in_flight`, `rate`).
+    pub async fn change_destination(
+        &self,
+        name: &str,
+        change: Overrides,
+    ) -> Result<Value, OpError> {
+        self.controls()?.change(name, change).await?;
+        self.destination(name)
+    }
+
+    /// Drop a destination's runtime changes: back to its configuration.
+    pub async fn reset_destination(&self, name: &str) -> Result<Value, OpError> {
+        self.controls()?.reset(name).await?;
+        self.destination(name)
+    }
+
+    /// `{"blocked": [...]}`: every ordering key held back by a dead letter, and why.
+    pub fn blocked(&self) -> Value {
+        let keys: Vec<Value> = self
+            .spool
+            .blocked()
+            .iter()
+            .map(|b| self.blocked_json(b))
+            .collect();
+        json!({ "blocked": keys })
+    }
+
+    /// Let a blocked key go on without its dead letter (which stays a dead letter).
+    pub async fn release_key(&self, destination: &str, key: &str) -> Result<Value, OpError> {
+        match self.spool.release_key(destination, key).await? {
+            Some(seq) => Ok(
+                json!({ "released": true, "destination": destination, "key": key, "dead_letter": seq }),
+            ),
+            None => Err(OpError::NotBlocked {
+                destination: destination.to_owned(),
+                key: key.to_owned(),
+            }),
         }
     }
 

@@ -30,6 +30,10 @@ fn templates() -> Environment<'static> {
         ("inbox.html", include_str!("templates/inbox.html")),
         ("event.html", include_str!("templates/event.html")),
         ("login.html", include_str!("templates/login.html")),
+        (
+            "destinations.html",
+            include_str!("templates/destinations.html"),
+        ),
     ] {
         if let Err(error) = env.add_template(name, text) {
             tracing::error!(%error, name, "an inbox template does not compile");
@@ -114,6 +118,7 @@ pub(crate) async fn inbox(State(ops): State<Ops>, query: QueryParams<Query>) -> 
         context! {
             page,
             signed_in => true,
+            held => held(&ops),
             events => minijinja::Value::from(minijinja::value::Serde(&events)),
             older,
             error,
@@ -126,6 +131,112 @@ pub(crate) async fn inbox(State(ops): State<Ops>, query: QueryParams<Query>) -> 
             }))),
         },
     )
+}
+
+/// What is held back, for the inbox's banner: paused destinations, open circuits, blocked
+/// keys (`None` when nothing is, or the deliverer does not run here).
+fn held(ops: &Ops) -> Option<minijinja::Value> {
+    let view = ops.destinations_view().ok()?;
+    let all = view["destinations"].as_array()?;
+    let names = |pick: &dyn Fn(&Value) -> bool| -> Vec<String> {
+        all.iter()
+            .filter(|d| pick(d))
+            .filter_map(|d| d["destination"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let paused = names(&|d| d["paused"] == true);
+    let open = names(&|d| d["circuit"] == "open");
+    let blocked: usize = all
+        .iter()
+        .map(|d| d["blocked_keys"].as_array().map_or(0, Vec::len))
+        .sum();
+    if paused.is_empty() && open.is_empty() && blocked == 0 {
+        return None;
+    }
+    Some(minijinja::Value::from(minijinja::value::Serde(
+        serde_json::json!({ "paused": paused, "open": open, "blocked": blocked }),
+    )))
+}
+
+/// `GET /ui/destinations`: every destination's state, with pause and resume buttons, and the
+/// blocked ordering keys with a release button.
+pub(crate) async fn destinations(
+    State(ops): State<Ops>,
+    QueryParams(notice): QueryParams<Notice>,
+) -> Response {
+    let (mut destinations, error) = match ops.destinations_view() {
+        Ok(view) => (
+            view["destinations"].as_array().cloned().unwrap_or_default(),
+            None,
+        ),
+        Err(error) => (Vec::new(), Some(error.to_string())),
+    };
+    // Names are often URLs: the buttons' paths carry them percent-encoded.
+    for d in &mut destinations {
+        let name = d["destination"].as_str().unwrap_or_default();
+        let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        d["path"] = encoded.into();
+    }
+    let blocked = ops.blocked()["blocked"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let notice = notice.notice.and_then(|n| match n.as_str() {
+        "paused" => Some("Paused: nothing is sent until it is resumed."),
+        "resumed" => Some("Resumed."),
+        "released" => Some("Released: the key's later events go on."),
+        _ => None,
+    });
+    render(
+        "destinations.html",
+        context! {
+            page => "destinations",
+            signed_in => true,
+            destinations => minijinja::Value::from(minijinja::value::Serde(&destinations)),
+            blocked => minijinja::Value::from(minijinja::value::Serde(&blocked)),
+            notice,
+            error,
+        },
+    )
+}
+
+/// `POST /ui/destinations/{name}/pause` and `/resume`.
+pub(crate) async fn set_paused(
+    State(ops): State<Ops>,
+    Path((name, action)): Path<(String, String)>,
+) -> Response {
+    let paused = match action.as_str() {
+        "pause" => true,
+        "resume" => false,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let change = crate::delivery::controls::Overrides {
+        paused: Some(paused),
+        ..Default::default()
+    };
+    match ops.change_destination(&name, change).await {
+        Ok(_) => Redirect::to(&format!(
+            "/ui/destinations?notice={}",
+            if paused { "paused" } else { "resumed" }
+        ))
+        .into_response(),
+        Err(error) => (error.status(), error.to_string()).into_response(),
+    }
+}
+
+/// The release form: a blocked key.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReleaseForm {
+    destination: String,
+    key: String,
+}
+
+/// `POST /ui/blocked/release`.
+pub(crate) async fn release(State(ops): State<Ops>, Form(form): Form<ReleaseForm>) -> Response {
+    match ops.release_key(&form.destination, &form.key).await {
+        Ok(_) => Redirect::to("/ui/destinations?notice=released").into_response(),
+        Err(error) => (error.status(), error.to_string()).into_response(),
+    }
 }
 
 /// `?notice=` after a replay or retry.
@@ -317,7 +428,13 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         let env = templates();
-        for name in ["base.html", "inbox.html", "event.html", "login.html"] {
+        for name in [
+            "base.html",
+            "inbox.html",
+            "event.html",
+            "login.html",
+            "destinations.html",
+        ] {
             assert!(env.get_template(name).is_ok(), "{name}");
         }
     }

@@ -3,6 +3,97 @@
 
 use super::*;
 
+/// A route's `order_by`, checked: where the key is, and what a dead letter does.
+pub(super) fn check_order(
+    i: usize,
+    route: &RouteConfig,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Option<crate::spool::sink::OrderBy> {
+    use crate::parse::shape::IdPlace;
+    let label = format!("route #{}", i + 1);
+    let Some(order_by) = &route.order_by else {
+        if route.on_dead.is_some() {
+            problems.push(format!(
+                "{label}: `on_dead` applies to ordered routes only (set `order_by`)"
+            ));
+        }
+        return None;
+    };
+    if !config.spool.enabled {
+        problems.push(format!(
+            "{label}: `order_by` needs the spool (deliveries are ordered after the answer);              enable [spool] or remove it"
+        ));
+    }
+    let mut places = Vec::new();
+    for place in order_by.places() {
+        match place.place() {
+            Ok(IdPlace::Delivery) => problems.push(format!(
+                "{label}: order_by: \"delivery\" is a random id per delivery, not a key"
+            )),
+            Ok(place) => places.push(place),
+            Err(e) => problems.push(format!("{label}: order_by: {e}")),
+        }
+    }
+    if places.is_empty() {
+        problems.push(format!(
+            "{label}: order_by lists no place (\"/pointer\" or \"header:Name\")"
+        ));
+        return None;
+    }
+    Some(crate::spool::sink::OrderBy {
+        places,
+        on_dead: route.on_dead.unwrap_or_default(),
+    })
+}
+
+/// A route's destination controls, checked; `None` when it sets none (or they are wrong).
+pub(super) fn control_settings(
+    i: usize,
+    route: &RouteConfig,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Option<crate::delivery::ControlSettings> {
+    use crate::delivery::controls::default_burst;
+    if !route.has_controls() {
+        return None;
+    }
+    let label = format!("route #{}", i + 1);
+    if !config.spool.enabled {
+        problems.push(format!(
+            "{label}: max_in_flight, rate, paused and circuit need the spool (they hold back \
+             deliveries made after the answer); enable [spool] or remove them"
+        ));
+        return None;
+    }
+    let before = problems.len();
+    if route.max_in_flight == Some(0) {
+        problems.push(format!(
+            "{label}: max_in_flight must be at least 1 (use `paused = true` to send nothing)"
+        ));
+    }
+    if route.burst.is_some() && route.rate.is_none() {
+        problems.push(format!("{label}: `burst` needs a `rate`"));
+    }
+    let rate = route.rate.and_then(|per_second| {
+        let burst = route.burst.unwrap_or_else(|| default_burst(per_second));
+        crate::rate::Rate::new(per_second, burst)
+            .map_err(|e| problems.push(format!("{label}: rate: {e}")))
+            .ok()
+    });
+    let circuit = route.circuit.and_then(|c| {
+        c.settings()
+            .map_err(|e| problems.push(format!("{label}: {e}")))
+            .ok()
+    });
+    (problems.len() == before).then_some(crate::delivery::ControlSettings {
+        max_in_flight: route.max_in_flight,
+        rate,
+        paused: route.paused,
+        circuit,
+    })
+}
+
 pub(super) fn check_route(
     i: usize,
     route: &RouteConfig,
@@ -80,31 +171,6 @@ pub(super) fn check_route(
         DestinationKind::Http if misplaced => return None,
         DestinationKind::Http => {}
     }
-    let uri = match route.to.parse::<http::Uri>() {
-        Ok(uri) if uri.host().is_some() => uri,
-        _ => {
-            problems.push(format!("{label}: {:?} is not a valid URL", route.to));
-            return None;
-        }
-    };
-    let before = problems.len();
-    let ca = route
-        .ca_file
-        .as_ref()
-        .and_then(|path| match std::fs::read(path) {
-            Ok(pem) => Some(pem),
-            Err(e) => {
-                problems.push(format!("{label}: ca_file {}: {e}", path.display()));
-                None
-            }
-        });
-    let client = match crate::client::build(ca.as_deref()) {
-        Ok(client) => Some(client),
-        Err(e) => {
-            problems.push(format!("{label}: {e}"));
-            None
-        }
-    };
     let mut names = Vec::new();
     for name in &route.forward_headers {
         match HeaderName::try_from(name.as_str()) {
@@ -123,7 +189,53 @@ pub(super) fn check_route(
             )),
         }
     }
-    let signing = route.sign_secret.as_ref().and_then(|text| {
+    let destination = http_destination(
+        &label,
+        &route.to,
+        route.ca_file.as_deref(),
+        route.sign_secret.as_deref(),
+        config.delivery.timeout,
+        problems,
+    )?;
+    Some(Arc::new(destination.forward_headers(names)))
+}
+
+/// An HTTP(S) destination at `to`, trusting `ca_file` if given and signing with the secret
+/// `sign_secret` refers to if given: a route's, or an alert's. `None` (with the problems
+/// pushed) when something is wrong.
+pub(super) fn http_destination(
+    label: &str,
+    to: &str,
+    ca_file: Option<&std::path::Path>,
+    sign_secret: Option<&str>,
+    timeout: std::time::Duration,
+    problems: &mut Vec<String>,
+) -> Option<HttpDestination> {
+    let uri = match to.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some() && matches!(uri.scheme_str(), Some("http" | "https")) => {
+            uri
+        }
+        _ => {
+            problems.push(format!("{label}: {to:?} is not a valid URL"));
+            return None;
+        }
+    };
+    let before = problems.len();
+    let ca = ca_file.and_then(|path| match std::fs::read(path) {
+        Ok(pem) => Some(pem),
+        Err(e) => {
+            problems.push(format!("{label}: ca_file {}: {e}", path.display()));
+            None
+        }
+    });
+    let client = match crate::client::build(ca.as_deref()) {
+        Ok(client) => Some(client),
+        Err(e) => {
+            problems.push(format!("{label}: {e}"));
+            None
+        }
+    };
+    let signing = sign_secret.and_then(|text| {
         match secret::SecretRef::parse(text, 0).and_then(|r| r.resolve()) {
             Ok(secret) => Some(secret),
             Err(e) => {
@@ -135,12 +247,61 @@ pub(super) fn check_route(
     if problems.len() > before {
         return None;
     }
-    let mut destination =
-        HttpDestination::with_client(uri, config.delivery.timeout, client?).forward_headers(names);
+    let mut destination = HttpDestination::with_client(uri, timeout, client?);
     if let Some(secret) = &signing {
         destination = destination.sign_with(secret);
     }
-    Some(Arc::new(destination))
+    Some(destination)
+}
+
+/// The `[[alert]]` endpoints, checked.
+pub(super) fn alert_targets(
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Vec<crate::delivery::alerts::AlertTarget> {
+    use crate::delivery::alerts::{AlertTarget, GROUPS};
+    let mut targets = Vec::new();
+    for (i, alert) in config.alerts.iter().enumerate() {
+        let label = format!("alert #{}", i + 1);
+        let groups: std::collections::HashSet<String> = match &alert.on {
+            None => GROUPS.iter().map(|g| (*g).to_owned()).collect(),
+            Some(on) => {
+                for group in on {
+                    if !GROUPS.contains(&group.as_str()) {
+                        problems.push(format!(
+                            "{label}: on: {group:?} is not one of {}",
+                            GROUPS.join(", ")
+                        ));
+                    }
+                }
+                on.iter().cloned().collect()
+            }
+        };
+        if let Some(destination) = http_destination(
+            &label,
+            &alert.url,
+            alert.ca_file.as_deref(),
+            alert.secret.as_deref(),
+            config.delivery.timeout,
+            problems,
+        ) {
+            targets.push(AlertTarget {
+                destination,
+                groups,
+            });
+        }
+    }
+    let thresholds = &config.alerting;
+    if !(thresholds.spool_fill > 0.0 && thresholds.spool_fill <= 1.0) {
+        problems.push(format!(
+            "alerting.spool_fill must be above 0 and at most 1, not {}",
+            thresholds.spool_fill
+        ));
+    }
+    if thresholds.refusals_per_minute == 0 {
+        problems.push("alerting.refusals_per_minute must be at least 1".into());
+    }
+    targets
 }
 
 /// What kind of destination a route's `to` names.

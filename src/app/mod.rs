@@ -24,8 +24,8 @@ use crate::auth::{Secret, secret};
 use crate::config::{Config, ConfigError, RouteConfig, SourceConfig};
 use crate::dedup::{DedupStore, MemoryStore};
 use crate::delivery::{
-    Deliverer, Destination, DestinationReadiness, HttpDestination, LogDestination, Outcome,
-    RedisStore,
+    ControlSettings, Controls, Deliverer, Destination, DestinationReadiness, HttpDestination,
+    LogDestination, Outcome, RedisStore,
 };
 use crate::event::Event;
 use crate::gateway::Gateway;
@@ -47,7 +47,7 @@ pub use crate::config::source_from_config;
 mod destinations;
 mod embedded;
 
-use self::destinations::{check_route, deliver_now};
+use self::destinations::{alert_targets, check_order, check_route, control_settings, deliver_now};
 pub use self::embedded::{default_secret_path, embedded_config, ensure_default_secret};
 
 /// What a route's `to` may be.
@@ -68,6 +68,9 @@ pub struct App<B> {
     pub warnings: Vec<String>,
     /// Delivers spooled events onward; run it beside the server (spool enabled only).
     pub deliverer: Option<Arc<Deliverer>>,
+    /// Sends alerts and watches the spool and the sources; run it beside the server
+    /// (`[[alert]]` configured only).
+    pub alerts: Option<crate::delivery::alerts::AlertsTask>,
     /// The admin API and where it listens (`[admin] listen` set and the spool on).
     pub admin: Option<(SocketAddr, axum::Router)>,
 }
@@ -160,7 +163,15 @@ where
     };
 
     let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
+    let mut controls: HashMap<String, ControlSettings> = HashMap::new();
+    let mut orders = Vec::with_capacity(config.routes.len());
     for (i, route) in config.routes.iter().enumerate() {
+        orders.push(check_order(i, route, config, &mut problems));
+        if let Some(settings) = control_settings(i, route, config, &mut problems) {
+            controls
+                .entry(route.destination_name().to_owned())
+                .or_insert(settings);
+        }
         let name = route.destination_name();
         let first = config.routes.iter().find(|r| r.destination_name() == name);
         if first.is_some_and(|f| f.destination_settings() != route.destination_settings()) {
@@ -183,19 +194,58 @@ where
             .entry("log".to_owned())
             .or_insert_with(|| Arc::new(LogDestination) as Arc<dyn Destination>);
     }
-    let deliverer = spool.as_ref().map(|spool| {
-        Arc::new(Deliverer::new(
-            Arc::clone(spool),
-            destinations.clone(),
-            config.delivery.policy(),
-        ))
-    });
-
+    // Every destination can be paused at runtime, whether or not its route sets a control.
+    for name in destinations.keys() {
+        controls.entry(name.clone()).or_default();
+    }
     let limits = SpoolLimits {
         max_pending: config.spool.max_pending,
         max_bytes: config.spool.max_bytes,
         min_free_bytes: config.spool.min_free_bytes,
     };
+    let targets = alert_targets(config, &mut problems);
+    let (alerts, alerts_task) = if targets.is_empty() {
+        (None, None)
+    } else {
+        let (alerts, task) = crate::delivery::alerts::Alerts::new(
+            targets,
+            spool.clone(),
+            limits,
+            crate::delivery::alerts::Thresholds {
+                spool_fill: config.alerting.spool_fill,
+                refusals_per_minute: config.alerting.refusals_per_minute,
+            },
+        );
+        (Some(alerts), Some(task))
+    };
+    let deliverer = match &spool {
+        Some(spool) => match Controls::new(controls).stored_in(Arc::clone(spool)) {
+            Ok(controls) => {
+                let controls = match &alerts {
+                    Some(alerts) => controls.alerting(Arc::clone(alerts)),
+                    None => controls,
+                };
+                let mut deliverer = Deliverer::new(
+                    Arc::clone(spool),
+                    destinations.clone(),
+                    config.delivery.policy(),
+                )
+                .with_controls(Arc::new(controls));
+                if let Some(alerts) = &alerts {
+                    deliverer = deliverer.with_alerts(Arc::clone(alerts));
+                }
+                Some(Arc::new(deliverer))
+            }
+            Err(e) => {
+                problems.push(format!(
+                    "the stored destination controls cannot be read: {e}"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+
     let mounter = Mounter {
         spool: spool.clone(),
         store: Arc::clone(&store),
@@ -248,6 +298,25 @@ where
                 "{label} has no route: its events are acknowledged and dropped"
             ));
         }
+        let suggested =
+            Profile::from_name(&sc.profile).and_then(|profile| profile.suggested_order_by());
+        if let Some((pointer, events)) = suggested {
+            for (i, route) in config.routes.iter().enumerate() {
+                let applies = route.source.as_deref().is_none_or(|s| s == sc.name);
+                let covers = route
+                    .events
+                    .iter()
+                    .any(|pattern| crate::glob::matches(pattern, events));
+                if applies && covers && route.order_by.is_none() && route.to != "log" {
+                    warnings.push(format!(
+                        "route #{}: {label} sends condition events whose order matters ({events}, \
+                         then its RESET); order_by = \"{pointer}\" keeps each condition's \
+                         deliveries in order",
+                        i + 1
+                    ));
+                }
+            }
+        }
         let (Some((source, secrets)), true) = (source, problems.len() == before) else {
             continue;
         };
@@ -257,12 +326,15 @@ where
                 described.push(format!("{pattern} -> {}", route.destination_name()));
             }
         }
-        let spool_routes: Vec<SpoolRoute> = routes
+        let spool_routes: Vec<SpoolRoute> = config
+            .routes
             .iter()
-            .flat_map(|r| {
+            .zip(&orders)
+            .filter(|(r, _)| r.source.as_deref().is_none_or(|s| s == sc.name))
+            .flat_map(|(r, order)| {
                 r.events.iter().map(|pattern| SpoolRoute {
-                    pattern: pattern.clone(),
-                    destination: r.destination_name().to_owned(),
+                    order: order.clone(),
+                    ..SpoolRoute::new(pattern.clone(), r.destination_name())
                 })
             })
             .collect();
@@ -323,6 +395,7 @@ where
             mounts,
             warnings,
             deliverer,
+            alerts: alerts_task,
             admin,
         }),
         _ => Err(ConfigError {

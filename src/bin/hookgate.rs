@@ -2,6 +2,8 @@
 
 #[path = "hookgate/admin_client.rs"]
 mod admin_client;
+#[path = "hookgate/destinations.rs"]
+mod destinations;
 #[path = "hookgate/events.rs"]
 mod events;
 #[path = "hookgate/generate.rs"]
@@ -145,6 +147,18 @@ enum Command {
         connection: sources::Connection,
         #[command(subcommand)]
         action: sources::Action,
+    },
+    /// Control the destinations of a running gateway through its admin API: list, pause,
+    /// resume, set limits, reset; list and release ordering keys blocked by a dead letter.
+    #[command(
+        after_help = "Examples:\n  hookgate destinations list\n  hookgate destinations pause billing\n  \
+                            hookgate destinations set billing --rate 20\n  hookgate destinations blocked"
+    )]
+    Destinations {
+        #[command(flatten)]
+        connection: sources::Connection,
+        #[command(subcommand)]
+        action: destinations::Action,
     },
     /// Point NinjaOne's Activity webhook at a source (register, status, disable) through its
     /// Public API.
@@ -338,6 +352,9 @@ fn main() -> ExitCode {
             Command::Events { connection, action } => events::run(connection, action).await,
             Command::Ninjaone { connection, action } => ninjaone::run(connection, action).await,
             Command::Sources { connection, action } => sources::run(connection, action).await,
+            Command::Destinations { connection, action } => {
+                destinations::run(connection, action).await
+            }
             Command::Gen {
                 spec,
                 out,

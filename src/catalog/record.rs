@@ -331,10 +331,9 @@ impl SourceRecord {
         self.routes
             .iter()
             .flat_map(|r| {
-                r.events.iter().map(|pattern| SpoolRoute {
-                    pattern: pattern.clone(),
-                    destination: r.to.clone(),
-                })
+                r.events
+                    .iter()
+                    .map(|pattern| SpoolRoute::new(pattern.clone(), r.to.clone()))
             })
             .collect()
     }

@@ -10,11 +10,11 @@ use std::time::SystemTime;
 
 use http::HeaderName;
 
-use super::{AuthConfig, ConfigError, IdPlaceConfig, SourceConfig};
+use super::{AuthConfig, ConfigError, SourceConfig};
 use crate::auth::signature::{Algorithm, Place, SignatureFormat, SignatureScheme, Template};
 use crate::auth::{Scheme, Secret, TokenLocation, TokenScheme, secret};
 use crate::handshake::Handshake;
-use crate::parse::shape::{EventShape, IdPart, IdPlace};
+use crate::parse::shape::EventShape;
 use crate::profile::Profile;
 use crate::source::Source;
 use crate::spec::Spec;
@@ -431,16 +431,7 @@ fn shape_for(
     if let Some(places) = &sc.event_id {
         let mut parsed = Vec::new();
         for place in places {
-            let result = match place {
-                IdPlaceConfig::Single(text) if text == "delivery" => Ok(IdPlace::Delivery),
-                IdPlaceConfig::Single(text) => IdPart::parse(text).map(IdPlace::Single),
-                IdPlaceConfig::Composite(parts) => parts
-                    .iter()
-                    .map(|p| IdPart::parse(p))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(IdPlace::Composite),
-            };
-            match result {
+            match place.place() {
                 Ok(p) => parsed.push(p),
                 Err(e) => {
                     problems.push(format!("{label}: event_id: {e}"));

@@ -63,6 +63,11 @@ pub struct Config {
     pub log: LogSection,
     /// The NinjaOne API client `hookgate ninjaone` registers with.
     pub ninjaone: NinjaOneSection,
+    /// Where alerts go (`[[alert]]` tables).
+    #[serde(rename = "alert")]
+    pub alerts: Vec<AlertConfig>,
+    /// When the spool and refusal alerts go.
+    pub alerting: AlertingSection,
     /// Keys found in the file that hookgate does not know (each one is a problem).
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -177,6 +182,47 @@ pub struct NinjaOneSection {
     pub client_secret: Option<String>,
     /// OAuth2 scopes asked for (default `monitoring management`).
     pub scope: Option<String>,
+}
+
+/// `[[alert]]`: an endpoint told when something needs a person ([`crate::delivery::alerts`]).
+///
+/// ```toml
+/// [[alert]]
+/// url = "https://ops.example.com/hookgate"
+/// secret = "env:ALERT_SECRET"          # signs Standard Webhooks style
+/// on = ["circuit", "dead_letter"]      # default: circuit, dead_letter, spool, refusals
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertConfig {
+    /// The `http://` or `https://` URL alerts are POSTed to.
+    pub url: String,
+    /// Reference (`env:`/`file:`) to the secret alerts are signed with (`webhook-signature`).
+    pub secret: Option<String>,
+    /// Which alerts: `circuit`, `dead_letter`, `spool`, `refusals` (all when absent).
+    pub on: Option<Vec<String>>,
+    /// A PEM bundle of the CA certificates the endpoint's certificate must chain to.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[alerting]`: when the spool and refusal alerts go.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertingSection {
+    /// Share of `spool.max_pending` or `spool.max_bytes` past which the spool alerts.
+    pub spool_fill: f64,
+    /// Refusals (401, 422) per minute of one source past which it alerts.
+    pub refusals_per_minute: u64,
+}
+
+impl Default for AlertingSection {
+    fn default() -> Self {
+        let thresholds = crate::delivery::alerts::Thresholds::default();
+        Self {
+            spool_fill: thresholds.spool_fill,
+            refusals_per_minute: thresholds.refusals_per_minute,
+        }
+    }
 }
 
 /// `[log]`
@@ -489,6 +535,22 @@ pub enum IdPlaceConfig {
     Composite(Vec<String>),
 }
 
+impl IdPlaceConfig {
+    /// The place this names: `"delivery"`, a header or pointer, or a composite of them.
+    pub fn place(&self) -> Result<crate::parse::shape::IdPlace, crate::parse::shape::PlaceError> {
+        use crate::parse::shape::{IdPart, IdPlace};
+        match self {
+            Self::Single(text) if text == "delivery" => Ok(IdPlace::Delivery),
+            Self::Single(text) => IdPart::parse(text).map(IdPlace::Single),
+            Self::Composite(parts) => parts
+                .iter()
+                .map(|p| IdPart::parse(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map(IdPlace::Composite),
+        }
+    }
+}
+
 /// `[[route]]`: where events of some types from some source go.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
@@ -525,6 +587,105 @@ pub struct RouteConfig {
     pub duplicate_window: Option<Duration>,
     /// Redis destinations: trim the stream to about this many entries (`MAXLEN ~`).
     pub maxlen: Option<u64>,
+    /// Deliveries of events with the same key go to the destination one at a time, in the
+    /// order they were accepted: `"/pointer"`, `"header:Name"` (a header the source keeps),
+    /// or a list of places tried in order (a list inside it: a composite). Needs the spool.
+    pub order_by: Option<OrderByConfig>,
+    /// What an ordered delivery that becomes a dead letter does to the later ones of its key:
+    /// `block` (they wait until it is retried or released; the default) or `skip`.
+    pub on_dead: Option<crate::spool::OnDead>,
+    /// Deliveries in flight to the destination at most.
+    pub max_in_flight: Option<usize>,
+    /// Deliveries started per second at most, on average (a token bucket).
+    pub rate: Option<f64>,
+    /// Deliveries started at once at most (the bucket's size; `rate` rounded up by default).
+    pub burst: Option<u32>,
+    /// Start with the destination paused: events are accepted and kept, nothing is sent until
+    /// it is resumed (admin API, CLI or inbox).
+    pub paused: bool,
+    /// The destination's circuit breaker.
+    pub circuit: Option<CircuitConfig>,
+}
+
+/// `order_by`: one place, or places tried in order.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OrderByConfig {
+    /// `"/pointer"` or `"header:Name"`.
+    One(String),
+    /// Places tried in order (each one place, or a list of them: a composite).
+    Many(Vec<IdPlaceConfig>),
+}
+
+impl OrderByConfig {
+    /// The places, in order.
+    pub fn places(&self) -> Vec<IdPlaceConfig> {
+        match self {
+            Self::One(place) => vec![IdPlaceConfig::Single(place.clone())],
+            Self::Many(places) => places.clone(),
+        }
+    }
+}
+
+/// `[route.circuit]`: when the destination's circuit opens
+/// ([`crate::delivery::controls`]).
+///
+/// ```toml
+/// circuit = { failures = 5, cool_down = "30s" }
+/// circuit = { failure_ratio = 0.5, window = "1m", min_attempts = 20, cool_down = "1m" }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitConfig {
+    /// Consecutive failed attempts that open it (5 when neither this nor `failure_ratio` is
+    /// set).
+    pub failures: Option<u32>,
+    /// Share of failed attempts over `window` that opens it.
+    pub failure_ratio: Option<f64>,
+    /// The window of `failure_ratio` (default 1m).
+    #[serde(default, with = "humantime_serde")]
+    pub window: Option<Duration>,
+    /// Attempts in the window before the ratio counts (default 20).
+    pub min_attempts: Option<u32>,
+    /// How long it stays open before a delivery probes the destination (default 30s).
+    #[serde(default, with = "humantime_serde")]
+    pub cool_down: Option<Duration>,
+}
+
+impl CircuitConfig {
+    /// The breaker's settings, or why they cannot be.
+    pub fn settings(&self) -> Result<crate::delivery::controls::CircuitSettings, String> {
+        let defaults = crate::delivery::controls::CircuitSettings::default();
+        if self.failures == Some(0) {
+            return Err("circuit.failures must be at least 1".into());
+        }
+        if let Some(ratio) = self.failure_ratio {
+            if !(ratio > 0.0 && ratio <= 1.0) {
+                return Err(format!(
+                    "circuit.failure_ratio must be above 0 and at most 1, not {ratio}"
+                ));
+            }
+        }
+        let window = self.window.unwrap_or(defaults.window);
+        if window.is_zero() {
+            return Err("circuit.window must be longer than 0".into());
+        }
+        let cool_down = self.cool_down.unwrap_or(defaults.cool_down);
+        if cool_down.is_zero() {
+            return Err("circuit.cool_down must be longer than 0".into());
+        }
+        let failures = match (self.failures, self.failure_ratio) {
+            (None, None) => defaults.failures,
+            (failures, _) => failures,
+        };
+        Ok(crate::delivery::controls::CircuitSettings {
+            failures,
+            failure_ratio: self.failure_ratio,
+            window,
+            min_attempts: self.min_attempts.unwrap_or(defaults.min_attempts),
+            cool_down,
+        })
+    }
 }
 
 impl RouteConfig {
@@ -533,14 +694,25 @@ impl RouteConfig {
         self.name.as_deref().unwrap_or(&self.to)
     }
 
-    /// The route without what selects events: equal for routes configuring a destination the
-    /// same way.
+    /// The route without what selects events and how they are ordered: equal for routes
+    /// configuring a destination the same way.
     pub fn destination_settings(&self) -> Self {
         Self {
             source: None,
             events: Vec::new(),
+            order_by: None,
+            on_dead: None,
             ..self.clone()
         }
+    }
+
+    /// Does the route set any of the destination's controls?
+    pub fn has_controls(&self) -> bool {
+        self.max_in_flight.is_some()
+            || self.rate.is_some()
+            || self.burst.is_some()
+            || self.paused
+            || self.circuit.is_some()
     }
 }
 
@@ -559,6 +731,13 @@ impl Default for RouteConfig {
             create_stream: false,
             duplicate_window: None,
             maxlen: None,
+            order_by: None,
+            on_dead: None,
+            max_in_flight: None,
+            rate: None,
+            burst: None,
+            paused: false,
+            circuit: None,
         }
     }
 }

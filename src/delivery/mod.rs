@@ -8,9 +8,16 @@
 //!   backoff with jitter ([`RetryPolicy`]), or after the destination's `Retry-After` when longer;
 //! * permanent (any other 4xx), or out of attempts or age: moved to the dead letters.
 //!
-//! Ordering is not promised; the event id travels with every delivery so the receiving end can
-//! deduplicate. Because state lives in the spool, a restart picks up where the last run stopped.
+//! Deliveries run continuously, up to 64 at once: a new one starts as soon as one ends, so a
+//! slow destination does not hold back the others. What each destination may start is bounded
+//! by its [`controls`] (paused, `max_in_flight`, `rate`, circuit breaker), and deliveries with
+//! the same ordering key (a route's `order_by`) go one at a time in acceptance order (the
+//! spool's due index keeps that order). Without `order_by`, order is not promised; the event id
+//! travels with every delivery so the receiving end can deduplicate. Because state lives in the
+//! spool, a restart picks up where the last run stopped.
 
+pub mod alerts;
+pub mod controls;
 pub mod handlers;
 pub mod http;
 pub mod nats;
@@ -23,13 +30,15 @@ mod template;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 use serde_json::json;
 
+use self::controls::Health;
+pub use self::controls::{ControlSettings, Controls};
 pub use self::handlers::RouterDestination;
 pub use self::http::HttpDestination;
 pub use self::readiness::DestinationReadiness;
@@ -158,6 +167,8 @@ pub struct Deliverer {
     spool: Arc<Spool>,
     destinations: HashMap<String, Arc<dyn Destination>>,
     policy: RetryPolicy,
+    controls: Arc<Controls>,
+    alerts: Option<Arc<alerts::Alerts>>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -175,7 +186,7 @@ impl std::fmt::Debug for Deliverer {
 /// How many deliveries run at once: a new one starts as soon as one ends (not in lockstep
 /// groups, which left the slots of the fast ones idle while the slowest finished).
 const CONCURRENCY: usize = 64;
-/// Due deliveries read from the spool per round.
+/// Due deliveries [`Deliverer::run_once`] takes.
 const ROUND: usize = CONCURRENCY * 8;
 /// On shutdown, how long deliveries already started may take to finish (and be recorded)
 /// before the deliverer stops; none is started after the shutdown signal. One cut short is
@@ -195,7 +206,28 @@ impl Deliverer {
             spool,
             destinations,
             policy,
+            controls: Arc::new(Controls::default()),
+            alerts: None,
         }
+    }
+
+    /// Raise an alert when a delivery becomes a dead letter (once per destination until one
+    /// to it succeeds again).
+    pub fn with_alerts(mut self, alerts: Arc<alerts::Alerts>) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
+    /// Hold deliveries back by these [`Controls`] (paused, `max_in_flight`, `rate`, circuit
+    /// breakers); without them every destination takes what is due.
+    pub fn with_controls(mut self, controls: Arc<Controls>) -> Self {
+        self.controls = controls;
+        self
+    }
+
+    /// The destinations' controls (the admin API changes them at runtime).
+    pub fn controls(&self) -> &Arc<Controls> {
+        &self.controls
     }
 
     /// Look at the spool now (new events were accepted): [`Spool::wake_deliverer`].
@@ -203,59 +235,91 @@ impl Deliverer {
         self.spool.wake_deliverer();
     }
 
-    /// Attempt every delivery that is due (a round's worth); returns how many were attempted.
+    /// Attempt what may be attempted now (at most 512, 64 at a time) and wait for them;
+    /// returns how many were attempted. [`run`](Self::run) is what a gateway runs.
     pub async fn run_once(&self) -> usize {
-        self.round(&AtomicBool::new(false)).await
+        let (due, _) = self.take(ROUND);
+        let attempted = due.len();
+        futures_util::stream::iter(&due)
+            .for_each_concurrent(CONCURRENCY, |d| self.attempt(d))
+            .await;
+        attempted
     }
 
-    /// One round: the due deliveries, [`CONCURRENCY`] at a time, none started once `stopping`.
-    async fn round(&self, stopping: &AtomicBool) -> usize {
-        let due = match self.spool.due(now_ms(), ROUND) {
-            Ok(due) => due,
+    /// Take at most `limit` deliveries that may start now, within each destination's controls.
+    /// Also says when the next delivery of a destination not held back falls due.
+    fn take(&self, limit: usize) -> (Vec<Due>, Option<u64>) {
+        let now = tokio::time::Instant::now();
+        let taken = self
+            .spool
+            .take_due(now_ms(), limit, |d| self.controls.allowance(d, now));
+        match taken {
+            Ok((due, next)) => {
+                let mut i = 0;
+                while i < due.len() {
+                    let destination = &due[i].destination;
+                    let n = due[i..]
+                        .iter()
+                        .take_while(|d| &d.destination == destination)
+                        .count();
+                    self.controls.started(destination, now, n);
+                    i += n;
+                }
+                (due, next)
+            }
             Err(error) => {
                 tracing::error!(%error, "cannot read pending deliveries");
-                return 0;
+                (Vec::new(), None)
             }
-        };
-        let attempted = AtomicUsize::new(0);
-        futures_util::stream::iter(&due)
-            .for_each_concurrent(CONCURRENCY, |d| async {
-                if !stopping.load(Ordering::Relaxed) {
-                    attempted.fetch_add(1, Ordering::Relaxed);
-                    self.attempt(d).await;
-                }
-            })
-            .await;
-        attempted.into_inner()
+        }
     }
 
     /// Run until `shutdown` completes; then let the deliveries already started finish, for at
     /// most 5 seconds, and start no other (what is pending stays in the spool).
+    ///
+    /// Up to 64 deliveries run at once; whenever one ends, or new work is
+    /// signalled ([`Spool::wake_deliverer`]), or a delivery falls due, or a held-back
+    /// destination may go again (a rate token, a circuit's cool-down), more are taken.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let stopping = AtomicBool::new(false);
+        let mut running = FuturesUnordered::new();
         loop {
-            let round = self.round(&stopping);
-            tokio::pin!(round);
-            let attempted = tokio::select! {
-                attempted = &mut round => attempted,
+            let mut next_due_ms = None;
+            if running.len() < CONCURRENCY {
+                let (due, next) = self.take(CONCURRENCY - running.len());
+                next_due_ms = next;
+                for one in due {
+                    running.push(self.attempt_owned(one));
+                }
+            }
+            let now = tokio::time::Instant::now();
+            let mut wait = IDLE_POLL;
+            if let Some(at) = next_due_ms {
+                wait = wait.min(Duration::from_millis(at.saturating_sub(now_ms())));
+            }
+            if let Some(at) = self.controls.next_change(now) {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
+            let wait = wait.max(Duration::from_millis(1));
+            tokio::select! {
                 () = &mut shutdown => {
-                    stopping.store(true, Ordering::Relaxed);
-                    if tokio::time::timeout(SHUTDOWN_GRACE, round).await.is_err() {
+                    let drain = async { while running.next().await.is_some() {} };
+                    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
                         tracing::warn!("deliveries still running at shutdown were cut short; they will be attempted again");
                     }
                     return;
                 }
-            };
-            if attempted > 0 {
-                continue;
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
+                Some(()) = running.next(), if !running.is_empty() => {}
                 () = self.spool.deliverer_woken() => {}
-                () = tokio::time::sleep(IDLE_POLL) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+
+    /// [`attempt`](Self::attempt), owning what it needs (for the set of running attempts).
+    fn attempt_owned(self: &Arc<Self>, due: Due) -> impl std::future::Future<Output = ()> + use<> {
+        let this = Arc::clone(self);
+        async move { this.attempt(&due).await }
     }
 
     async fn attempt(&self, due: &Due) {
@@ -263,11 +327,24 @@ impl Deliverer {
             Ok(Some(event)) => event,
             Ok(None) => {
                 tracing::error!(seq = due.seq, "pending delivery of an event that is gone");
-                let _ = self.spool.drop_pending(due).await;
+                if self.spool.drop_pending(due).await.is_err() {
+                    self.spool.release(due);
+                }
+                self.controls.finished(
+                    &due.destination,
+                    tokio::time::Instant::now(),
+                    Health::Unknown,
+                );
                 return;
             }
             Err(error) => {
                 tracing::error!(%error, seq = due.seq, "cannot read a spooled event");
+                self.spool.release(due);
+                self.controls.finished(
+                    &due.destination,
+                    tokio::time::Instant::now(),
+                    Health::Unknown,
+                );
                 return;
             }
         };
@@ -281,6 +358,12 @@ impl Deliverer {
             },
         };
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let health = match &outcome {
+            Outcome::Retry { .. } => Health::Failed,
+            Outcome::Delivered { .. } | Outcome::Permanent { .. } => Health::Up,
+        };
+        self.controls
+            .finished(&due.destination, tokio::time::Instant::now(), health);
         let (status, error) = match &outcome {
             Outcome::Delivered { status } => (*status, None),
             Outcome::Retry { status, error, .. } | Outcome::Permanent { status, error } => {
@@ -298,6 +381,9 @@ impl Deliverer {
             Outcome::Delivered { .. } => {
                 tracing::debug!(id = %event.id, destination = %due.destination, "delivered");
                 count(&due.destination, "delivered");
+                if let Some(alerts) = &self.alerts {
+                    alerts.delivered(&due.destination);
+                }
                 self.spool.delivered(due, &next).await
             }
             Outcome::Retry { after, .. } => {
@@ -313,6 +399,7 @@ impl Deliverer {
                 if next.attempts >= self.policy.max_attempts || next_at > age_limit {
                     tracing::warn!(id = %event.id, destination = %due.destination, attempts = next.attempts, "giving up; dead letter");
                     count(&due.destination, "dead");
+                    self.alert_dead(due, &event, &next);
                     self.spool.bury(due, &next).await
                 } else {
                     next.next_at_ms = next_at;
@@ -326,11 +413,34 @@ impl Deliverer {
             Outcome::Permanent { .. } => {
                 tracing::warn!(id = %event.id, destination = %due.destination, "refused by the destination; dead letter");
                 count(&due.destination, "dead");
+                self.alert_dead(due, &event, &next);
                 self.spool.bury(due, &next).await
             }
         };
         if let Err(error) = result {
             tracing::error!(%error, "cannot record a delivery outcome; it will be attempted again");
+            self.spool.release(due);
+        }
+    }
+}
+
+impl Deliverer {
+    fn alert_dead(&self, due: &Due, event: &StoredEvent, delivery: &crate::spool::Delivery) {
+        if let Some(alerts) = &self.alerts {
+            alerts.dead_letter(
+                &due.destination,
+                json!({
+                    "destination": due.destination,
+                    "seq": due.seq,
+                    "source": event.source,
+                    "event_id": event.id,
+                    "event_type": event.kind,
+                    "attempts": delivery.attempts,
+                    "last_status": delivery.last_status,
+                    "last_error": delivery.last_error,
+                    "blocks_key": delivery.order.as_ref().filter(|o| o.blocks()).map(|o| &o.key),
+                }),
+            );
         }
     }
 }

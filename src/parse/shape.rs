@@ -206,41 +206,55 @@ impl EventShape {
         json: V,
         raw: &[u8],
     ) -> EventId {
-        for place in &self.id {
-            match place {
-                IdPlace::Single(IdPart::Header(name)) => {
-                    if let Some(text) = headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                    {
-                        return bounded(text);
-                    }
-                }
-                IdPlace::Single(IdPart::Pointer(place)) => match pointer(json, place) {
-                    None => {}
-                    Some(value) if value.is_json_null() => {}
-                    Some(value) => match scalar_text(value) {
-                        Some(text) if !text.is_empty() => return bounded(&text),
-                        Some(_) => {}
-                        None => {
-                            let mut hasher = Sha256::new();
-                            hash_canonical(value, &mut hasher);
-                            return hashed(hasher);
-                        }
-                    },
-                },
-                IdPlace::Composite(parts) => {
-                    if let Some(id) = composite(parts, headers, json) {
-                        return id;
-                    }
-                }
-                IdPlace::Delivery => return delivery_id(),
-            }
+        if let Some(id) = first_place(&self.id, headers, json) {
+            return id;
         }
         hashed(Sha256::new_with_prefix(raw))
     }
+}
+
+/// The id (or key) the first place of `places` that resolves gives, if one does: the same
+/// reading as event ids (a header's or field's text, a composite's hash), for the event id
+/// and for a route's ordering key (`order_by`).
+pub(crate) fn first_place<'a, V: View<'a>>(
+    places: &[IdPlace],
+    headers: &HeaderMap,
+    json: V,
+) -> Option<EventId> {
+    for place in places {
+        match place {
+            IdPlace::Single(IdPart::Header(name)) => {
+                if let Some(text) = headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                {
+                    return Some(bounded(text));
+                }
+            }
+            IdPlace::Single(IdPart::Pointer(place)) => match pointer(json, place) {
+                None => {}
+                Some(value) if value.is_json_null() => {}
+                Some(value) => match scalar_text(value) {
+                    Some(text) if !text.is_empty() => return Some(bounded(&text)),
+                    Some(_) => {}
+                    None => {
+                        let mut hasher = Sha256::new();
+                        hash_canonical(value, &mut hasher);
+                        return Some(hashed(hasher));
+                    }
+                },
+            },
+            IdPlace::Composite(parts) => {
+                if let Some(id) = composite(parts, headers, json) {
+                    return Some(id);
+                }
+            }
+            IdPlace::Delivery => return Some(delivery_id()),
+        }
+    }
+    None
 }
 
 /// Headers worth keeping on every event by default.

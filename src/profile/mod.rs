@@ -325,6 +325,17 @@ impl Profile {
         }
     }
 
+    /// The ordering key its spec suggests for routes, and an event type it matters for: the
+    /// events of one key only make sense in order. NinjaRMM sends `CONDITION/TRIGGERED` and
+    /// then `CONDITION/RESET` for one `seriesUid`; delivered the other way round, an alert stays
+    /// open for good.
+    pub fn suggested_order_by(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::NinjaRmm => Some(("/seriesUid", "CONDITION.TRIGGERED")),
+            _ => None,
+        }
+    }
+
     /// Where the profile's event type, id and timestamp live.
     pub fn shape(self) -> EventShape {
         let pointers = |ps: &[&str]| ps.iter().map(|p| IdPart::Pointer((*p).into())).collect();

@@ -13,7 +13,7 @@ pub(super) struct Write {
 pub(super) fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Write>,
     db: &Database,
-    tables: &[Keyspace; 7],
+    tables: &[Keyspace; TABLES.len()],
     due: &std::sync::Mutex<due::DueIndex>,
     commits: &AtomicU64,
     disk: &disk::DiskWatch,
@@ -36,7 +36,7 @@ pub(super) fn write_loop(
             .map(|op| match op {
                 Op::Put(_, key, value) => (key.len() + value.len()) as u64,
                 Op::Remove(_, key) => key.len() as u64,
-                Op::Schedule(_) | Op::Unschedule(_) => 0,
+                Op::Index(_) => 0,
             })
             .sum();
         let needed = bytes
@@ -61,7 +61,7 @@ pub(super) fn write_loop(
                     Op::Remove(table, key) => {
                         batch.remove(&tables[*table as usize], key.as_slice())
                     }
-                    Op::Schedule(_) | Op::Unschedule(_) => {}
+                    Op::Index(_) => {}
                 }
             }
         }
@@ -89,10 +89,8 @@ pub(super) fn write_loop(
                 Err(poisoned) => poisoned.into_inner(),
             };
             for op in waiting.iter().flat_map(|write| &write.ops) {
-                match op {
-                    Op::Schedule(key) => index.insert(key),
-                    Op::Unschedule(key) => index.remove(key),
-                    Op::Put(..) | Op::Remove(..) => {}
+                if let Op::Index(change) = op {
+                    change.apply(&mut index);
                 }
             }
         }
@@ -116,12 +114,16 @@ pub(super) fn write_loop(
 /// BENCHMARKS.md, issue 20). Rotating here, below fjall's own threshold, means fjall never asks,
 /// and the channel holds only flush and compaction requests. The sizes are counted as key plus
 /// value bytes, which undercounts fjall's measure (it adds per-entry overhead), hence half.
-fn rotate_full_memtables(tables: &[Keyspace; 7], batch: &[Write], unflushed: &mut [u64; 7]) {
+fn rotate_full_memtables(
+    tables: &[Keyspace; TABLES.len()],
+    batch: &[Write],
+    unflushed: &mut [u64; TABLES.len()],
+) {
     for op in batch.iter().flat_map(|write| &write.ops) {
         let (table, bytes) = match op {
             Op::Put(table, key, value) => (*table, key.len() + value.len()),
             Op::Remove(table, key) => (*table, key.len()),
-            Op::Schedule(_) | Op::Unschedule(_) => continue,
+            Op::Index(_) => continue,
         };
         unflushed[table as usize] += bytes as u64;
     }

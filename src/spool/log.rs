@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Delivery, Op, Spool, SpoolError, StoredEvent, Table, delivery_key, due_key, encode, seq_of,
+    Delivery, Op, Spool, SpoolError, StoredEvent, Table, decode, delivery_key, encode, seq_of,
     split_delivery_key,
 };
 use crate::clock::now_ms;
@@ -194,7 +194,7 @@ impl Spool {
             for guard in self.table(table).prefix(prefix) {
                 let (key, value) = guard.into_inner()?;
                 let (_, destination) = split_delivery_key(&key)?;
-                let delivery: Delivery = postcard::from_bytes(&value)
+                let delivery = decode(&value)
                     .map_err(|_| SpoolError::Corrupt(format!("delivery {seq}/{destination}")))?;
                 let status = match table {
                     Table::Pending if delivery.attempts == 0 => DeliveryStatus::Pending,
@@ -355,16 +355,19 @@ impl Spool {
                 _ => continue,
             };
             let key = delivery_key(seq, &view.destination);
-            let again = Delivery {
+            let mut again = Delivery {
                 attempts: 0,
                 first_at_ms: now,
                 next_at_ms: now,
                 settled_at_ms: None,
                 ..view.delivery.clone()
             };
+            if let Some(order) = again.order.as_mut() {
+                order.released = false;
+            }
             ops.push(Op::Remove(from, key.clone()));
             ops.push(Op::Put(Table::Pending, key, encode(&again)?));
-            ops.push(Op::Schedule(due_key(now, seq, &view.destination)));
+            ops.push(Op::schedule(seq, &view.destination, &again));
             count += 1;
             bytes += again.bytes;
         }
@@ -376,7 +379,7 @@ impl Spool {
                     delivery_key(seq, destination),
                     encode(&fresh)?,
                 ));
-                ops.push(Op::Schedule(due_key(now, seq, destination)));
+                ops.push(Op::schedule(seq, destination, &fresh));
                 count += 1;
                 bytes += fresh.bytes;
             }

@@ -51,11 +51,12 @@ use crate::clock::now_ms;
 
 use self::commit::{Write, write_loop};
 pub use self::dedup::DurableStore;
+pub use self::due::{BlockedKey, LaneView};
 pub use self::log::{
     DeliveryStatus, DeliveryView, EventStatus, EventSummary, Filter, ReplayOf, Swept,
 };
-pub use self::queue::{Attempt, Delivery, Due};
-pub(crate) use self::queue::{delivery_key, due_key, encode, seq_of, split_delivery_key};
+pub use self::queue::{Attempt, Delivery, Due, OnDead, Order};
+pub(crate) use self::queue::{decode, delivery_key, encode, seq_of, split_delivery_key};
 pub use self::readiness::SpoolReadiness;
 pub use self::record::{StoredEvent, StoredMismatch};
 pub use self::sink::{SpoolRoute, SpoolSink};
@@ -127,10 +128,73 @@ impl From<fjall::Error> for SpoolError {
 pub(crate) enum Op {
     Put(Table, Vec<u8>, Vec<u8>),
     Remove(Table, Vec<u8>),
-    /// Add this key ([`due_key`]) to the in-memory due index once the batch is durable.
-    Schedule(Vec<u8>),
-    /// Remove this key from the due index once the batch is durable.
-    Unschedule(Vec<u8>),
+    /// Change the in-memory due index once the batch is durable.
+    Index(IndexChange),
+}
+
+/// A change of the due index ([`due`]), applied by the writer after the batch that carries it
+/// is durable.
+#[derive(Debug, Clone)]
+pub(crate) enum IndexChange {
+    /// A pending delivery, new or with a new time.
+    Schedule {
+        destination: String,
+        seq: u64,
+        next_at_ms: u64,
+        key: Option<String>,
+    },
+    /// A pending delivery is settled (delivered, buried, gone).
+    Unschedule { destination: String, seq: u64 },
+    /// A dead letter holds its key back.
+    Block {
+        destination: String,
+        key: String,
+        seq: u64,
+    },
+    /// A blocked key goes on.
+    Unblock { destination: String, key: String },
+}
+
+impl IndexChange {
+    fn apply(&self, index: &mut due::DueIndex) {
+        match self {
+            Self::Schedule {
+                destination,
+                seq,
+                next_at_ms,
+                key,
+            } => index.schedule(destination, *seq, *next_at_ms, key.as_deref()),
+            Self::Unschedule { destination, seq } => index.unschedule(destination, *seq),
+            Self::Block {
+                destination,
+                key,
+                seq,
+            } => index.block(destination, key, *seq),
+            Self::Unblock { destination, key } => {
+                index.unblock(destination, key);
+            }
+        }
+    }
+}
+
+impl Op {
+    /// Schedule `delivery` of event `seq` to `destination` at its next time.
+    pub(crate) fn schedule(seq: u64, destination: &str, delivery: &Delivery) -> Self {
+        Self::Index(IndexChange::Schedule {
+            destination: destination.to_owned(),
+            seq,
+            next_at_ms: delivery.next_at_ms,
+            key: delivery.order.as_ref().map(|o| o.key.clone()),
+        })
+    }
+
+    /// Take event `seq`'s delivery to `destination` out of the due index.
+    pub(crate) fn unschedule(seq: u64, destination: &str) -> Self {
+        Self::Index(IndexChange::Unschedule {
+            destination: destination.to_owned(),
+            seq,
+        })
+    }
 }
 
 /// The spool's keyspaces.
@@ -152,9 +216,12 @@ pub(crate) enum Table {
     /// spec. A keyspace of its own, so that event records of earlier versions read unchanged
     /// and events that fit (nearly all) cost nothing more
     Mismatches = 6,
+    /// destination name -> its controls as changed at runtime (JSON), so that a pause
+    /// survives a restart
+    Controls = 7,
 }
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "events",
     DEDUP_TABLE,
     "pending",
@@ -162,6 +229,7 @@ const TABLES: [&str; 7] = [
     "delivered",
     "sources",
     "mismatches",
+    "controls",
 ];
 
 /// The keyspace that held the due index before it moved to memory ([`due`]); a spool
@@ -176,6 +244,25 @@ const OLD_DEDUP_TABLE: &str = "dedup";
 
 /// Attempts kept in a delivery's history; older ones are dropped (the count stays exact).
 pub const MAX_HISTORY: usize = 32;
+
+/// One pending delivery an accepted event gets: its destination, and its place in an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fanout {
+    /// The destination's name.
+    pub destination: String,
+    /// Its ordering key, when its route orders deliveries and the event has the key.
+    pub order: Option<Order>,
+}
+
+impl Fanout {
+    /// A delivery to `destination` in no particular order.
+    pub fn unordered(destination: impl Into<String>) -> Self {
+        Self {
+            destination: destination.into(),
+            order: None,
+        }
+    }
+}
 
 /// How much the spool may hold before new events are refused (503) instead of accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +304,7 @@ pub enum Fullness {
 
 /// The embedded durable store; see the [module docs](self).
 pub struct Spool {
-    tables: [Keyspace; 7],
+    tables: [Keyspace; 8],
     // The pending deliveries by next attempt time, changed by the writer after each commit.
     due: Arc<std::sync::Mutex<due::DueIndex>>,
     // What is pending, kept in memory so that the full check on every request costs nothing;
@@ -285,7 +372,7 @@ impl Spool {
                 }
             })?);
         }
-        let tables: [Keyspace; 7] = opened
+        let tables: [Keyspace; 8] = opened
             .try_into()
             .map_err(|_| SpoolError::Storage("keyspaces".into()))?;
         if db.keyspace_exists(OLD_DUE_TABLE) {
@@ -299,17 +386,30 @@ impl Spool {
             db.persist(PersistMode::SyncAll)?;
             db.delete_keyspace(old)?;
         }
-        // The due index, rebuilt from the pending deliveries (the store's durable record).
+        // The due index, rebuilt from the pending deliveries (the store's durable record) and
+        // the dead letters that hold their keys back.
         let (mut pending, mut pending_bytes) = (0u64, 0u64);
         let mut index = due::DueIndex::default();
+        for guard in tables[Table::Dead as usize].iter() {
+            let (key, value) = guard.into_inner()?;
+            let delivery = decode(&value)?;
+            if let Some(order) = delivery.order.as_ref().filter(|o| o.blocks()) {
+                let (seq, destination) = split_delivery_key(&key)?;
+                index.block(&destination, &order.key, seq);
+            }
+        }
         for guard in tables[Table::Pending as usize].iter() {
             let (key, value) = guard.into_inner()?;
-            let delivery: Delivery =
-                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
+            let delivery = decode(&value)?;
             pending += 1;
             pending_bytes += delivery.bytes;
             let (seq, destination) = split_delivery_key(&key)?;
-            index.insert(&due_key(delivery.next_at_ms, seq, &destination));
+            index.schedule(
+                &destination,
+                seq,
+                delivery.next_at_ms,
+                delivery.order.as_ref().map(|o| o.key.as_str()),
+            );
         }
         let due = Arc::new(std::sync::Mutex::new(index));
         // Sequence numbers continue after the last stored event.
@@ -386,6 +486,26 @@ impl Spool {
             .await
     }
 
+    /// Store the runtime controls of a destination durably (JSON), replacing earlier ones.
+    pub async fn put_controls(&self, destination: &str, record: Vec<u8>) -> Result<(), SpoolError> {
+        self.commit(vec![Op::Put(
+            Table::Controls,
+            destination.as_bytes().to_vec(),
+            record,
+        )])
+        .await
+    }
+
+    /// Every destination's stored runtime controls, by name.
+    pub fn controls(&self) -> Result<Vec<(String, Vec<u8>)>, SpoolError> {
+        let mut all = Vec::new();
+        for guard in self.tables[Table::Controls as usize].iter() {
+            let (key, value) = guard.into_inner()?;
+            all.push((String::from_utf8_lossy(&key).into_owned(), value.to_vec()));
+        }
+        Ok(all)
+    }
+
     /// Every stored source record, by id.
     pub fn sources(&self) -> Result<Vec<(String, Vec<u8>)>, SpoolError> {
         let mut all = Vec::new();
@@ -458,7 +578,11 @@ impl Spool {
         destinations: &[String],
         extra: Vec<Op>,
     ) -> Result<u64, SpoolError> {
-        self.accept_with_mismatches(event, &[], destinations, extra)
+        let fanout: Vec<Fanout> = destinations
+            .iter()
+            .map(|d| Fanout::unordered(d.clone()))
+            .collect();
+        self.accept_with_mismatches(event, &[], &fanout, extra)
             .await
     }
 
@@ -468,7 +592,7 @@ impl Spool {
         &self,
         event: &StoredEvent,
         mismatches: &[StoredMismatch],
-        destinations: &[String],
+        destinations: &[Fanout],
         extra: Vec<Op>,
     ) -> Result<u64, SpoolError> {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
@@ -486,14 +610,27 @@ impl Spool {
             ));
         }
         let bytes = event.body.len() as u64;
-        let fresh = encode(&Delivery::fresh(now, bytes))?;
-        for destination in destinations {
+        let mut fresh = Delivery::fresh(now, bytes);
+        let unordered = encode(&fresh)?;
+        for fanout in destinations {
+            let record = match &fanout.order {
+                None => unordered.clone(),
+                Some(order) => {
+                    fresh.order = Some(order.clone());
+                    encode(&fresh)?
+                }
+            };
             ops.push(Op::Put(
                 Table::Pending,
-                delivery_key(seq, destination),
-                fresh.clone(),
+                delivery_key(seq, &fanout.destination),
+                record,
             ));
-            ops.push(Op::Schedule(due_key(now, seq, destination)));
+            ops.push(Op::Index(IndexChange::Schedule {
+                destination: fanout.destination.clone(),
+                seq,
+                next_at_ms: now,
+                key: fanout.order.as_ref().map(|o| o.key.clone()),
+            }));
         }
         ops.extend(extra);
         let count = destinations.len();
@@ -551,10 +688,7 @@ impl Spool {
     /// Age of the oldest pending delivery (the event accepted first that still has one), if
     /// any is pending.
     pub fn oldest_pending_age(&self) -> Result<Option<std::time::Duration>, SpoolError> {
-        let oldest = match self.due.lock() {
-            Ok(index) => index.oldest_seq(),
-            Err(poisoned) => poisoned.into_inner().oldest_seq(),
-        };
+        let oldest = self.index().oldest_seq();
         let Some(seq) = oldest else {
             return Ok(None);
         };
@@ -562,8 +696,7 @@ impl Spool {
             return Ok(None); // settled since
         };
         let value = guard.value()?;
-        let delivery: Delivery =
-            postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
+        let delivery = decode(&value)?;
         Ok(Some(std::time::Duration::from_millis(
             now_ms().saturating_sub(delivery.first_at_ms),
         )))

@@ -36,6 +36,83 @@ pub struct Delivery {
     pub history: Vec<Attempt>,
     /// When it was delivered or given up on (ms since the epoch).
     pub settled_at_ms: Option<u64>,
+    /// Its ordering key, when its route has `order_by` and the event has the key.
+    pub order: Option<Order>,
+}
+
+/// A delivery's place in the order of its key: deliveries of one key to one destination go
+/// one at a time, in the order they were accepted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Order {
+    /// The key's value (from the route's `order_by`).
+    pub key: String,
+    /// What its becoming a dead letter does to the key.
+    pub on_dead: OnDead,
+    /// A dead letter that blocked its key was released by an operator (the key went on).
+    pub released: bool,
+}
+
+/// What a dead letter of an ordered delivery does to the deliveries of its key behind it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDead {
+    /// They wait until the dead letter is retried or released (the order holds).
+    #[default]
+    Block,
+    /// They go on (the key's order holds among the deliveries that are made).
+    Skip,
+}
+
+impl Order {
+    /// The order of key `key`, whose dead letters do `on_dead`.
+    pub fn new(key: impl Into<String>, on_dead: OnDead) -> Self {
+        Self {
+            key: key.into(),
+            on_dead,
+            released: false,
+        }
+    }
+
+    /// Does a dead letter with this order hold its key back?
+    pub fn blocks(&self) -> bool {
+        self.on_dead == OnDead::Block && !self.released
+    }
+}
+
+/// A delivery as versions before ordering stored it (no `order`).
+#[derive(serde::Deserialize)]
+struct DeliveryV1 {
+    attempts: u32,
+    first_at_ms: u64,
+    next_at_ms: u64,
+    last_status: Option<u16>,
+    last_error: Option<String>,
+    bytes: u64,
+    history: Vec<Attempt>,
+    settled_at_ms: Option<u64>,
+}
+
+/// Read a stored delivery, in this version's layout or the one before it.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Delivery, SpoolError> {
+    // postcard records are not self-describing: a record of the earlier layout ends where
+    // `order` would start, so reading it as the new layout fails (never misreads), and it is
+    // read again as the old one.
+    if let Ok(delivery) = postcard::from_bytes::<Delivery>(bytes) {
+        return Ok(delivery);
+    }
+    let old: DeliveryV1 =
+        postcard::from_bytes(bytes).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
+    Ok(Delivery {
+        attempts: old.attempts,
+        first_at_ms: old.first_at_ms,
+        next_at_ms: old.next_at_ms,
+        last_status: old.last_status,
+        last_error: old.last_error,
+        bytes: old.bytes,
+        history: old.history,
+        settled_at_ms: old.settled_at_ms,
+        order: None,
+    })
 }
 
 impl Delivery {
@@ -50,6 +127,7 @@ impl Delivery {
             bytes,
             history: Vec::new(),
             settled_at_ms: None,
+            order: None,
         }
     }
 
@@ -76,25 +154,10 @@ pub struct Due {
     pub delivery: Delivery,
 }
 
-/// The due index's key of a delivery due at `next_at_ms`.
-pub(crate) fn due_key(next_at_ms: u64, seq: u64, destination: &str) -> Vec<u8> {
-    let mut key = next_at_ms.to_be_bytes().to_vec();
-    key.extend_from_slice(&seq.to_be_bytes());
-    key.extend_from_slice(destination.as_bytes());
-    key
-}
-
 pub(crate) fn delivery_key(seq: u64, destination: &str) -> Vec<u8> {
     let mut key = seq.to_be_bytes().to_vec();
     key.extend_from_slice(destination.as_bytes());
     key
-}
-
-impl Due {
-    /// Its key in the due index, as it was when it was read.
-    fn index_key(&self) -> Vec<u8> {
-        due_key(self.delivery.next_at_ms, self.seq, &self.destination)
-    }
 }
 
 pub(crate) fn encode(delivery: &Delivery) -> Result<Vec<u8>, SpoolError> {
@@ -150,55 +213,80 @@ impl Spool {
         committed
     }
 
-    /// Deliveries due at `now_ms`, at most `limit`, longest due first.
-    ///
-    /// The store changes before the index (the index follows once the batch is durable), so a
-    /// key in the index may name a delivery settled or rescheduled a moment ago: such keys are
-    /// skipped and the walk goes on past them, so that `limit` is filled whenever that many are
-    /// due (with `limit` 1 and a stale first key, "nothing is due" was answered while hundreds
-    /// were).
+    /// Deliveries that may be attempted at `now_ms` (ready and due: not in flight, not
+    /// waiting behind an earlier delivery of their key), at most `limit`, longest due first.
+    /// Nothing is taken; the deliverer uses [`take_due`](Self::take_due).
     pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, SpoolError> {
+        let listed = self.index().due(now_ms, usize::MAX);
         let mut due = Vec::new();
-        let mut after: Option<Box<[u8]>> = None;
-        while due.len() < limit {
-            let wanted = limit - due.len();
-            let keys = match self.due.lock() {
-                Ok(index) => index.due(now_ms, after.as_deref(), wanted),
-                Err(poisoned) => poisoned.into_inner().due(now_ms, after.as_deref(), wanted),
-            };
-            for key in &keys {
-                if let Some(one) = self.still_due(key)? {
-                    due.push(one);
-                }
+        for taken in listed {
+            if due.len() >= limit {
+                break;
             }
-            if keys.len() < wanted {
-                break; // the index has no more due now
+            if let Some(one) = self.still_due(&taken)? {
+                due.push(one);
             }
-            after = keys.into_iter().next_back();
         }
         Ok(due)
     }
 
-    /// The delivery a due-index key names, if the store still has it pending at that time.
-    fn still_due(&self, key: &[u8]) -> Result<Option<Due>, SpoolError> {
-        let corrupt = || SpoolError::Corrupt("due key".into());
-        let (at, rest) = key.split_at_checked(8).ok_or_else(corrupt)?;
-        let at = seq_of(at).ok_or_else(corrupt)?;
-        let (seq, destination) = split_delivery_key(rest)?;
+    /// Take deliveries to attempt now: at most `limit`, each destination at most what
+    /// `allowance` grants it (0 holds it back). A taken delivery is in flight until it is
+    /// settled, rescheduled or [`release`](Self::release)d; ordered keys give one at a time.
+    /// Also says when the next delivery of a destination that was not held back falls due.
+    pub fn take_due(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        allowance: impl FnMut(&str) -> usize,
+    ) -> Result<(Vec<Due>, Option<u64>), SpoolError> {
+        let take = self.index().take(now_ms, limit, allowance);
+        let mut due = Vec::with_capacity(take.taken.len());
+        for taken in take.taken {
+            match self.still_due(&taken) {
+                Ok(Some(one)) => due.push(one),
+                // The store moved on before the index did (settled a moment ago): the index
+                // follows once that batch is durable. Put it back meanwhile.
+                Ok(None) => self.index().release(&taken.destination, taken.seq),
+                Err(error) => {
+                    self.index().release(&taken.destination, taken.seq);
+                    for one in &due {
+                        self.release(one);
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok((due, take.next_due_ms))
+    }
+
+    /// Put back a taken delivery whose attempt could not be recorded; it is taken again.
+    pub fn release(&self, due: &Due) {
+        self.index().release(&due.destination, due.seq);
+    }
+
+    pub(crate) fn index(&self) -> std::sync::MutexGuard<'_, due::DueIndex> {
+        match self.due.lock() {
+            Ok(index) => index,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The delivery a due-index entry names, if the store still has it pending at that time.
+    fn still_due(&self, taken: &due::Taken) -> Result<Option<Due>, SpoolError> {
         let Some(value) = self
             .table(Table::Pending)
-            .get(delivery_key(seq, &destination))?
+            .get(delivery_key(taken.seq, &taken.destination))?
         else {
             return Ok(None); // settled since
         };
-        let delivery: Delivery =
-            postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("delivery".into()))?;
-        if delivery.next_at_ms != at {
+        let delivery = decode(&value)?;
+        if delivery.next_at_ms != taken.next_at_ms {
             return Ok(None); // rescheduled since
         }
         Ok(Some(Due {
-            seq,
-            destination,
+            seq: taken.seq,
+            destination: taken.destination.clone(),
             delivery,
         }))
     }
@@ -209,7 +297,7 @@ impl Spool {
         let mut done = delivery.clone();
         done.settled_at_ms = Some(now_ms());
         self.commit(vec![
-            Op::Unschedule(due.index_key()),
+            Op::unschedule(due.seq, &due.destination),
             Op::Remove(Table::Pending, key.clone()),
             Op::Put(Table::Delivered, key, encode(&done)?),
         ])
@@ -223,7 +311,7 @@ impl Spool {
     pub(crate) async fn drop_pending(&self, due: &Due) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
         self.commit(vec![
-            Op::Unschedule(due.index_key()),
+            Op::unschedule(due.seq, &due.destination),
             Op::Remove(Table::Pending, key),
         ])
         .await?;
@@ -235,26 +323,78 @@ impl Spool {
     pub async fn reschedule(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
         self.commit(vec![
-            Op::Unschedule(due.index_key()),
-            Op::Schedule(due_key(delivery.next_at_ms, due.seq, &due.destination)),
+            Op::schedule(due.seq, &due.destination, delivery),
             Op::Put(Table::Pending, key, encode(delivery)?),
         ])
         .await
     }
 
-    /// Give up: move the delivery to the dead letters.
+    /// Give up: move the delivery to the dead letters. An ordered delivery whose route says
+    /// `on_dead = "block"` holds its key back until it is retried or released.
     pub async fn bury(&self, due: &Due, delivery: &Delivery) -> Result<(), SpoolError> {
         let key = delivery_key(due.seq, &due.destination);
         let mut dead = delivery.clone();
         dead.settled_at_ms = Some(now_ms());
-        self.commit(vec![
-            Op::Unschedule(due.index_key()),
-            Op::Remove(Table::Pending, key.clone()),
-            Op::Put(Table::Dead, key, encode(&dead)?),
-        ])
-        .await?;
+        let mut ops = Vec::with_capacity(4);
+        if let Some(order) = dead.order.as_ref().filter(|o| o.blocks()) {
+            // Before the unschedule, so that the next of the key never becomes ready.
+            ops.push(Op::Index(IndexChange::Block {
+                destination: due.destination.clone(),
+                key: order.key.clone(),
+                seq: due.seq,
+            }));
+        }
+        ops.push(Op::unschedule(due.seq, &due.destination));
+        ops.push(Op::Remove(Table::Pending, key.clone()));
+        ops.push(Op::Put(Table::Dead, key, encode(&dead)?));
+        self.commit(ops).await?;
         self.settled(&due.delivery);
         Ok(())
+    }
+
+    /// Every ordering key held back by a dead letter.
+    pub fn blocked(&self) -> Vec<BlockedKey> {
+        self.index().blocked()
+    }
+
+    /// Each destination's queue: pending, in flight, waiting.
+    pub fn lanes(&self) -> Vec<LaneView> {
+        self.index().lanes()
+    }
+
+    /// Let a blocked key go on without its dead letter, which stays a dead letter (marked
+    /// released, so that a restart does not block the key again). Returns the event whose
+    /// dead letter was released, or `None` if the key was not blocked.
+    pub async fn release_key(
+        &self,
+        destination: &str,
+        key: &str,
+    ) -> Result<Option<u64>, SpoolError> {
+        let _guard = self.maintenance.lock().await;
+        let Some(seq) = self.index().blocked_by(destination, key) else {
+            return Ok(None);
+        };
+        let record = delivery_key(seq, destination);
+        let mut ops = Vec::with_capacity(2);
+        if let Some(value) = self.table(Table::Dead).get(&record)? {
+            let mut dead = decode(&value)?;
+            if let Some(order) = dead.order.as_mut() {
+                order.released = true;
+            }
+            ops.push(Op::Put(Table::Dead, record, encode(&dead)?));
+        }
+        ops.push(Op::Index(IndexChange::Unblock {
+            destination: destination.to_owned(),
+            key: key.to_owned(),
+        }));
+        self.commit(ops).await?;
+        self.wake_deliverer();
+        Ok(Some(seq))
+    }
+
+    /// Bytes of pending deliveries (bodies, once per destination).
+    pub fn pending_bytes(&self) -> u64 {
+        self.pending_bytes.load(Ordering::Relaxed)
     }
 
     /// How many deliveries are pending.
@@ -267,8 +407,7 @@ impl Spool {
         let mut dead = Vec::new();
         for guard in self.table(Table::Dead).iter() {
             let (key, value) = guard.into_inner()?;
-            let delivery: Delivery =
-                postcard::from_bytes(&value).map_err(|_| SpoolError::Corrupt("dead".into()))?;
+            let delivery = decode(&value)?;
             let (seq, destination) = split_delivery_key(&key)?;
             dead.push(Due {
                 seq,

@@ -19,11 +19,14 @@ use http_body_util::Full;
 use tower::Service;
 
 use super::dedup::DedupRecord;
-use super::{Fullness, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch};
+use super::{
+    Fanout, Fullness, OnDead, Order, Spool, SpoolError, SpoolLimits, StoredEvent, StoredMismatch,
+};
 use crate::answer;
 use crate::dedup::{DedupKey, Remembered};
 use crate::event::Event;
 use crate::glob;
+use crate::parse::shape::{IdPlace, first_place};
 use crate::rejection::Rejection;
 
 /// One route of a durable pipeline: events whose type matches `pattern` go to `destination`.
@@ -33,9 +36,57 @@ pub struct SpoolRoute {
     pub pattern: String,
     /// Destination name (as the deliverer knows it).
     pub destination: String,
+    /// Deliveries with the same key go to the destination one at a time, in acceptance order.
+    pub order: Option<OrderBy>,
+}
+
+/// A route's `order_by`: where an event's ordering key is, and what a dead letter does to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBy {
+    /// Places the key is read from, tried in order, read as event ids are (`"/pointer"`,
+    /// `"header:Name"` of a kept header, or a composite).
+    pub places: Vec<IdPlace>,
+    /// What a dead letter does to the deliveries of its key behind it.
+    pub on_dead: OnDead,
+}
+
+impl OrderBy {
+    /// The order of `event` under this `order_by`, or `None` when it has no key (it is then
+    /// delivered in no particular order).
+    pub fn order_of(&self, event: &Event) -> Option<Order> {
+        first_place(&self.places, event.headers(), event.tree())
+            .map(|key| Order::new(key.as_str(), self.on_dead))
+    }
 }
 
 impl SpoolRoute {
+    /// An unordered route: events of type `pattern` go to `destination`.
+    pub fn new(pattern: impl Into<String>, destination: impl Into<String>) -> Self {
+        Self {
+            pattern: pattern.into(),
+            destination: destination.into(),
+            order: None,
+        }
+    }
+
+    /// The pending deliveries `routes` give `event`: one per destination its type matches, in
+    /// route order, each with its ordering key when the route that matched first orders.
+    pub fn fanout(routes: &[SpoolRoute], event: &Event) -> Vec<Fanout> {
+        let kind = event.kind().as_str();
+        let mut out: Vec<Fanout> = Vec::new();
+        for route in routes {
+            if glob::matches(&route.pattern, kind)
+                && !out.iter().any(|f| f.destination == route.destination)
+            {
+                out.push(Fanout {
+                    destination: route.destination.clone(),
+                    order: route.order.as_ref().and_then(|o| o.order_of(event)),
+                });
+            }
+        }
+        out
+    }
+
     /// The destinations `routes` send an event of type `kind` to, each once, in route order:
     /// the one place that says where an event goes (the sink's fan-out, a source's dry run).
     pub fn destinations<'a>(routes: &'a [SpoolRoute], kind: &str) -> Vec<&'a str> {
@@ -90,13 +141,6 @@ impl SpoolSink {
         self.limits = limits;
         self
     }
-
-    fn destinations(&self, kind: &str) -> Vec<String> {
-        SpoolRoute::destinations(&self.routes, kind)
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
-    }
 }
 
 impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
@@ -115,7 +159,7 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
             let Some(event) = event else {
                 return Ok(Rejection::Misconfigured.into_response());
             };
-            let destinations = sink.destinations(event.kind().as_str());
+            let destinations = SpoolRoute::fanout(&sink.routes, &event);
             // Every event is written (the dedup record at least); only events that will be
             // delivered add to what is pending.
             let full = if destinations.is_empty() {
@@ -199,10 +243,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hookgate-sink-full-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let spool = Arc::new(Spool::open(&dir).unwrap());
-        let routes = vec![SpoolRoute {
-            pattern: "*".into(),
-            destination: "up".into(),
-        }];
+        let routes = vec![SpoolRoute::new("*", "up")];
         let limits = SpoolLimits {
             max_pending: 2,
             max_bytes: u64::MAX,
@@ -291,18 +332,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let spool = Arc::new(Spool::open(&dir).unwrap());
         let routes = vec![
-            SpoolRoute {
-                pattern: "ticket.*".into(),
-                destination: "log".into(),
-            },
-            SpoolRoute {
-                pattern: "*".into(),
-                destination: "upstream".into(),
-            },
-            SpoolRoute {
-                pattern: "job.*".into(),
-                destination: "jobs".into(),
-            },
+            SpoolRoute::new("ticket.*", "log"),
+            SpoolRoute::new("*", "upstream"),
+            SpoolRoute::new("job.*", "jobs"),
         ];
         let sink = SpoolSink::new(
             Arc::clone(&spool),

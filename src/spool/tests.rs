@@ -98,6 +98,109 @@ async fn a_stale_index_key_does_not_hide_what_is_due() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `take_due` skips (and puts back) what the store settled before the index followed, and
+/// fills its limit with what is there.
+#[tokio::test]
+async fn take_due_passes_over_a_stale_entry_and_takes_each_delivery_once() {
+    let dir = temp("stale-take");
+    let spool = Spool::open(&dir).unwrap();
+    let up = ["up".to_owned()];
+    for i in 0..3 {
+        spool.accept(&event(i), &up, Vec::new()).await.unwrap();
+    }
+    spool
+        .commit(vec![Op::Remove(Table::Pending, delivery_key(0, "up"))])
+        .await
+        .unwrap();
+    let (taken, _) = spool.take_due(now_ms(), 10, |_| usize::MAX).unwrap();
+    let seqs: Vec<u64> = taken.iter().map(|d| d.seq).collect();
+    assert_eq!(seqs, [1, 2]);
+    let (again, _) = spool.take_due(now_ms(), 10, |_| usize::MAX).unwrap();
+    assert!(again.is_empty(), "in flight: not taken twice");
+    spool.release(&taken[0]);
+    let (again, _) = spool.take_due(now_ms(), 10, |_| usize::MAX).unwrap();
+    assert_eq!(again.len(), 1, "a released delivery is taken again");
+    drop(spool);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pending deliveries of one key come out one at a time across a reopen, and a dead letter
+/// that blocks its key blocks it again after the reopen, until released.
+#[tokio::test]
+async fn ordered_keys_and_blocking_dead_letters_are_rebuilt_at_open() {
+    let dir = temp("ordered-open");
+    let ordered = |key: &str| Fanout {
+        destination: "up".into(),
+        order: Some(Order::new(key, OnDead::Block)),
+    };
+    {
+        let spool = Spool::open(&dir).unwrap();
+        for (i, key) in [(0, "a"), (1, "a"), (2, "b"), (3, "b")] {
+            spool
+                .accept_with_mismatches(&event(i), &[], &[ordered(key)], Vec::new())
+                .await
+                .unwrap();
+        }
+        let (taken, _) = spool.take_due(now_ms(), 10, |_| usize::MAX).unwrap();
+        let seqs: Vec<u64> = taken.iter().map(|d| d.seq).collect();
+        assert_eq!(seqs, [0, 2], "the first of each key");
+        // Key b's first becomes a dead letter: b is blocked.
+        let b = taken.into_iter().find(|d| d.seq == 2).unwrap();
+        spool.bury(&b, &b.delivery).await.unwrap();
+        assert_eq!(spool.blocked()[0].key, "b");
+    }
+    let spool = Spool::open(&dir).unwrap();
+    let (taken, _) = spool.take_due(now_ms(), 10, |_| usize::MAX).unwrap();
+    let seqs: Vec<u64> = taken.iter().map(|d| d.seq).collect();
+    assert_eq!(seqs, [0], "key a from its first again; key b still blocked");
+    let blocked = spool.blocked();
+    assert_eq!((blocked[0].key.as_str(), blocked[0].blocked_by), ("b", 2));
+    assert_eq!(spool.release_key("up", "b").await.unwrap(), Some(2));
+    assert_eq!(spool.release_key("up", "b").await.unwrap(), None);
+    let (taken, _) = spool.take_due(now_ms(), 10, |_| usize::MAX).unwrap();
+    assert_eq!(taken.iter().map(|d| d.seq).collect::<Vec<_>>(), [3]);
+    drop(spool);
+    // Released stays released.
+    let spool = Spool::open(&dir).unwrap();
+    assert!(spool.blocked().is_empty());
+    drop(spool);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Deliveries stored before ordering existed (no `order`) read unchanged.
+#[test]
+fn delivery_records_of_the_earlier_layout_read_without_an_order() {
+    #[derive(serde::Serialize)]
+    struct Earlier {
+        attempts: u32,
+        first_at_ms: u64,
+        next_at_ms: u64,
+        last_status: Option<u16>,
+        last_error: Option<String>,
+        bytes: u64,
+        history: Vec<Attempt>,
+        settled_at_ms: Option<u64>,
+    }
+    let bytes = postcard::to_stdvec(&Earlier {
+        attempts: 2,
+        first_at_ms: 10,
+        next_at_ms: 20,
+        last_status: Some(503),
+        last_error: Some("down".into()),
+        bytes: 7,
+        history: Vec::new(),
+        settled_at_ms: None,
+    })
+    .unwrap();
+    let read = decode(&bytes).unwrap();
+    assert_eq!(read.attempts, 2);
+    assert_eq!(read.last_error.as_deref(), Some("down"));
+    assert_eq!(read.order, None);
+    let mut now = read.clone();
+    now.order = Some(Order::new("k", OnDead::Skip));
+    assert_eq!(decode(&encode(&now).unwrap()).unwrap(), now);
+}
+
 #[tokio::test]
 async fn the_due_index_finds_only_what_is_due_and_is_rebuilt_at_open() {
     let dir = temp("due-index");
@@ -108,7 +211,11 @@ async fn the_due_index_finds_only_what_is_due_and_is_rebuilt_at_open() {
         let old = db
             .keyspace(OLD_DUE_TABLE, KeyspaceCreateOptions::default)
             .unwrap();
-        old.insert(due_key(1, 99, "up"), []).unwrap();
+        // Its keys: next attempt time, sequence number, destination.
+        let mut key = 1u64.to_be_bytes().to_vec();
+        key.extend_from_slice(&99u64.to_be_bytes());
+        key.extend_from_slice(b"up");
+        old.insert(key, []).unwrap();
         db.persist(PersistMode::SyncAll).unwrap();
     }
     {

@@ -271,3 +271,190 @@ async fn the_inbox_shows_a_new_event_and_its_replay_in_a_real_browser() {
     client.close().await.unwrap();
     drop(driver);
 }
+
+/// Sign in to the inbox at `admin` with the admin token.
+async fn sign_in(client: &Client, admin: &str) {
+    client.goto(&format!("{admin}/ui/login")).await.unwrap();
+    client
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(TOKEN)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#events"))
+        .await
+        .unwrap();
+}
+
+/// Issue 21: a paused destination, an open circuit and a blocked ordering key show in the
+/// inbox, and its buttons resume the destination and release the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_shows_held_back_destinations_and_blocked_keys_and_lets_them_go() {
+    if browser_missing() {
+        return;
+    }
+    let (held, ordered, flaky) = (
+        Upstream::default(),
+        Upstream::default(),
+        Upstream::default(),
+    );
+    // The first ticket to `ordered` is refused for good: a dead letter that blocks its key.
+    ordered.script.lock().unwrap().push_back(400);
+    flaky.script.lock().unwrap().extend([503; 20]);
+    let urls = (
+        held.start_on("127.0.0.1:0").await,
+        ordered.start_on("127.0.0.1:0").await,
+        flaky.start_on("127.0.0.1:0").await,
+    );
+    let rest = format!(
+        "[[route]]\nname = \"held\"\nto = \"{}\"\npaused = true\n\
+         [[route]]\nname = \"ordered\"\nto = \"{}\"\norder_by = \"/data/title\"\n\
+         [[route]]\nname = \"flaky\"\nto = \"{}\"\ncircuit = {{ failures = 1, cool_down = \"10m\" }}\n",
+        urls.0, urls.1, urls.2
+    );
+    let config = homa_config(Some(TOKEN_ENV), &rest);
+    let gateway = Running::start("inbox-held", SECRET, &config, &[(TOKEN_ENV, TOKEN)]);
+    let admin = gateway.admin();
+    let hook = gateway.url("/hooks/homa");
+    let source = homa(SECRET);
+    for ticket in [1, 2] {
+        let body = Bytes::from(format!(
+            r#"{{"event":"ticket.created","timestamp":"2026-11-24T09:30:0{ticket}Z","data":{{"ticket_id":{ticket},"title":"same key"}}}}"#
+        ));
+        let request = hookgate::send::signed_request(&source, &hook, body).unwrap();
+        assert_eq!(
+            hookgate::client::post(request).await.unwrap().status,
+            StatusCode::ACCEPTED
+        );
+        // The first is refused before the second arrives: the second waits behind it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ordered.received.lock().unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "nothing reached `ordered`");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    let driver = Driver::start().await;
+    let client = browser(&driver).await;
+    sign_in(&client, &admin).await;
+    // The inbox says what is held back.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let banner = loop {
+        client.refresh().await.unwrap();
+        if let Ok(banner) = client.find(Locator::Id("held")).await {
+            let text = banner.text().await.unwrap();
+            if text.contains("circuit open") && text.contains("blocked") {
+                break text;
+            }
+        }
+        assert!(Instant::now() < deadline, "no banner of what is held back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for expected in [
+        "held: paused",
+        "flaky: circuit open",
+        "1 ordering key blocked",
+    ] {
+        assert!(banner.contains(expected), "{expected:?} not in {banner:?}");
+    }
+
+    // The Destinations page: each state, and the blocked key with why.
+    client
+        .find(Locator::LinkText("Destinations →"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let table = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#destinations"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("paused") && table.contains("open"),
+        "{table}"
+    );
+    let blocked = client
+        .find(Locator::Css("#blocked tr.blocked-key"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in ["ordered", "same key", "400"] {
+        assert!(
+            blocked.contains(expected),
+            "{expected:?} not in {blocked:?}"
+        );
+    }
+    assert!(
+        held.received.lock().unwrap().is_empty(),
+        "nothing sent while paused"
+    );
+
+    // Resume: the held events go.
+    client
+        .find(Locator::Css(
+            "tr.destination[data-name='held'] button.resume",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let notice = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(".notice"))
+        .await
+        .unwrap();
+    assert!(notice.text().await.unwrap().contains("Resumed"));
+    // Release: the waiting ticket of the blocked key goes.
+    client
+        .find(Locator::Css("#blocked button.release"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let notice = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(".notice"))
+        .await
+        .unwrap();
+    assert!(notice.text().await.unwrap().contains("Released"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while held.received.lock().unwrap().len() < 2 || ordered.received.lock().unwrap().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "held: {} delivered, ordered: {}",
+            held.received.lock().unwrap().len(),
+            ordered.received.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = client.source().await.unwrap();
+    assert!(
+        page.contains("No key is blocked"),
+        "the key is no longer listed"
+    );
+    client.close().await.unwrap();
+    drop(driver);
+}

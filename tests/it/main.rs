@@ -2,6 +2,7 @@
 //! One test binary with modules, so the suite links once.
 
 mod admin;
+mod alerts;
 mod audit;
 mod checks;
 mod cli;
@@ -11,6 +12,7 @@ mod crash;
 mod dedup_redis;
 mod delivery;
 mod diskfull;
+mod flow;
 mod hostile;
 mod inbox;
 mod ingest;

@@ -122,7 +122,7 @@ pub enum Action {
 
 /// The admin API `conn` names: `--url`, or the `[admin]` listen address of `--config`, with
 /// its token.
-fn connect(conn: &Connection) -> anyhow::Result<AdminClient> {
+pub(crate) fn connect(conn: &Connection) -> anyhow::Result<AdminClient> {
     let config = match &conn.config {
         Some(path) => Some(Config::load(path)?),
         None => None,
