@@ -51,6 +51,10 @@ use crate::event::Event;
 use crate::glob;
 use crate::rejection::Rejection;
 
+pub mod filter;
+
+pub use self::filter::Filter;
+
 // Old paths, kept for code written against them.
 
 /// The event-type glob matcher, under its old name: generated crates call it. Use
