@@ -32,8 +32,8 @@ use crate::gateway::Gateway;
 use crate::health::Health;
 use crate::pipeline::Pipeline;
 use crate::profile::Profile;
-use crate::route::HandlerError;
-use crate::route::Router;
+use crate::route::filter::headers_not_kept;
+use crate::route::{Filter, HandlerError, Router};
 use crate::server::ServerConfig;
 use crate::source::Source;
 use crate::spool::{
@@ -159,6 +159,20 @@ where
         )),
     };
 
+    // Each route's conditions, checked once for every source it applies to.
+    let filters: Vec<Filter> = config
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, route)| {
+            Filter::parse(&route.when).unwrap_or_else(|errors| {
+                for error in errors {
+                    problems.push(format!("route #{}: {error}", i + 1));
+                }
+                Filter::default()
+            })
+        })
+        .collect();
     let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
     for (i, route) in config.routes.iter().enumerate() {
         let name = route.destination_name();
@@ -238,10 +252,11 @@ where
             problems.push(format!("{label}: ingest: {error}"));
         }
         let source = resolve_source(sc, &label, &mut problems);
-        let routes: Vec<&RouteConfig> = config
+        let routes: Vec<(usize, &RouteConfig)> = config
             .routes
             .iter()
-            .filter(|r| r.source.as_deref().is_none_or(|s| s == sc.name))
+            .enumerate()
+            .filter(|(_, r)| r.source.as_deref().is_none_or(|s| s == sc.name))
             .collect();
         if routes.is_empty() {
             warnings.push(format!(
@@ -251,18 +266,35 @@ where
         let (Some((source, secrets)), true) = (source, problems.len() == before) else {
             continue;
         };
+        let kept = &source.shape().keep_headers;
+        for &(i, route) in &routes {
+            for (j, header) in headers_not_kept(&route.when, kept) {
+                problems.push(format!(
+                    "route #{}: condition #{} of `when`: {label} does not keep header {header}, \
+                     so none of its events carries one (add it to its keep_headers; credential \
+                     headers are never kept)",
+                    i + 1,
+                    j + 1
+                ));
+            }
+        }
         let mut described = Vec::new();
-        for route in &routes {
+        for &(i, route) in &routes {
+            let when = match filters[i].conditions().len() {
+                0 => String::new(),
+                1 => " (1 condition)".to_owned(),
+                n => format!(" ({n} conditions)"),
+            };
             for pattern in &route.events {
-                described.push(format!("{pattern} -> {}", route.destination_name()));
+                described.push(format!("{pattern} -> {}{when}", route.destination_name()));
             }
         }
         let spool_routes: Vec<SpoolRoute> = routes
             .iter()
-            .flat_map(|r| {
-                r.events.iter().map(|pattern| SpoolRoute {
-                    pattern: pattern.clone(),
-                    destination: r.destination_name().to_owned(),
+            .flat_map(|&(i, r)| {
+                let filter = &filters[i];
+                r.events.iter().map(move |pattern| {
+                    SpoolRoute::new(pattern.clone(), r.destination_name()).when(filter.clone())
                 })
             })
             .collect();
@@ -428,7 +460,11 @@ impl Mounter {
                     let Some(destination) = self.destinations.get(&route.destination) else {
                         continue;
                     };
-                    router = router.on(route.pattern.clone(), deliver_now(Arc::clone(destination)));
+                    router = router.on_filtered(
+                        route.pattern.clone(),
+                        route.filter.clone(),
+                        deliver_now(Arc::clone(destination)),
+                    );
                 }
                 insert(mounts, path, pipeline.service(router), get);
             }

@@ -321,7 +321,7 @@ impl<B> Service<Request<B>> for DryRunSink {
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let response = match req.extensions().get::<Event>() {
             Some(event) => {
-                let destinations = SpoolRoute::destinations(&self.routes, event.kind().as_str())
+                let destinations = SpoolRoute::destinations(&self.routes, event)
                     .into_iter()
                     .map(str::to_owned)
                     .collect();

@@ -35,6 +35,7 @@ pub use self::record::{
 use crate::auth::Secret;
 use crate::config::SourceConfig;
 use crate::pipeline::Pipeline;
+use crate::route::filter::headers_not_kept;
 use crate::source::Source;
 use crate::spool::{Spool, SpoolRoute};
 
@@ -247,8 +248,27 @@ impl Registry {
                 ));
             }
         }
+        for (i, route) in record.routes.iter().enumerate() {
+            for error in route.filter().err().into_iter().flatten() {
+                problems.push(format!("route #{}: {error}", i + 1));
+            }
+        }
         let secrets = record.secrets(&mut problems);
         let source = crate::config::build_source(&sc, Some(&secrets), &label, &mut problems);
+        if let Some(source) = &source {
+            let kept = &source.shape().keep_headers;
+            for (i, route) in record.routes.iter().enumerate() {
+                for (j, header) in headers_not_kept(&route.when, kept) {
+                    problems.push(format!(
+                        "route #{}: condition #{} of `when`: the source does not keep header \
+                         {header}, so none of its events carries one (add it to keep_headers; \
+                         credential headers are never kept)",
+                        i + 1,
+                        j + 1
+                    ));
+                }
+            }
+        }
         match source {
             Some(source) if problems.is_empty() => Ok(source),
             _ => Err(problems),

@@ -124,10 +124,7 @@ impl Spooled {
         self.destinations
             .entry(name.clone())
             .or_insert_with(|| Arc::new(destination));
-        self.routes.push(SpoolRoute {
-            pattern: pattern.into(),
-            destination: name,
-        });
+        self.routes.push(SpoolRoute::new(pattern, name));
         self
     }
 

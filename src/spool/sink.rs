@@ -1,7 +1,8 @@
 //! The spool sink: the innermost service of a durable pipeline.
 //!
 //! Instead of running handlers before answering, it writes the event, one pending delivery per
-//! destination whose route matches the event type, and the event's dedup record in **one**
+//! destination whose route matches the event (its type, and its content when the route has a
+//! [`Filter`]), and the event's dedup record in **one**
 //! atomic, fsync'd commit, and answers 202 only after that commit. Delivery happens afterwards
 //! (the sink wakes the deliverer through [`Spool::wake_deliverer`]). If the commit fails (disk full, I/O error), the answer is 503 with
 //! `Retry-After`: the event was not accepted and the sender will retry.
@@ -25,23 +26,48 @@ use crate::dedup::{DedupKey, Remembered};
 use crate::event::Event;
 use crate::glob;
 use crate::rejection::Rejection;
+use crate::route::Filter;
 
-/// One route of a durable pipeline: events whose type matches `pattern` go to `destination`.
+/// One route of a durable pipeline: events whose type matches `pattern`, and for which `filter`
+/// holds, go to `destination`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpoolRoute {
     /// Exact event type or glob.
     pub pattern: String,
     /// Destination name (as the deliverer knows it).
     pub destination: String,
+    /// Conditions on the event's body and headers (`when`); empty: the type decides alone.
+    pub filter: Filter,
 }
 
 impl SpoolRoute {
-    /// The destinations `routes` send an event of type `kind` to, each once, in route order:
-    /// the one place that says where an event goes (the sink's fan-out, a source's dry run).
-    pub fn destinations<'a>(routes: &'a [SpoolRoute], kind: &str) -> Vec<&'a str> {
+    /// Events whose type matches `pattern` go to `destination`.
+    pub fn new(pattern: impl Into<String>, destination: impl Into<String>) -> Self {
+        Self {
+            pattern: pattern.into(),
+            destination: destination.into(),
+            filter: Filter::default(),
+        }
+    }
+
+    /// ... and only those for which `filter` holds.
+    pub fn when(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Whether this route takes `event`: its type matches, then its filter holds.
+    pub fn matches(&self, event: &Event) -> bool {
+        glob::matches(&self.pattern, event.kind().as_str())
+            && (self.filter.is_empty() || self.filter.holds(event))
+    }
+
+    /// The destinations `routes` send `event` to, each once, in route order: the one place
+    /// that says where an event goes (the sink's fan-out, a source's dry run).
+    pub fn destinations<'a>(routes: &'a [SpoolRoute], event: &Event) -> Vec<&'a str> {
         let mut out: Vec<&str> = Vec::new();
         for route in routes {
-            if glob::matches(&route.pattern, kind) && !out.contains(&route.destination.as_str()) {
+            if !out.contains(&route.destination.as_str()) && route.matches(event) {
                 out.push(&route.destination);
             }
         }
@@ -91,8 +117,8 @@ impl SpoolSink {
         self
     }
 
-    fn destinations(&self, kind: &str) -> Vec<String> {
-        SpoolRoute::destinations(&self.routes, kind)
+    fn destinations(&self, event: &Event) -> Vec<String> {
+        SpoolRoute::destinations(&self.routes, event)
             .into_iter()
             .map(str::to_owned)
             .collect()
@@ -115,7 +141,7 @@ impl<B: Send + 'static> Service<Request<B>> for SpoolSink {
             let Some(event) = event else {
                 return Ok(Rejection::Misconfigured.into_response());
             };
-            let destinations = sink.destinations(event.kind().as_str());
+            let destinations = sink.destinations(&event);
             // Every event is written (the dedup record at least); only events that will be
             // delivered add to what is pending.
             let full = if destinations.is_empty() {
@@ -199,10 +225,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hookgate-sink-full-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let spool = Arc::new(Spool::open(&dir).unwrap());
-        let routes = vec![SpoolRoute {
-            pattern: "*".into(),
-            destination: "up".into(),
-        }];
+        let routes = vec![SpoolRoute::new("*", "up")];
         let limits = SpoolLimits {
             max_pending: 2,
             max_bytes: u64::MAX,
@@ -286,23 +309,92 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn routes_with_conditions_fan_out_only_where_every_condition_holds() {
+        let dir = std::env::temp_dir().join(format!("hookgate-sink-filter-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Arc::new(Spool::open(&dir).unwrap());
+        let when = |conditions: serde_json::Value| {
+            let specs: Vec<crate::route::filter::ConditionSpec> =
+                serde_json::from_value(conditions).unwrap();
+            Filter::parse(&specs).unwrap()
+        };
+        let routes = vec![
+            SpoolRoute::new("ticket.*", "urgent").when(when(serde_json::json!([
+                {"pointer": "/data/priority", "one_of": ["high", "urgent"]},
+            ]))),
+            SpoolRoute::new("ticket.*", "big").when(when(serde_json::json!([
+                {"pointer": "/data/ticket_id", "gte": 100},
+                {"pointer": "/data/status", "exists": true},
+            ]))),
+            SpoolRoute::new("*", "all"),
+        ];
+        let sink = SpoolSink::new(
+            Arc::clone(&spool),
+            routes,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+        );
+        let mut expected = Vec::new();
+        for (id, data, destinations) in [
+            (
+                "1",
+                serde_json::json!({"priority": "high", "ticket_id": 7}),
+                vec!["all", "urgent"],
+            ),
+            (
+                "2",
+                serde_json::json!({"priority": "low", "ticket_id": 700, "status": "open"}),
+                vec!["all", "big"],
+            ),
+            (
+                "3",
+                serde_json::json!({"priority": "low", "ticket_id": 700}),
+                vec!["all"],
+            ),
+        ] {
+            let body = serde_json::json!({"event": "ticket.created", "data": data});
+            let raw = Bytes::from(body.to_string());
+            let tree = crate::tree::parse(&raw).unwrap();
+            let event = Event::from_tree(
+                Arc::from("homa"),
+                EventId::new(id),
+                EventKind::new("ticket.created"),
+                raw,
+                tree,
+            );
+            let mut req = Request::post("/").body(()).unwrap();
+            req.extensions_mut().insert(event);
+            let response = sink.clone().oneshot(req).await.unwrap();
+            assert_eq!(response.status(), http::StatusCode::ACCEPTED);
+            for destination in destinations {
+                expected.push((id.to_owned(), destination.to_owned()));
+            }
+        }
+        let mut found: Vec<(String, String)> = spool
+            .due(now_ms(), 100)
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let id = spool.get(d.seq).unwrap().unwrap().id;
+                (id, d.destination.clone())
+            })
+            .collect();
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected);
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
     async fn accepted_event_is_on_disk_with_a_pending_delivery_per_matching_route() {
         let dir = std::env::temp_dir().join(format!("hookgate-sink-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let spool = Arc::new(Spool::open(&dir).unwrap());
         let routes = vec![
-            SpoolRoute {
-                pattern: "ticket.*".into(),
-                destination: "log".into(),
-            },
-            SpoolRoute {
-                pattern: "*".into(),
-                destination: "upstream".into(),
-            },
-            SpoolRoute {
-                pattern: "job.*".into(),
-                destination: "jobs".into(),
-            },
+            SpoolRoute::new("ticket.*", "log"),
+            SpoolRoute::new("*", "upstream"),
+            SpoolRoute::new("job.*", "jobs"),
         ];
         let sink = SpoolSink::new(
             Arc::clone(&spool),

@@ -211,10 +211,7 @@ async fn spool_accept(spool: &Arc<Spool>, stored: &StoredEvent, destinations: &[
     use tower::ServiceExt;
     let routes = destinations
         .iter()
-        .map(|d| SpoolRoute {
-            pattern: "*".into(),
-            destination: (*d).into(),
-        })
+        .map(|d| SpoolRoute::new("*", *d))
         .collect();
     let sink = SpoolSink::new(
         Arc::clone(spool),
