@@ -298,8 +298,13 @@ where
                 })
             })
             .collect();
-        configured.push((sc.clone(), source.clone(), secrets.clone()));
-        mounter.mount(&gateway.mounts(), &path, source, sc, &spool_routes);
+        mounter.mount(&gateway.mounts(), &path, source.clone(), sc, &spool_routes);
+        configured.push(crate::catalog::Configured {
+            config: sc.clone(),
+            source,
+            secrets: secrets.clone(),
+            routes: spool_routes,
+        });
         mounts.push(Mount {
             name: sc.name.clone(),
             profile: sc.profile.clone(),
@@ -367,7 +372,7 @@ where
 /// What the sources API starts from: where it mounts, and the configuration file's sources.
 struct Managed {
     target: Arc<dyn crate::catalog::Mountable>,
-    configured: Vec<(SourceConfig, Source, Vec<Secret>)>,
+    configured: Vec<crate::catalog::Configured>,
 }
 
 /// The gateway's mount table with what building a pipeline needs: where the sources API mounts.
