@@ -11,6 +11,7 @@ mod crash;
 mod dedup_redis;
 mod delivery;
 mod diskfull;
+mod filters;
 mod hostile;
 mod inbox;
 mod ingest;
