@@ -238,3 +238,24 @@ fn route_conditions_are_checked_each_with_its_route_and_place() {
     assert!(typo.problems[0].contains("unknown field `equal`"), "{typo}");
     let _ = std::fs::remove_file(&secret);
 }
+
+#[test]
+fn the_readme_filter_example_builds() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("### Filters on content").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let secret = std::env::temp_dir().join(format!("hookgate-readme-when-{}", std::process::id()));
+    std::fs::write(&secret, "a-readme-example-secret-0123456789").unwrap();
+    let text = example.replace("env:NINJA_SECRET", &format!("file:{}", secret.display()));
+    let app = build_text(&text).unwrap();
+    assert_eq!(
+        app.mounts[0].routes,
+        [
+            "CONDITION* -> https://pager.example.com/hook (4 conditions)",
+            "* -> log"
+        ]
+    );
+    let _ = std::fs::remove_file(&secret);
+}
