@@ -1,6 +1,6 @@
 //! Content filters: conditions a route puts on an event's body and headers.
 //!
-//! A route picks events by type (exact names and [`glob`](crate::glob)s); a [`Filter`] narrows
+//! A route picks events by type (exact names and [`glob`]s); a [`Filter`] narrows
 //! that down by what the event says. Each [`Condition`] looks at one place, a JSON pointer
 //! (RFC 6901) into the body or a header, and applies one test to what it finds there:
 //!
