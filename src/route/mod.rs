@@ -272,17 +272,21 @@ impl RouterInner {
     }
 
     /// Of the routes `by_type` found, those whose filter holds for `event`. Borrowed as it
-    /// came (nothing checked, nothing allocated) when none of them has a filter.
+    /// came (nothing allocated) while every one holds, which an empty filter (a route without
+    /// conditions) does at the cost of one length check.
     fn filtered<'a>(&self, by_type: Cow<'a, [usize]>, event: &Event) -> Cow<'a, [usize]> {
-        if by_type.iter().all(|&i| self.routes[i].filter.is_empty()) {
+        let holds = |i: usize| self.routes[i].filter.holds(event);
+        let Some(first_out) = by_type.iter().position(|&i| !holds(i)) else {
             return by_type;
-        }
-        by_type
-            .iter()
-            .copied()
-            .filter(|&i| self.routes[i].filter.holds(event))
-            .collect::<Vec<_>>()
-            .into()
+        };
+        let mut kept = by_type[..first_out].to_vec();
+        kept.extend(
+            by_type[first_out + 1..]
+                .iter()
+                .copied()
+                .filter(|&i| holds(i)),
+        );
+        Cow::Owned(kept)
     }
 
     /// The routes for `kind`, in the order they were added. Borrowed when no glob matches.
@@ -490,6 +494,51 @@ mod tests {
         assert_eq!(seen, ["all 1", "all 2", "all 3", "major 1"]);
         // By type, both still match: the filter is per event.
         assert_eq!(router.matching("ALERT_RAISED"), ["ALERT_*", "ALERT_*"]);
+    }
+
+    #[test]
+    fn filtering_keeps_route_order_and_borrows_while_every_route_holds() {
+        let ok = |_e: Event| async { Ok::<_, Infallible>(()) };
+        let when = |json: serde_json::Value| {
+            Filter::parse(&[serde_json::from_value(json).unwrap()]).unwrap()
+        };
+        let router = Router::new()
+            .on_filtered(
+                "k",
+                when(serde_json::json!({"pointer": "/a", "equals": 1})),
+                ok,
+            )
+            .on("k", ok)
+            .on_filtered(
+                "k",
+                when(serde_json::json!({"pointer": "/b", "exists": true})),
+                ok,
+            );
+        // Exact names: the lookup by type borrows its list, and so does filtering when it can.
+        let routed = |body: serde_json::Value| {
+            let event = Event::new(
+                "s",
+                crate::EventId::new("1"),
+                crate::EventKind::new("k"),
+                Bytes::from(body.to_string()),
+                body,
+            );
+            let inner = &router.inner;
+            match inner.filtered(inner.matches("k"), &event) {
+                Cow::Borrowed(all) => (all.to_vec(), "borrowed"),
+                Cow::Owned(some) => (some, "owned"),
+            }
+        };
+        assert_eq!(
+            routed(serde_json::json!({"a": 1, "b": 0})),
+            (vec![0, 1, 2], "borrowed")
+        );
+        assert_eq!(
+            routed(serde_json::json!({"a": 2, "b": 0})),
+            (vec![1, 2], "owned")
+        );
+        assert_eq!(routed(serde_json::json!({"a": 1})), (vec![0, 1], "owned"));
+        assert_eq!(routed(serde_json::json!({})), (vec![1], "owned"));
     }
 
     #[test]
