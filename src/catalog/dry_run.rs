@@ -56,7 +56,7 @@ pub struct StageVerdict {
     /// `ok`, `failed` or `skipped` (an earlier stage failed).
     pub verdict: &'static str,
     /// What it found: the error code and message, the event type and id, the problems, the
-    /// destinations.
+    /// destinations and every route's verdict (`routes`).
     #[serde(skip_serializing_if = "Value::is_null")]
     pub detail: Value,
 }
