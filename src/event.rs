@@ -265,6 +265,14 @@ impl Event {
             })
     }
 
+    /// The tree the body was parsed into, if it was (what [`Parse`](crate::parse::Parse)
+    /// builds); `None` for an event built from a `serde_json::Value` whose tree nobody asked
+    /// for. Readers that take either form ([`tree::View`](crate::tree::View)) read this one
+    /// when it is there, so that nothing is built for them.
+    pub(crate) fn parsed_tree(&self) -> Option<&sonic_rs::Value> {
+        self.parsed.tree.get()
+    }
+
     /// The request headers the source keeps (never the credential headers).
     pub fn headers(&self) -> &HeaderMap {
         &self.headers

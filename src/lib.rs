@@ -78,7 +78,8 @@
 //!
 //! **Layer 4: routing.** From an event to the code that handles it.
 //!
-//! * [`route`]: Router, event types and globs to async handlers.
+//! * [`route`]: Router, event types and globs to async handlers; [`route::filter`], the one
+//!   matcher of routes' conditions on content (body pointers, headers).
 //! * [`typed`]: handlers that take Rust types instead of loose JSON (422 when it does not fit).
 //!
 //! **Layer 5: profiles.** What each sender's requests look like.

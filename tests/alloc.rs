@@ -23,12 +23,14 @@ use cost::{Case, Cost};
 /// Allocations per request each case may make at most: the figures measured on 2026-12-07
 /// (issue 20, point 0), with room only where the figure is an average (dedup's table grows now
 /// and then; the stacks carry it). verify and validate allocate nothing; parse makes the tree.
-const BUDGETS: [(Case, f64); 8] = [
+const BUDGETS: [(Case, f64); 9] = [
     (Case::Verify, BUDGET_VERIFY),
     (Case::Parse, BUDGET_PARSE),
     (Case::Validate, BUDGET_VALIDATE),
     (Case::Dedup, BUDGET_DEDUP),
     (Case::Route, BUDGET_ROUTE),
+    // Conditions that hold allocate nothing per event (checked against the route's figure).
+    (Case::Filtered, BUDGET_ROUTE),
     (Case::Library, BUDGET_LIBRARY),
     // An ingest limit allocates nothing per request (checked against the library's figure).
     (Case::Limited, BUDGET_LIBRARY),

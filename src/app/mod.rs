@@ -32,8 +32,8 @@ use crate::gateway::Gateway;
 use crate::health::Health;
 use crate::pipeline::Pipeline;
 use crate::profile::Profile;
-use crate::route::HandlerError;
-use crate::route::Router;
+use crate::route::filter::headers_not_kept;
+use crate::route::{Filter, HandlerError, Router};
 use crate::server::ServerConfig;
 use crate::source::Source;
 use crate::spool::{
@@ -162,6 +162,20 @@ where
         )),
     };
 
+    // Each route's conditions, checked once for every source it applies to.
+    let filters: Vec<Filter> = config
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, route)| {
+            Filter::parse(&route.when).unwrap_or_else(|errors| {
+                for error in errors {
+                    problems.push(format!("route #{}: {error}", i + 1));
+                }
+                Filter::default()
+            })
+        })
+        .collect();
     let mut destinations: HashMap<String, Arc<dyn Destination>> = HashMap::new();
     let mut controls: HashMap<String, ControlSettings> = HashMap::new();
     let mut orders = Vec::with_capacity(config.routes.len());
@@ -288,10 +302,11 @@ where
             problems.push(format!("{label}: ingest: {error}"));
         }
         let source = resolve_source(sc, &label, &mut problems);
-        let routes: Vec<&RouteConfig> = config
+        let routes: Vec<(usize, &RouteConfig)> = config
             .routes
             .iter()
-            .filter(|r| r.source.as_deref().is_none_or(|s| s == sc.name))
+            .enumerate()
+            .filter(|(_, r)| r.source.as_deref().is_none_or(|s| s == sc.name))
             .collect();
         if routes.is_empty() {
             warnings.push(format!(
@@ -320,26 +335,56 @@ where
         let (Some((source, secrets)), true) = (source, problems.len() == before) else {
             continue;
         };
-        let mut described = Vec::new();
-        for route in &routes {
-            for pattern in &route.events {
-                described.push(format!("{pattern} -> {}", route.destination_name()));
+        let kept = &source.shape().keep_headers;
+        for &(i, route) in &routes {
+            for (j, header) in headers_not_kept(&route.when, kept) {
+                problems.push(format!(
+                    "route #{}: condition #{} of `when`: {label} does not keep header {header}, \
+                     so none of its events carries one (add it to its keep_headers; credential \
+                     headers are never kept)",
+                    i + 1,
+                    j + 1
+                ));
             }
         }
-        let spool_routes: Vec<SpoolRoute> = config
-            .routes
+        for &(i, _) in &routes {
+            let Some(order) = &orders[i] else { continue };
+            for header in order.headers().filter(|h| !kept.contains(h)) {
+                problems.push(format!(
+                    "route #{}: order_by: {label} does not keep header {header}, so none of its \
+                     events carries one (add it to its keep_headers)",
+                    i + 1
+                ));
+            }
+        }
+        let mut described = Vec::new();
+        for &(i, route) in &routes {
+            let when = match filters[i].conditions().len() {
+                0 => String::new(),
+                1 => " (1 condition)".to_owned(),
+                n => format!(" ({n} conditions)"),
+            };
+            for pattern in &route.events {
+                described.push(format!("{pattern} -> {}{when}", route.destination_name()));
+            }
+        }
+        let spool_routes: Vec<SpoolRoute> = routes
             .iter()
-            .zip(&orders)
-            .filter(|(r, _)| r.source.as_deref().is_none_or(|s| s == sc.name))
-            .flat_map(|(r, order)| {
-                r.events.iter().map(|pattern| SpoolRoute {
+            .flat_map(|&(i, r)| {
+                let (filter, order) = (&filters[i], &orders[i]);
+                r.events.iter().map(move |pattern| SpoolRoute {
                     order: order.clone(),
-                    ..SpoolRoute::new(pattern.clone(), r.destination_name())
+                    ..SpoolRoute::new(pattern.clone(), r.destination_name()).when(filter.clone())
                 })
             })
             .collect();
-        configured.push((sc.clone(), source.clone(), secrets.clone()));
-        mounter.mount(&gateway.mounts(), &path, source, sc, &spool_routes);
+        mounter.mount(&gateway.mounts(), &path, source.clone(), sc, &spool_routes);
+        configured.push(crate::catalog::Configured {
+            config: sc.clone(),
+            source,
+            secrets: secrets.clone(),
+            routes: spool_routes,
+        });
         mounts.push(Mount {
             name: sc.name.clone(),
             profile: sc.profile.clone(),
@@ -408,7 +453,7 @@ where
 /// What the sources API starts from: where it mounts, and the configuration file's sources.
 struct Managed {
     target: Arc<dyn crate::catalog::Mountable>,
-    configured: Vec<(SourceConfig, Source, Vec<Secret>)>,
+    configured: Vec<crate::catalog::Configured>,
 }
 
 /// The gateway's mount table with what building a pipeline needs: where the sources API mounts.
@@ -501,7 +546,11 @@ impl Mounter {
                     let Some(destination) = self.destinations.get(&route.destination) else {
                         continue;
                     };
-                    router = router.on(route.pattern.clone(), deliver_now(Arc::clone(destination)));
+                    router = router.on_filtered(
+                        route.pattern.clone(),
+                        route.filter.clone(),
+                        deliver_now(Arc::clone(destination)),
+                    );
                 }
                 insert(mounts, path, pipeline.service(router), get);
             }

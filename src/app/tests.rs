@@ -163,3 +163,99 @@ fn embedded_default_builds() {
     assert_eq!(secret, again, "the secret is generated once");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn route_conditions_are_checked_each_with_its_route_and_place() {
+    let secret = std::env::temp_dir().join(format!("hookgate-when-test-{}", std::process::id()));
+    std::fs::write(&secret, "a-when-test-secret-0123456789").unwrap();
+    let text = format!(
+        r#"
+        [[source]]
+        name = "homa"
+        profile = "homa"
+        secrets = ["file:{}"]
+        keep_headers = ["x-env"]
+        [[route]]
+        to = "log"
+        when = [
+          {{ pointer = "severity", equals = "MAJOR" }},
+          {{ pointer = "/a", gte = 1, lte = 5 }},
+          {{ pointer = "/b", one_of = [] }},
+          {{ pointer = "/c", gt = "3" }},
+          {{ header = "x-env", glob = "prod-*" }},
+          {{ header = "x-tier", equals = "gold" }},
+          {{ header = "x-homa-signature", exists = true }},
+        ]
+        [[route]]
+        to = "log"
+        events = ["ticket.*"]
+        when = [{{ pointer = "/d" }}]
+    "#,
+        secret.display()
+    );
+    let err = build_text(&text).err().unwrap();
+    let all = err.problems.join("\n");
+    for expected in [
+        "route #1: condition #1 of `when`: pointer \"severity\" must start with /",
+        "route #1: condition #2 of `when`: one test per condition, not both `gte` and `lte`",
+        "route #1: condition #3 of `when`: `one_of` is empty",
+        "route #1: condition #4 of `when`: `gt` compares numbers, and \"3\" is not one",
+        "route #1: condition #6 of `when`: source \"homa\" does not keep header x-tier",
+        "route #1: condition #7 of `when`: source \"homa\" does not keep header x-homa-signature",
+        "route #2: condition #1 of `when`: give one test",
+    ] {
+        assert!(all.contains(expected), "{expected:?} in\n{all}");
+    }
+    assert!(!all.contains("condition #5"), "x-env is kept: {all}");
+
+    // Routes to one destination may differ in their conditions (they select events).
+    let ok = format!(
+        r#"
+        [[source]]
+        name = "homa"
+        profile = "homa"
+        secrets = ["file:{}"]
+        [[route]]
+        to = "log"
+        when = [{{ pointer = "/data/priority", equals = "high" }}]
+        [[route]]
+        to = "log"
+        events = ["ticket.closed"]
+    "#,
+        secret.display()
+    );
+    let app = build_text(&ok).unwrap();
+    assert_eq!(
+        app.mounts[0].routes,
+        ["* -> log (1 condition)", "ticket.closed -> log"]
+    );
+    // An unknown key in a condition is refused at once, with where it is.
+    let typo = Config::from_toml(
+        "[[route]]\nto = \"log\"\nwhen = [{ pointer = \"/a\", equal = 1 }]\n",
+        "t.toml",
+    )
+    .unwrap_err();
+    assert!(typo.problems[0].contains("unknown field `equal`"), "{typo}");
+    let _ = std::fs::remove_file(&secret);
+}
+
+#[test]
+fn the_readme_filter_example_builds() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("### Filters on content").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let secret = std::env::temp_dir().join(format!("hookgate-readme-when-{}", std::process::id()));
+    std::fs::write(&secret, "a-readme-example-secret-0123456789").unwrap();
+    let text = example.replace("env:NINJA_SECRET", &format!("file:{}", secret.display()));
+    let app = build_text(&text).unwrap();
+    assert_eq!(
+        app.mounts[0].routes,
+        [
+            "CONDITION* -> https://pager.example.com/hook (4 conditions)",
+            "* -> log"
+        ]
+    );
+    let _ = std::fs::remove_file(&secret);
+}

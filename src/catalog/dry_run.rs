@@ -8,8 +8,9 @@
 //! [`Pipeline::dry_run`]: the very stages the source is mounted with (body cap, decompression,
 //! authentication, parse, handshake, validation), with no replay cache and no dedup, and as the
 //! innermost service a `DryRunSink` that matches the source's routes the way the spool sink
-//! does. The report is read from what each stage answered. Nothing is stored, deduplicated or
-//! delivered.
+//! does, and says for every route why it matched or not (its type pattern, each of its
+//! conditions with the value found). The report is read from what each stage answered. Nothing
+//! is stored, deduplicated or delivered.
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -31,6 +32,7 @@ use crate::auth::Secret;
 use crate::event::Event;
 use crate::pipeline::{DryRunStage, DryRunTrail, Pipeline};
 use crate::rejection::Rejection;
+use crate::route::filter::Verdict;
 use crate::spool::SpoolRoute;
 
 /// What to try a source with.
@@ -54,7 +56,7 @@ pub struct StageVerdict {
     /// `ok`, `failed` or `skipped` (an earlier stage failed).
     pub verdict: &'static str,
     /// What it found: the error code and message, the event type and id, the problems, the
-    /// destinations.
+    /// destinations and every route's verdict (`routes`).
     #[serde(skip_serializing_if = "Value::is_null")]
     pub detail: Value,
 }
@@ -116,10 +118,12 @@ fn error(code: &str, message: impl Into<String>) -> Value {
     serde_json::json!({"error": code, "message": message.into()})
 }
 
-/// Run `request` against the source of `record` through `pipeline`'s dry run.
+/// Run `request` against the source of `record` through `pipeline`'s dry run, its events going
+/// by `routes`.
 pub(super) async fn run(
     record: &SourceRecord,
     pipeline: &Pipeline,
+    routes: Vec<SpoolRoute>,
     request: DryRunRequest,
 ) -> Result<DryRunReport, SourceError> {
     let source = pipeline.source();
@@ -197,9 +201,7 @@ pub(super) async fn run(
     report.ok("sign", Value::Null);
 
     // The source's own stages.
-    let service = pipeline
-        .dry_run()
-        .layer(DryRunSink::new(record.spool_routes()));
+    let service = pipeline.dry_run().layer(DryRunSink::new(routes));
     let response = match service
         .oneshot(Request::from_parts(head, Full::new(bytes)))
         .await
@@ -212,7 +214,7 @@ pub(super) async fn run(
         .get::<DryRunTrail>()
         .cloned()
         .unwrap_or_default();
-    let destinations = response.extensions().get::<Destinations>().cloned();
+    let routing = response.extensions().get::<Routing>().cloned();
 
     if !trail.passed(DryRunStage::Verify) {
         return Ok(report.failed("verify", answered(response).await));
@@ -241,6 +243,7 @@ pub(super) async fn run(
             serde_json::json!({
                 "destinations": [],
                 "note": "a sender's endpoint check is answered, never routed",
+                "routes": [],
             }),
         );
         return Ok(report.passed());
@@ -260,7 +263,11 @@ pub(super) async fn run(
         ),
     }
 
-    let Some(Destinations(destinations)) = destinations else {
+    let Some(Routing {
+        destinations,
+        routes,
+    }) = routing
+    else {
         return Ok(report.failed("route", answered(response).await));
     };
     report.ok(
@@ -268,6 +275,7 @@ pub(super) async fn run(
         serde_json::json!({
             "destinations": destinations,
             "note": if destinations.is_empty() { "no route matches: it would be acknowledged and dropped" } else { "not delivered: this is a test" },
+            "routes": routes,
         }),
     );
     Ok(report.passed())
@@ -288,14 +296,59 @@ async fn answered<B: Body>(response: Response<B>) -> Value {
         .unwrap_or_else(|_| error(code, format!("answered {status} with no JSON body")))
 }
 
-/// The destinations an event's routes match, left in the response's extensions by
-/// [`DryRunSink`].
+/// Where an event would go and why, left in the response's extensions by [`DryRunSink`].
 #[derive(Debug, Clone)]
-struct Destinations(Vec<String>);
+struct Routing {
+    /// The destinations its routes match, each once ([`SpoolRoute::destinations`]).
+    destinations: Vec<String>,
+    /// Every route, matched or not, and why.
+    routes: Vec<RouteVerdict>,
+}
+
+/// One route's verdict on the sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct RouteVerdict {
+    /// The route's event-type pattern.
+    pattern: String,
+    /// Its destination.
+    to: String,
+    /// Whether the event goes there: the type matches and every condition holds.
+    matched: bool,
+    /// Whether the type matches the pattern, in words.
+    #[serde(rename = "type")]
+    kind: String,
+    /// Each condition (`when`), held or not and why; left out for a route without any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    when: Vec<Verdict>,
+}
+
+impl RouteVerdict {
+    fn of(route: &SpoolRoute, event: &Event) -> Self {
+        let kind = event.kind().as_str();
+        let type_matches = crate::glob::matches(&route.pattern, kind);
+        let when = route.filter.explain(event);
+        Self {
+            pattern: route.pattern.clone(),
+            to: route.destination.clone(),
+            // The sink's own answer, so that the two can never disagree.
+            matched: route.matches(event),
+            kind: format!(
+                "{kind:?} {} {:?}",
+                if type_matches {
+                    "matches"
+                } else {
+                    "does not match"
+                },
+                route.pattern
+            ),
+            when,
+        }
+    }
+}
 
 /// The innermost service of a dry run: it stores nothing, and answers 202 as the spool sink
-/// would, with the destinations the event's type matches ([`SpoolRoute::destinations`], the
-/// spool sink's own matching).
+/// would, with the destinations the event matches ([`SpoolRoute::destinations`], the spool
+/// sink's own matching) and every route's verdict.
 #[derive(Debug, Clone)]
 struct DryRunSink {
     routes: Arc<[SpoolRoute]>,
@@ -321,12 +374,20 @@ impl<B> Service<Request<B>> for DryRunSink {
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let response = match req.extensions().get::<Event>() {
             Some(event) => {
-                let destinations = SpoolRoute::destinations(&self.routes, event.kind().as_str())
+                let destinations = SpoolRoute::destinations(&self.routes, event)
                     .into_iter()
                     .map(str::to_owned)
                     .collect();
+                let routes = self
+                    .routes
+                    .iter()
+                    .map(|route| RouteVerdict::of(route, event))
+                    .collect();
                 let mut response = answer::accepted(event.id(), event.kind());
-                response.extensions_mut().insert(Destinations(destinations));
+                response.extensions_mut().insert(Routing {
+                    destinations,
+                    routes,
+                });
                 response
             }
             None => Rejection::Misconfigured.into_response(),
@@ -362,7 +423,7 @@ mod tests {
     async fn the_example_passes_every_stage_and_can_be_tried_again() {
         let (record, pipeline) = homa();
         for _ in 0..2 {
-            let report = run(&record, &pipeline, DryRunRequest::default())
+            let report = run(&record, &pipeline, Vec::new(), DryRunRequest::default())
                 .await
                 .unwrap();
             assert!(report.ok, "{report:?}");
@@ -378,7 +439,7 @@ mod tests {
             body: Some(serde_json::json!({})),
             ..DryRunRequest::default()
         };
-        let report = run(&record, &pipeline, request).await.unwrap();
+        let report = run(&record, &pipeline, Vec::new(), request).await.unwrap();
         assert!(!report.ok);
         let failed = report
             .stages

@@ -35,6 +35,7 @@ pub use self::record::{
 use crate::auth::Secret;
 use crate::config::SourceConfig;
 use crate::pipeline::Pipeline;
+use crate::route::filter::headers_not_kept;
 use crate::source::Source;
 use crate::spool::{Spool, SpoolRoute};
 
@@ -116,12 +117,27 @@ pub(crate) trait Mountable: Send + Sync {
     fn pipeline(&self, source: Source, sc: &SourceConfig) -> Pipeline;
 }
 
+/// A source of the configuration file, as the registry lists it (read-only).
+pub(crate) struct Configured {
+    /// Its `[[source]]` table.
+    pub(crate) config: SourceConfig,
+    /// The source it built.
+    pub(crate) source: Source,
+    /// Its secrets (shown by fingerprint).
+    pub(crate) secrets: Vec<Secret>,
+    /// The `[[route]]`s its events go by.
+    pub(crate) routes: Vec<SpoolRoute>,
+}
+
 /// One known source: its record and, when it builds, the source itself.
 struct Entry {
     record: SourceRecord,
     /// From the configuration file: listed, never changed here.
     read_only: bool,
     built: Option<Source>,
+    /// Where its events go: the record's routes, or the configuration file's `[[route]]`s for
+    /// a source of the file (what the dry run matches the sample against).
+    routes: Vec<SpoolRoute>,
 }
 
 /// The sources, managed and configured; see the [module docs](self).
@@ -151,10 +167,16 @@ impl Registry {
     pub(crate) fn new(
         spool: Arc<Spool>,
         target: Arc<dyn Mountable>,
-        configured: Vec<(SourceConfig, Source, Vec<Secret>)>,
+        configured: Vec<Configured>,
     ) -> Self {
         let mut entries = HashMap::new();
-        for (sc, source, secrets) in configured {
+        for Configured {
+            config: sc,
+            source,
+            secrets,
+            routes,
+        } in configured
+        {
             let record = SourceRecord::from_config(&sc, &secrets);
             entries.insert(
                 record.id.clone(),
@@ -162,6 +184,7 @@ impl Registry {
                     record,
                     read_only: true,
                     built: Some(source),
+                    routes,
                 },
             );
         }
@@ -203,6 +226,7 @@ impl Registry {
                 self.write().insert(
                     id,
                     Entry {
+                        routes: record.spool_routes(),
                         record,
                         read_only: false,
                         built: None,
@@ -224,6 +248,7 @@ impl Registry {
             self.write().insert(
                 id,
                 Entry {
+                    routes: record.spool_routes(),
                     record,
                     read_only: false,
                     built,
@@ -247,8 +272,27 @@ impl Registry {
                 ));
             }
         }
+        for (i, route) in record.routes.iter().enumerate() {
+            for error in route.filter().err().into_iter().flatten() {
+                problems.push(format!("route #{}: {error}", i + 1));
+            }
+        }
         let secrets = record.secrets(&mut problems);
         let source = crate::config::build_source(&sc, Some(&secrets), &label, &mut problems);
+        if let Some(source) = &source {
+            let kept = &source.shape().keep_headers;
+            for (i, route) in record.routes.iter().enumerate() {
+                for (j, header) in headers_not_kept(&route.when, kept) {
+                    problems.push(format!(
+                        "route #{}: condition #{} of `when`: the source does not keep header \
+                         {header}, so none of its events carries one (add it to keep_headers; \
+                         credential headers are never kept)",
+                        i + 1,
+                        j + 1
+                    ));
+                }
+            }
+        }
         match source {
             Some(source) if problems.is_empty() => Ok(source),
             _ => Err(problems),
@@ -302,6 +346,7 @@ impl Registry {
         self.write().insert(
             record.id.clone(),
             Entry {
+                routes: record.spool_routes(),
                 record: record.clone(),
                 read_only: false,
                 built: Some(source),
@@ -464,13 +509,13 @@ impl Registry {
         request: DryRunRequest,
     ) -> Result<DryRunReport, SourceError> {
         let record = self.visible(scope, id)?;
-        let source = self
+        let (source, routes) = self
             .read()
             .get(id)
-            .and_then(|e| e.built.clone())
+            .and_then(|e| Some((e.built.clone()?, e.routes.clone())))
             .ok_or_else(|| SourceError::Invalid(vec!["the source does not build".into()]))?;
         let pipeline = self.target.pipeline(source, &record.config_with_names());
-        dry_run::run(&record, &pipeline, request).await
+        dry_run::run(&record, &pipeline, routes, request).await
     }
 
     /// The event types the spec of the source named `name` knows.

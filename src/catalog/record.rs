@@ -12,19 +12,32 @@ use crate::auth::signature::{Algorithm, KeyEncoding};
 use crate::auth::{Secret, secret};
 use crate::config::{AuthConfig, DecompressConfig, IdPlaceConfig, IngestConfig, SourceConfig};
 use crate::profile::Profile;
+use crate::route::Filter;
+use crate::route::filter::{ConditionError, ConditionSpec};
 use crate::spec::UnknownEvents;
 use crate::spool::SpoolRoute;
 
-/// One route of a managed source: event types (exact or globs) to a destination of the
-/// configuration file (by its name, `log` when it has one).
+/// One route of a managed source: event types (exact or globs), and conditions on the content,
+/// to a destination of the configuration file (by its name, `log` when it has one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
     /// Event types: exact names or globs; every type when absent.
     #[serde(default = "every_event")]
     pub events: Vec<String>,
+    /// Conditions on the body and headers that must all hold too, as in a `[[route]]` table
+    /// (`[{"pointer": "/severity", "one_of": ["CRITICAL"]}]`); none when absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<ConditionSpec>,
     /// The destination's name.
     pub to: String,
+}
+
+impl RouteSpec {
+    /// Its conditions, checked; what is wrong with each that does not parse.
+    pub(crate) fn filter(&self) -> Result<Filter, Vec<ConditionError>> {
+        Filter::parse(&self.when)
+    }
 }
 
 fn every_event() -> Vec<String> {
@@ -326,14 +339,17 @@ impl SourceRecord {
         self.config.clone()
     }
 
-    /// Its routes as the spool sink takes them.
+    /// Its routes as the spool sink takes them. A route whose conditions do not parse matches
+    /// nothing (a record is checked before it is stored or mounted, so none is mounted so).
     pub(crate) fn spool_routes(&self) -> Vec<SpoolRoute> {
         self.routes
             .iter()
             .flat_map(|r| {
-                r.events
-                    .iter()
-                    .map(|pattern| SpoolRoute::new(pattern.clone(), r.to.clone()))
+                let filter = r.filter();
+                r.events.iter().filter_map(move |pattern| {
+                    let filter = filter.as_ref().ok()?.clone();
+                    Some(SpoolRoute::new(pattern.clone(), r.to.clone()).when(filter))
+                })
             })
             .collect()
     }

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::secret::SecretEntry;
 use crate::auth::signature::{Algorithm, Encoding, KeyEncoding, TimeFormat};
+use crate::route::filter::ConditionSpec;
 
 mod assemble;
 
@@ -559,6 +560,11 @@ pub struct RouteConfig {
     pub source: Option<String>,
     /// Event types: exact names or globs (`ALERT_*`, `job.*`, `*`).
     pub events: Vec<String>,
+    /// Conditions on the body and headers that must all hold too (`{ pointer = "/severity",
+    /// one_of = ["CRITICAL"] }`, `{ header = "x-env", glob = "prod-*" }`); see
+    /// [`route::filter`](crate::route::filter).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<ConditionSpec>,
     /// Destination: `log` prints each event as a JSON line on standard output; an `http://` or
     /// `https://` URL receives each event by POST (the exact bytes, with hookgate's metadata
     /// headers); a `nats://` URL publishes to JetStream; a `redis://` URL appends to a stream.
@@ -694,7 +700,8 @@ impl RouteConfig {
         self.name.as_deref().unwrap_or(&self.to)
     }
 
-    /// The route without what selects events and how they are ordered: equal for routes
+    /// The route without what selects events (source, types, conditions) and how they are
+    /// ordered: equal for routes
     /// configuring a destination the same way.
     pub fn destination_settings(&self) -> Self {
         Self {
@@ -702,6 +709,7 @@ impl RouteConfig {
             events: Vec::new(),
             order_by: None,
             on_dead: None,
+            when: Vec::new(),
             ..self.clone()
         }
     }
@@ -721,6 +729,7 @@ impl Default for RouteConfig {
         Self {
             source: None,
             events: vec!["*".into()],
+            when: Vec::new(),
             to: String::new(),
             forward_headers: Vec::new(),
             sign_secret: None,

@@ -51,6 +51,10 @@ use crate::event::Event;
 use crate::glob;
 use crate::rejection::Rejection;
 
+pub mod filter;
+
+pub use self::filter::Filter;
+
 // Old paths, kept for code written against them.
 
 /// The event-type glob matcher, under its old name: generated crates call it. Use
@@ -66,6 +70,8 @@ type BoxHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, Result<(), HandlerErro
 #[derive(Clone)]
 struct Route {
     pattern: String,
+    // Empty for nearly every route: checked per event only when it is not.
+    filter: Filter,
     handler: BoxHandler,
 }
 
@@ -80,6 +86,8 @@ pub struct Router {
 #[derive(Clone, Default)]
 struct RouterInner {
     routes: Vec<Route>,
+    // The routes by type: exact names looked up, globs tried; what either finds is a route to
+    // run unless its filter says otherwise.
     exact: HashMap<String, Vec<usize>>,
     globs: Vec<usize>,
     timeout: Option<Duration>,
@@ -106,7 +114,43 @@ impl Router {
     {
         let handler = Arc::new(handler);
         let boxed: BoxHandler = Arc::new(move |event| handler.call(event));
-        self.inner_mut().push(pattern.into(), boxed);
+        self.inner_mut()
+            .push(pattern.into(), Filter::default(), boxed);
+        self
+    }
+
+    /// Send events whose type matches `pattern` and for which `filter` holds (every condition
+    /// on the body and headers; see [`filter`]) to `handler`.
+    ///
+    /// ```
+    /// use hookgate::route::filter::{Condition, ConditionSpec, Filter};
+    /// use hookgate::{Event, Router};
+    ///
+    /// let critical = Condition::parse(&ConditionSpec {
+    ///     pointer: Some("/severity".into()),
+    ///     equals: Some("CRITICAL".into()),
+    ///     ..ConditionSpec::default()
+    /// })
+    /// .unwrap();
+    /// let router = Router::new().on_filtered(
+    ///     "CONDITION*",
+    ///     Filter::new(vec![critical]),
+    ///     |_event: Event| async { Ok::<_, std::convert::Infallible>(()) },
+    /// );
+    /// assert_eq!(router.matching("CONDITION"), ["CONDITION*"], "by type; the filter is per event");
+    /// ```
+    pub fn on_filtered<H, T>(
+        mut self,
+        pattern: impl Into<String>,
+        filter: Filter,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T>,
+    {
+        let handler = Arc::new(handler);
+        let boxed: BoxHandler = Arc::new(move |event| handler.call(event));
+        self.inner_mut().push(pattern.into(), filter, boxed);
         self
     }
 
@@ -121,7 +165,8 @@ impl Router {
         for pattern in T::EVENT_TYPES {
             let handler = Arc::clone(&handler);
             let boxed: BoxHandler = Arc::new(move |event| handler.call(event));
-            self.inner_mut().push((*pattern).to_owned(), boxed);
+            self.inner_mut()
+                .push((*pattern).to_owned(), Filter::default(), boxed);
         }
         self
     }
@@ -160,7 +205,8 @@ impl Router {
         out
     }
 
-    /// Patterns of the routes that match `kind`, in registration order.
+    /// Patterns of the routes that match `kind`, in registration order (by type alone: a
+    /// route's [`Filter`] is checked on each event).
     pub fn matching(&self, kind: &str) -> Vec<&str> {
         self.inner
             .matches(kind)
@@ -172,9 +218,9 @@ impl Router {
     /// Run the handlers for `event` and decide the answer.
     pub async fn dispatch(&self, event: Event) -> Result<(), HandlerError> {
         let inner = &self.inner;
-        let matched = inner.matches(event.kind().as_str());
+        let matched = inner.filtered(inner.matches(event.kind().as_str()), &event);
         if matched.is_empty() {
-            tracing::debug!(kind = %event.kind(), "no route for this event type; acknowledged");
+            tracing::debug!(kind = %event.kind(), "no route for this event; acknowledged");
             return Ok(());
         }
         let timeout = inner.timeout.unwrap_or(DEFAULT_HANDLER_TIMEOUT);
@@ -211,14 +257,36 @@ impl Router {
 }
 
 impl RouterInner {
-    fn push(&mut self, pattern: String, handler: BoxHandler) {
+    fn push(&mut self, pattern: String, filter: Filter, handler: BoxHandler) {
         let index = self.routes.len();
         if pattern.contains(['*', '?']) {
             self.globs.push(index);
         } else {
             self.exact.entry(pattern.clone()).or_default().push(index);
         }
-        self.routes.push(Route { pattern, handler });
+        self.routes.push(Route {
+            pattern,
+            filter,
+            handler,
+        });
+    }
+
+    /// Of the routes `by_type` found, those whose filter holds for `event`. Borrowed as it
+    /// came (nothing allocated) while every one holds, which an empty filter (a route without
+    /// conditions) does at the cost of one length check.
+    fn filtered<'a>(&self, by_type: Cow<'a, [usize]>, event: &Event) -> Cow<'a, [usize]> {
+        let holds = |i: usize| self.routes[i].filter.holds(event);
+        let Some(first_out) = by_type.iter().position(|&i| !holds(i)) else {
+            return by_type;
+        };
+        let mut kept = by_type[..first_out].to_vec();
+        kept.extend(
+            by_type[first_out + 1..]
+                .iter()
+                .copied()
+                .filter(|&i| holds(i)),
+        );
+        Cow::Owned(kept)
     }
 
     /// The routes for `kind`, in the order they were added. Borrowed when no glob matches.
@@ -372,6 +440,105 @@ mod tests {
             router.dispatch(event("x")).await,
             Err(HandlerError::Failed(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_filtered_route_gets_only_the_events_its_conditions_hold_for() {
+        let hits = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (all, major) = (Arc::clone(&hits), Arc::clone(&hits));
+        let spec: filter::ConditionSpec =
+            serde_json::from_value(serde_json::json!({"pointer": "/severity", "equals": "MAJOR"}))
+                .unwrap();
+        let router = Router::new()
+            .on("ALERT_*", move |e: Event| {
+                let all = Arc::clone(&all);
+                async move {
+                    all.lock().unwrap().push(format!("all {}", e.id()));
+                    Ok::<_, Infallible>(())
+                }
+            })
+            .on_filtered(
+                "ALERT_*",
+                Filter::parse(&[spec]).unwrap(),
+                move |e: Event| {
+                    let major = Arc::clone(&major);
+                    async move {
+                        major.lock().unwrap().push(format!("major {}", e.id()));
+                        Ok::<_, Infallible>(())
+                    }
+                },
+            );
+        let alert = |id: &str, body: serde_json::Value| {
+            Event::new(
+                "s",
+                crate::EventId::new(id),
+                crate::EventKind::new("ALERT_RAISED"),
+                Bytes::from(body.to_string()),
+                body,
+            )
+        };
+        router
+            .dispatch(alert("1", serde_json::json!({"severity": "MAJOR"})))
+            .await
+            .unwrap();
+        router
+            .dispatch(alert("2", serde_json::json!({"severity": "MINOR"})))
+            .await
+            .unwrap();
+        router
+            .dispatch(alert("3", serde_json::json!({})))
+            .await
+            .unwrap();
+        let mut seen = hits.lock().unwrap().clone();
+        seen.sort();
+        assert_eq!(seen, ["all 1", "all 2", "all 3", "major 1"]);
+        // By type, both still match: the filter is per event.
+        assert_eq!(router.matching("ALERT_RAISED"), ["ALERT_*", "ALERT_*"]);
+    }
+
+    #[test]
+    fn filtering_keeps_route_order_and_borrows_while_every_route_holds() {
+        let ok = |_e: Event| async { Ok::<_, Infallible>(()) };
+        let when = |json: serde_json::Value| {
+            Filter::parse(&[serde_json::from_value(json).unwrap()]).unwrap()
+        };
+        let router = Router::new()
+            .on_filtered(
+                "k",
+                when(serde_json::json!({"pointer": "/a", "equals": 1})),
+                ok,
+            )
+            .on("k", ok)
+            .on_filtered(
+                "k",
+                when(serde_json::json!({"pointer": "/b", "exists": true})),
+                ok,
+            );
+        // Exact names: the lookup by type borrows its list, and so does filtering when it can.
+        let routed = |body: serde_json::Value| {
+            let event = Event::new(
+                "s",
+                crate::EventId::new("1"),
+                crate::EventKind::new("k"),
+                Bytes::from(body.to_string()),
+                body,
+            );
+            let inner = &router.inner;
+            match inner.filtered(inner.matches("k"), &event) {
+                Cow::Borrowed(all) => (all.to_vec(), "borrowed"),
+                Cow::Owned(some) => (some, "owned"),
+            }
+        };
+        assert_eq!(
+            routed(serde_json::json!({"a": 1, "b": 0})),
+            (vec![0, 1, 2], "borrowed")
+        );
+        assert_eq!(
+            routed(serde_json::json!({"a": 2, "b": 0})),
+            (vec![1, 2], "owned")
+        );
+        assert_eq!(routed(serde_json::json!({"a": 1})), (vec![0, 1], "owned"));
+        assert_eq!(routed(serde_json::json!({})), (vec![1], "owned"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The spool sink: the innermost service of a durable pipeline.
 //!
 //! Instead of running handlers before answering, it writes the event, one pending delivery per
-//! destination whose route matches the event type, and the event's dedup record in **one**
+//! destination whose route matches the event (its type, and its content when the route has a
+//! [`Filter`]), and the event's dedup record in **one**
 //! atomic, fsync'd commit, and answers 202 only after that commit. Delivery happens afterwards
 //! (the sink wakes the deliverer through [`Spool::wake_deliverer`]). If the commit fails (disk full, I/O error), the answer is 503 with
 //! `Retry-After`: the event was not accepted and the sender will retry.
@@ -26,16 +27,20 @@ use crate::answer;
 use crate::dedup::{DedupKey, Remembered};
 use crate::event::Event;
 use crate::glob;
-use crate::parse::shape::{IdPlace, first_place};
+use crate::parse::shape::{IdPart, IdPlace, first_place};
 use crate::rejection::Rejection;
+use crate::route::Filter;
 
-/// One route of a durable pipeline: events whose type matches `pattern` go to `destination`.
+/// One route of a durable pipeline: events whose type matches `pattern`, and for which `filter`
+/// holds, go to `destination`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpoolRoute {
     /// Exact event type or glob.
     pub pattern: String,
     /// Destination name (as the deliverer knows it).
     pub destination: String,
+    /// Conditions on the event's body and headers (`when`); empty: the type decides alone.
+    pub filter: Filter,
     /// Deliveries with the same key go to the destination one at a time, in acceptance order.
     pub order: Option<OrderBy>,
 }
@@ -51,6 +56,21 @@ pub struct OrderBy {
 }
 
 impl OrderBy {
+    /// The headers its places read (each must be one the source keeps).
+    pub fn headers(&self) -> impl Iterator<Item = &http::HeaderName> {
+        self.places.iter().flat_map(|place| {
+            let parts: &[IdPart] = match place {
+                IdPlace::Single(part) => std::slice::from_ref(part),
+                IdPlace::Composite(parts) => parts,
+                IdPlace::Delivery => &[],
+            };
+            parts.iter().filter_map(|part| match part {
+                IdPart::Header(name) => Some(name),
+                IdPart::Pointer(_) => None,
+            })
+        })
+    }
+
     /// The order of `event` under this `order_by`, or `None` when it has no key (it is then
     /// delivered in no particular order).
     pub fn order_of(&self, event: &Event) -> Option<Order> {
@@ -60,24 +80,35 @@ impl OrderBy {
 }
 
 impl SpoolRoute {
-    /// An unordered route: events of type `pattern` go to `destination`.
+    /// Events whose type matches `pattern` go to `destination`, in no particular order.
     pub fn new(pattern: impl Into<String>, destination: impl Into<String>) -> Self {
         Self {
             pattern: pattern.into(),
             destination: destination.into(),
+            filter: Filter::default(),
             order: None,
         }
     }
 
-    /// The pending deliveries `routes` give `event`: one per destination its type matches, in
-    /// route order, each with its ordering key when the route that matched first orders.
+    /// ... and only those for which `filter` holds.
+    pub fn when(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Whether this route takes `event`: its type matches, then its filter holds.
+    pub fn matches(&self, event: &Event) -> bool {
+        glob::matches(&self.pattern, event.kind().as_str())
+            && (self.filter.is_empty() || self.filter.holds(event))
+    }
+
+    /// The pending deliveries `routes` give `event`: one per destination it goes to
+    /// ([`destinations`](Self::destinations)), each with its ordering key when the route that
+    /// took it first orders.
     pub fn fanout(routes: &[SpoolRoute], event: &Event) -> Vec<Fanout> {
-        let kind = event.kind().as_str();
         let mut out: Vec<Fanout> = Vec::new();
         for route in routes {
-            if glob::matches(&route.pattern, kind)
-                && !out.iter().any(|f| f.destination == route.destination)
-            {
+            if !out.iter().any(|f| f.destination == route.destination) && route.matches(event) {
                 out.push(Fanout {
                     destination: route.destination.clone(),
                     order: route.order.as_ref().and_then(|o| o.order_of(event)),
@@ -87,12 +118,12 @@ impl SpoolRoute {
         out
     }
 
-    /// The destinations `routes` send an event of type `kind` to, each once, in route order:
-    /// the one place that says where an event goes (the sink's fan-out, a source's dry run).
-    pub fn destinations<'a>(routes: &'a [SpoolRoute], kind: &str) -> Vec<&'a str> {
+    /// The destinations `routes` send `event` to, each once, in route order: the one place
+    /// that says where an event goes (the sink's fan-out, a source's dry run).
+    pub fn destinations<'a>(routes: &'a [SpoolRoute], event: &Event) -> Vec<&'a str> {
         let mut out: Vec<&str> = Vec::new();
         for route in routes {
-            if glob::matches(&route.pattern, kind) && !out.contains(&route.destination.as_str()) {
+            if !out.contains(&route.destination.as_str()) && route.matches(event) {
                 out.push(&route.destination);
             }
         }
@@ -322,6 +353,84 @@ mod tests {
         assert_eq!(error_code(full).await.as_deref(), Some("spool_full"));
         assert_eq!(spool.events().count(), 0);
         assert_eq!(spool.commits(), 0);
+        drop(spool);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn routes_with_conditions_fan_out_only_where_every_condition_holds() {
+        let dir = std::env::temp_dir().join(format!("hookgate-sink-filter-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Arc::new(Spool::open(&dir).unwrap());
+        let when = |conditions: serde_json::Value| {
+            let specs: Vec<crate::route::filter::ConditionSpec> =
+                serde_json::from_value(conditions).unwrap();
+            Filter::parse(&specs).unwrap()
+        };
+        let routes = vec![
+            SpoolRoute::new("ticket.*", "urgent").when(when(serde_json::json!([
+                {"pointer": "/data/priority", "one_of": ["high", "urgent"]},
+            ]))),
+            SpoolRoute::new("ticket.*", "big").when(when(serde_json::json!([
+                {"pointer": "/data/ticket_id", "gte": 100},
+                {"pointer": "/data/status", "exists": true},
+            ]))),
+            SpoolRoute::new("*", "all"),
+        ];
+        let sink = SpoolSink::new(
+            Arc::clone(&spool),
+            routes,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+        );
+        let mut expected = Vec::new();
+        for (id, data, destinations) in [
+            (
+                "1",
+                serde_json::json!({"priority": "high", "ticket_id": 7}),
+                vec!["all", "urgent"],
+            ),
+            (
+                "2",
+                serde_json::json!({"priority": "low", "ticket_id": 700, "status": "open"}),
+                vec!["all", "big"],
+            ),
+            (
+                "3",
+                serde_json::json!({"priority": "low", "ticket_id": 700}),
+                vec!["all"],
+            ),
+        ] {
+            let body = serde_json::json!({"event": "ticket.created", "data": data});
+            let raw = Bytes::from(body.to_string());
+            let tree = crate::tree::parse(&raw).unwrap();
+            let event = Event::from_tree(
+                Arc::from("homa"),
+                EventId::new(id),
+                EventKind::new("ticket.created"),
+                raw,
+                tree,
+            );
+            let mut req = Request::post("/").body(()).unwrap();
+            req.extensions_mut().insert(event);
+            let response = sink.clone().oneshot(req).await.unwrap();
+            assert_eq!(response.status(), http::StatusCode::ACCEPTED);
+            for destination in destinations {
+                expected.push((id.to_owned(), destination.to_owned()));
+            }
+        }
+        let mut found: Vec<(String, String)> = spool
+            .due(now_ms(), 100)
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let id = spool.get(d.seq).unwrap().unwrap().id;
+                (id, d.destination.clone())
+            })
+            .collect();
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected);
         drop(spool);
         let _ = std::fs::remove_dir_all(&dir);
     }

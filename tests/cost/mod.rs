@@ -21,6 +21,8 @@ use futures_util::FutureExt;
 use hookgate::config::{Config, IdPlaceConfig, SourceConfig};
 use hookgate::dedup::{Claimed, DedupKey, DedupStore, MemoryStore};
 use hookgate::rate::{IngestLimits, Rate};
+use hookgate::route::Filter;
+use hookgate::route::filter::ConditionSpec;
 use hookgate::spec::SpecValidator;
 use hookgate::validate::Validator;
 use hookgate::{Event, EventId, Gateway, Pipeline, Router, Source};
@@ -47,6 +49,9 @@ pub enum Case {
     Dedup,
     /// The event to its no-op handler (`Router::dispatch`).
     Route,
+    /// [`Case::Route`] behind a route with two conditions on the body that hold
+    /// (`Router::on_filtered`): what a route's `when` costs per event.
+    Filtered,
     /// The library pipeline, as `examples/bench_server.rs` serves it: `Gateway` + `Pipeline`
     /// (observe, limit, verify, parse, validate, memory dedup) + a no-op handler.
     Library,
@@ -61,12 +66,13 @@ pub enum Case {
 
 impl Case {
     /// Every case, stages first.
-    pub const ALL: [Case; 8] = [
+    pub const ALL: [Case; 9] = [
         Case::Verify,
         Case::Parse,
         Case::Validate,
         Case::Dedup,
         Case::Route,
+        Case::Filtered,
         Case::Library,
         Case::Limited,
         Case::Serve,
@@ -80,6 +86,7 @@ impl Case {
             Case::Validate => "validate",
             Case::Dedup => "dedup",
             Case::Route => "route",
+            Case::Filtered => "filtered",
             Case::Library => "library",
             Case::Limited => "limited",
             Case::Serve => "serve",
@@ -110,6 +117,7 @@ pub struct Cost {
     validator: SpecValidator,
     store: MemoryStore,
     router: Router,
+    filtered: Router,
     library: Gateway<Full<Bytes>>,
     limited: Gateway<Full<Bytes>>,
     serve: Gateway<Full<Bytes>>,
@@ -141,6 +149,16 @@ impl Cost {
         let spec = source.spec().expect("built-in spec");
         let validator = SpecValidator::new(Arc::clone(spec), source.unknown_events_policy());
         let router = Router::new().on("*", |_event: Event| async { Ok::<_, Infallible>(()) });
+        let when: Vec<ConditionSpec> = serde_json::from_value(serde_json::json!([
+            {"pointer": "/data/priority", "one_of": ["medium", "high", "urgent"]},
+            {"pointer": "/data/ticket_id", "gte": 1000},
+        ]))
+        .expect("conditions");
+        let filtered = Router::new().on_filtered(
+            "ticket.*",
+            Filter::parse(&when).expect("conditions"),
+            |_event: Event| async { Ok::<_, Infallible>(()) },
+        );
         let library = Gateway::new().mount(
             "/hooks/homa",
             Pipeline::new(source.clone()).service(router.clone()),
@@ -176,6 +194,7 @@ impl Cost {
             validator,
             store: MemoryStore::new(),
             router,
+            filtered,
             library,
             limited,
             serve,
@@ -217,7 +236,7 @@ impl Cost {
                     .map(|_| (self.request().into_parts().0.headers, self.body.clone()))
                     .collect(),
             ),
-            Case::Validate | Case::Route => {
+            Case::Validate | Case::Route | Case::Filtered => {
                 Prepared::Events((0..n).map(|_| self.event()).collect())
             }
             Case::Dedup => Prepared::Keys(
@@ -268,11 +287,17 @@ impl Cost {
                     assert_eq!(self.validator.validate(&event), Ok(()));
                 }
             }
-            (Case::Route, Prepared::Events(events)) => self.runtime.block_on(async {
-                for event in events {
-                    self.router.dispatch(event).await.expect("handled");
-                }
-            }),
+            (Case::Route | Case::Filtered, Prepared::Events(events)) => {
+                let router = match case {
+                    Case::Route => &self.router,
+                    _ => &self.filtered,
+                };
+                self.runtime.block_on(async {
+                    for event in events {
+                        router.dispatch(event).await.expect("handled");
+                    }
+                })
+            }
             (Case::Dedup, Prepared::Keys(keys)) => {
                 for key in keys {
                     let claimed = self.store.claim(key).now_or_never().expect("at once");

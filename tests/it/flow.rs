@@ -428,7 +428,8 @@ fn controls_and_ordering_are_checked_at_start() {
         "[[source]]\nname = \"homa\"\nprofile = \"homa\"\nsecrets = [\"file:{}\"]\n\
          [[route]]\nto = \"log\"\nmax_in_flight = 0\nrate = -1.0\n\
          circuit = {{ failure_ratio = 1.5 }}\non_dead = \"skip\"\n\
-         [[route]]\nto = \"http://127.0.0.1:9/x\"\norder_by = \"data.title\"\nburst = 3\n",
+         [[route]]\nto = \"http://127.0.0.1:9/x\"\norder_by = \"data.title\"\nburst = 3\n\
+         [[route]]\nto = \"http://127.0.0.1:9/y\"\norder_by = \"header:X-Series\"\n",
         dir.join("secret").display()
     );
     let path = dir.join("hookgate.toml");
@@ -446,6 +447,7 @@ fn controls_and_ordering_are_checked_at_start() {
         "`on_dead` applies to ordered routes only",
         "order_by: \"data.title\" is neither a JSON pointer",
         "`burst` needs a `rate`",
+        "order_by: source \"homa\" does not keep header x-series",
     ] {
         assert!(output.contains(problem), "no {problem:?} in: {output}");
     }

@@ -12,6 +12,7 @@ mod crash;
 mod dedup_redis;
 mod delivery;
 mod diskfull;
+mod filters;
 mod flow;
 mod hostile;
 mod inbox;

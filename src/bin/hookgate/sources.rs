@@ -102,13 +102,18 @@ pub enum Action {
         /// The source's id.
         id: String,
     },
-    /// Push a signed sample event through the source's stages and show each verdict.
+    /// Push a signed sample event through the source's stages and show each verdict, and
+    /// which routes it matches and why.
     Test {
         /// The source's id.
         id: String,
         /// Which event type's example.
         #[arg(long)]
         event: Option<String>,
+        /// Send this JSON body instead of an example (`@FILE` reads it from a file), e.g. to
+        /// see which routes' conditions it meets.
+        #[arg(long, conflicts_with = "event")]
+        body: Option<String>,
         /// Sign with the secret in this environment variable (what the sender has).
         #[arg(long)]
         secret_env: Option<String>,
@@ -164,6 +169,44 @@ fn routes(specs: &[String]) -> anyhow::Result<Vec<Value>> {
             }))
         })
         .collect()
+}
+
+/// The route stage's verdicts, one route a line, each condition below it:
+///
+/// ```text
+///           matched     ticket.* -> urgent: "ticket.created" matches "ticket.*"
+///                         held      "/data/priority" is "high", one of ["high","urgent"]
+///           not matched * -> big: "ticket.created" matches "*"
+///                         failed    "/data/ticket_id" is 7, not >= 100
+/// ```
+fn print_routes(routes: &Value) {
+    for route in routes.as_array().into_iter().flatten() {
+        let text = |key: &str| route[key].as_str().unwrap_or("").to_owned();
+        outln!(
+            "{:<9} {:<11} {} -> {}: {}",
+            "",
+            if route["matched"] == true {
+                "matched"
+            } else {
+                "not matched"
+            },
+            text("pattern"),
+            text("to"),
+            text("type"),
+        );
+        for condition in route["when"].as_array().into_iter().flatten() {
+            outln!(
+                "{:<21} {:<9} {}",
+                "",
+                if condition["held"] == true {
+                    "held"
+                } else {
+                    "failed"
+                },
+                condition["why"].as_str().unwrap_or("")
+            );
+        }
+    }
 }
 
 fn print(value: &Value) {
@@ -295,11 +338,20 @@ pub async fn run(conn: Connection, action: Action) -> anyhow::Result<ExitCode> {
         Action::Test {
             id,
             event,
+            body: sample,
             secret_env,
         } => {
             let mut body = json!({});
             if let Some(event) = event {
                 body["event"] = Value::from(event);
+            }
+            if let Some(sample) = sample {
+                let text = match sample.strip_prefix('@') {
+                    Some(path) => std::fs::read_to_string(path)
+                        .with_context(|| format!("--body: cannot read {path}"))?,
+                    None => sample,
+                };
+                body["body"] = serde_json::from_str(&text).context("--body is not JSON")?;
             }
             if let Some(env) = secret_env {
                 body["secret"] = Value::from(secret_from_env(&env)?);
@@ -308,7 +360,12 @@ pub async fn run(conn: Connection, action: Action) -> anyhow::Result<ExitCode> {
                 .call("POST", &format!("/sources/{id}/test"), Some(body))
                 .await?;
             for stage in report["stages"].as_array().into_iter().flatten() {
-                let detail = &stage["detail"];
+                let mut detail = stage["detail"].clone();
+                // Every route's verdict gets lines of its own, below the stage's.
+                let routes = detail
+                    .as_object_mut()
+                    .and_then(|d| d.remove("routes"))
+                    .unwrap_or(Value::Null);
                 outln!(
                     "{:<9} {:<8} {}",
                     stage["stage"].as_str().unwrap_or(""),
@@ -319,6 +376,7 @@ pub async fn run(conn: Connection, action: Action) -> anyhow::Result<ExitCode> {
                         detail.to_string()
                     }
                 );
+                print_routes(&routes);
             }
             return Ok(if report["ok"] == true {
                 ExitCode::SUCCESS
