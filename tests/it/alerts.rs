@@ -2,7 +2,6 @@
 //! (signed Standard Webhooks style) when a circuit opens and closes, a delivery becomes a dead
 //! letter, the spool fills and a source's refusals pass their rate: each once per episode.
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,10 +14,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::Value;
 use sha2::Sha256;
-use tokio::net::TcpListener;
 use tokio::time::Instant;
 
-use crate::delivery::Upstream;
+use crate::delivery::{Upstream, serve_http};
 use crate::running::{Running, admin_call, forger, homa, homa_config, post_signed};
 
 const SECRET: &str = "alerts-test-sender-secret-0123456789";
@@ -64,19 +62,12 @@ impl Receiver {
     }
 
     async fn start(&self) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let this = self.clone();
-        let svc = tower::service_fn(move |req: Request<Incoming>| {
+        let addr = serve_http("127.0.0.1:0", move |req| {
             let this = this.clone();
-            async move { Ok::<_, Infallible>(this.answer(req).await) }
-        });
-        tokio::spawn(hookgate::server::serve(
-            listener,
-            svc,
-            Default::default(),
-            std::future::pending(),
-        ));
+            async move { this.answer(req).await }
+        })
+        .await;
         format!("http://{addr}/alerts")
     }
 

@@ -56,21 +56,37 @@ impl Upstream {
 
     /// Serve on `addr`; returns the hook URL.
     pub(crate) async fn start_on(&self, addr: &str) -> String {
-        let listener = TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let this = self.clone();
-        let svc = tower::service_fn(move |req: Request<Incoming>| {
+        let addr = serve_http(addr, move |req| {
             let this = this.clone();
-            async move { Ok::<_, Infallible>(this.answer(req).await) }
-        });
-        tokio::spawn(hookgate::server::serve(
-            listener,
-            svc,
-            Default::default(),
-            std::future::pending(),
-        ));
+            async move { this.answer(req).await }
+        })
+        .await;
         format!("http://{addr}/hook")
     }
+}
+
+/// Serve HTTP on `addr` (a loopback address, port 0 for a free one) with `answer` for every
+/// request, until the test ends; returns the address bound. The test servers (upstreams, alert
+/// receivers) are this and their `answer`.
+pub(crate) async fn serve_http<F, Fut>(addr: &str, answer: F) -> std::net::SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let svc = tower::service_fn(move |req: Request<Incoming>| {
+        let answer = answer.clone();
+        async move { Ok::<_, Infallible>(answer(req).await) }
+    });
+    tokio::spawn(hookgate::server::serve(
+        listener,
+        svc,
+        Default::default(),
+        std::future::pending(),
+    ));
+    addr
 }
 
 fn event(i: u64) -> StoredEvent {

@@ -4,7 +4,6 @@
 //! configuration and through the admin API.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,9 +13,9 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::time::Instant;
 
+use crate::delivery::serve_http;
 use crate::running::{Running, admin_call, homa, homa_config, post_signed};
 
 const SECRET: &str = "flow-test-sender-secret-0123456789";
@@ -88,19 +87,12 @@ impl Upstream {
     }
 
     async fn start(&self) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let this = self.clone();
-        let svc = tower::service_fn(move |req: Request<Incoming>| {
+        let addr = serve_http("127.0.0.1:0", move |req| {
             let this = this.clone();
-            async move { Ok::<_, Infallible>(this.answer(req).await) }
-        });
-        tokio::spawn(hookgate::server::serve(
-            listener,
-            svc,
-            Default::default(),
-            std::future::pending(),
-        ));
+            async move { this.answer(req).await }
+        })
+        .await;
         format!("http://{addr}/hook")
     }
 

@@ -178,20 +178,7 @@ async fn the_inbox_shows_a_new_event_and_its_replay_in_a_real_browser() {
             .path()
             .ends_with("/ui/login")
     );
-    client
-        .find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(TOKEN)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in(&client, &admin).await;
 
     // The inbox lists the event: source, type, verification, delivery status.
     let row = client
