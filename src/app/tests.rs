@@ -257,5 +257,38 @@ fn the_readme_filter_example_builds() {
             "* -> log"
         ]
     );
+    assert!(app.warnings.is_empty(), "{:?}", app.warnings);
+    let _ = std::fs::remove_file(&secret);
+}
+
+/// The README's examples of ordering (beside a NinjaRMM source), destination controls and
+/// alerts (beside a Homa one: their routes take every event) build with no warning.
+#[test]
+fn the_readme_flow_examples_build() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let secret = std::env::temp_dir().join(format!("hookgate-readme-flow-{}", std::process::id()));
+    std::fs::write(&secret, "a-readme-example-secret-0123456789").unwrap();
+    for (heading, profile) in [
+        ("### Ordering per key", "ninjarmm"),
+        ("### Destination controls", "homa"),
+        ("### Alerts", "homa"),
+    ] {
+        let section = &readme[readme.find(heading).unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let text = format!(
+            "[[source]]\nname = \"ninja\"\nprofile = \"{profile}\"\nsecrets = [\"file:{0}\"]\n{1}",
+            secret.display(),
+            example.replace("env:ALERT_SECRET", &format!("file:{}", secret.display()))
+        );
+        let app = build_text(&text).unwrap_or_else(|e| panic!("{heading}: {e}"));
+        let warnings: Vec<&String> = app
+            .warnings
+            .iter()
+            .filter(|w| !w.contains("has no route")) // the alerts example has none
+            .collect();
+        assert!(warnings.is_empty(), "{heading}: {warnings:?}");
+    }
     let _ = std::fs::remove_file(&secret);
 }
