@@ -402,7 +402,7 @@ async fn destinations_are_paused_throttled_and_broken_by_config_and_at_runtime()
     admin_json("POST", &format!("{admin}/destinations/held/resume")).await;
     held.until("ticket 6 delivered", |got| got.len() == 6).await;
 
-    // Unknown destinations are 404; a tenant token does not see them.
+    // Unknown destinations are 404.
     let (status, _) = admin_call(
         "POST",
         &format!("{admin}/destinations/nope/pause"),
@@ -410,6 +410,41 @@ async fn destinations_are_paused_throttled_and_broken_by_config_and_at_runtime()
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The same from the command line.
+    let cli = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"));
+        command
+            .args(["destinations", "--url", &admin, "--token"])
+            .arg(format!("env:{TOKEN_ENV}"))
+            .args(args)
+            .env(TOKEN_ENV, TOKEN);
+        crate::cli::finished(&mut command)
+    };
+    let (code, out) = cli(&["pause", "narrow"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("narrow") && out.contains("PAUSED"), "{out}");
+    let (code, out) = cli(&["set", "narrow", "--max-in-flight", "2", "--rate", "7"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("max_in_flight=2 rate=7/s"), "{out}");
+    let (code, out) = cli(&["list"]);
+    assert_eq!(code, Some(0), "{out}");
+    let row = out.lines().find(|l| l.starts_with("narrow")).unwrap();
+    assert!(
+        row.contains("PAUSED") && row.contains("max_in_flight=2"),
+        "{out}"
+    );
+    let (code, out) = cli(&["reset", "narrow"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("running") && out.contains("max_in_flight=1"),
+        "{out}"
+    );
+    let (code, out) = cli(&["blocked"]);
+    assert_eq!((code, out.trim()), (Some(0), "no key is blocked"));
+    let (code, out) = cli(&["pause", "nope"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no destination is named \"nope\""), "{out}");
 }
 
 #[test]
