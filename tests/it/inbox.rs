@@ -420,13 +420,19 @@ async fn the_inbox_shows_held_back_destinations_and_blocked_keys_and_lets_them_g
         .click()
         .await
         .unwrap();
-    let notice = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(".notice"))
-        .await
-        .unwrap();
-    assert!(notice.text().await.unwrap().contains("Released"));
+    // The page before the click has a notice too (Resumed): wait for the new one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = match client.find(Locator::Css(".notice")).await {
+            Ok(notice) => notice.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains("Released") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no Released notice: {text:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     while held.received.lock().unwrap().len() < 2 || ordered.received.lock().unwrap().len() < 2 {
         assert!(
