@@ -106,7 +106,8 @@
 //! **Layer 8: delivery.**
 //!
 //! * [`delivery`]: from the spool to destinations (log, HTTP(S) upstream, NATS, Redis streams,
-//!   in-process handlers), retries, dead letters.
+//!   in-process handlers), retries, dead letters; destination controls (pause, `max_in_flight`,
+//!   `rate`, circuit breakers) and alerts.
 //! * [`client`]: the outbound HTTP(S) client.
 //!
 //! **Layer 9: codegen.**

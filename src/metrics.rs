@@ -76,6 +76,42 @@ pub const METRICS: &[(&str, &str, &str, &str)] = &[
         "free bytes on the spool's filesystem",
     ),
     (
+        observe::DESTINATION_PAUSED,
+        "gauge",
+        "destination",
+        "1 while the destination is paused",
+    ),
+    (
+        observe::DESTINATION_IN_FLIGHT,
+        "gauge",
+        "destination",
+        "deliveries in flight to the destination",
+    ),
+    (
+        observe::DESTINATION_CIRCUIT,
+        "gauge",
+        "destination, state",
+        "1 for the circuit breaker's state (closed, open, half_open), 0 for the others",
+    ),
+    (
+        observe::CIRCUIT_TRANSITIONS,
+        "counter",
+        "destination, to",
+        "circuit breaker transitions",
+    ),
+    (
+        observe::WAITING,
+        "gauge",
+        "destination",
+        "deliveries waiting behind an earlier one of their ordering key, or a blocked key",
+    ),
+    (
+        observe::BLOCKED_KEYS,
+        "gauge",
+        "destination",
+        "ordering keys held back by a dead letter",
+    ),
+    (
         observe::UNKNOWN_ENUM_VALUES,
         "counter",
         "place",
