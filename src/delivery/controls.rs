@@ -501,11 +501,14 @@ impl Controls {
             if control.paused() {
                 continue;
             }
+            // A cool-down already over needs no wake-up: the circuit turns half open when its
+            // destination next has something due (waking for it would spin while it has none).
             if let Some(until) = control
                 .circuit
                 .as_ref()
                 .filter(|c| c.state == CircuitState::Open)
                 .and_then(|c| c.open_until)
+                .filter(|until| *until > now)
             {
                 consider(until);
             }
@@ -784,6 +787,11 @@ mod tests {
             controls.next_change(t0),
             Some(t0 + Duration::from_secs(5)),
             "the deliverer wakes when the cool-down ends"
+        );
+        assert_eq!(
+            controls.next_change(t0 + Duration::from_secs(6)),
+            None,
+            "and not again for a cool-down that is over"
         );
         // Cool-down over: one probe, no second while it runs.
         let t1 = t0 + Duration::from_secs(5);
